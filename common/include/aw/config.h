@@ -1,0 +1,97 @@
+/*
+ * Configuration: every key is declared once, in the table in config.c, with
+ * its config-file name, environment variable, command-line flag, type, default
+ * and help text. Values are applied in increasing precedence:
+ * defaults < config file < environment < flags, and every value remembers
+ * where it came from so an error can name the source ("aw.conf:12",
+ * "env AW_FETCH_CONCURRENCY", "flag --fetch-concurrency").
+ */
+#ifndef AW_CONFIG_H
+#define AW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "aw/err.h"
+
+/* Which subcommands read a key; a key may serve several. */
+enum {
+    AW_CMD_INGEST = 1u << 0,
+    AW_CMD_MIGRATE = 1u << 1,
+    AW_CMD_LINEAGE = 1u << 2,
+    AW_CMD_POLICY = 1u << 3,
+    AW_CMD_SCRUB = 1u << 4,
+    AW_CMD_BACKFILL = 1u << 5,
+    AW_CMD_ALL = 0xffffu,
+};
+
+typedef struct aw_kv {
+    char *key;
+    char *value;
+} aw_kv;
+
+typedef struct aw_config {
+    /* general */
+    char *log_level;
+    /* PostgreSQL: a libpq conninfo string or URI; empty means libpq's own
+     * defaults and the standard PG* environment variables. */
+    char *pg_conninfo;
+    /* Kafka */
+    char *kafka_brokers;
+    char *kafka_topic;
+    char *kafka_group;
+    char *kafka_dlq_topic;
+    char *kafka_properties_file;
+    /* S3 */
+    char *s3_endpoint;
+    char *s3_region;
+    char *s3_access_key_id;
+    char *s3_secret_access_key;
+    char *s3_session_token;
+    bool s3_path_style;
+    char *s3_store;
+    char *event_key_encoding;
+    /* ingest */
+    long fetch_concurrency;
+    long fetch_timeout_ms;
+    long fetch_retries;
+    long batch_max;
+    long batch_ms;
+    bool verify_md5;
+    bool drain;
+    /* migrate */
+    bool migrate_status;
+
+    /* librdkafka properties from -X and the properties file, in order. */
+    aw_kv *rdkafka_props;
+    size_t rdkafka_props_n;
+} aw_config;
+
+/* Fills cfg with the defaults. Returns AW_ENOMEM. */
+int aw_config_init(aw_config *cfg) AW_WUR;
+
+/* Frees every string the config owns; the struct itself is the caller's. */
+void aw_config_free(aw_config *cfg);
+
+/*
+ * Loads configuration for command `cmd` (an AW_CMD_* bit) from, in order:
+ * the file named by --config or AW_CONFIG (if any), the environment, then the
+ * flags in argv (argv[0] is the subcommand name). Unknown flags, keys that do
+ * not belong to the command and bad values fail with AW_ECONFIG and a message
+ * in errstr naming the key and its source. `--help` sets *want_help.
+ */
+int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv,
+                   bool *want_help, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Parses one "key=value" librdkafka property and appends it. */
+int aw_config_add_rdkafka_prop(aw_config *cfg, const char *kv, char *errstr,
+                               size_t errstr_size) AW_WUR;
+
+/* Prints the options of `cmd`: flag, env var, file key, default, help. */
+void aw_config_usage(FILE *out, unsigned cmd);
+
+/* Writes the effective configuration, secrets masked, for `--print-config`. */
+void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd);
+
+#endif

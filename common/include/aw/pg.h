@@ -1,0 +1,53 @@
+/*
+ * PostgreSQL access. This header hides libpq: callers see an opaque
+ * connection and result, and every error carries libpq's (or the server's)
+ * own words in errstr. Only parameterized statements are offered for data;
+ * aw_pg_exec_script exists for migration files, whose text is part of the
+ * program, never user input.
+ */
+#ifndef AW_PG_H
+#define AW_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aw/err.h"
+
+typedef struct aw_pg aw_pg;
+typedef struct aw_pg_result aw_pg_result;
+
+/* Connects with a conninfo string or URI ("" uses PG* variables). On failure
+ * *out is NULL and errstr holds libpq's message. */
+int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Closes the connection; NULL is ignored. */
+void aw_pg_destroy(aw_pg *pg);
+
+/* Runs SQL text that may hold several statements and returns no rows. */
+int aw_pg_exec_script(aw_pg *pg, const char *sql, char *errstr, size_t errstr_size) AW_WUR;
+
+/*
+ * Runs one parameterized statement (text parameters, NULL entries are SQL
+ * NULL). On success *out (if out is not NULL) receives the result, owned by
+ * the caller and freed with aw_pg_result_free; with out NULL the rows are
+ * discarded. SQLSTATE of a failure is copied to sqlstate (6 bytes) when given.
+ */
+int aw_pg_query(aw_pg *pg, const char *sql, int nparams, const char *const *params,
+                aw_pg_result **out, char *errstr, size_t errstr_size) AW_WUR;
+
+int aw_pg_result_rows(const aw_pg_result *r);
+int aw_pg_result_cols(const aw_pg_result *r);
+/* The text value, or NULL for SQL NULL. Valid until the result is freed. */
+const char *aw_pg_result_get(const aw_pg_result *r, int row, int col);
+void aw_pg_result_free(aw_pg_result *r);
+
+/* The SQLSTATE of the last failed statement on this connection ("" if none). */
+const char *aw_pg_last_sqlstate(const aw_pg *pg);
+
+/* True when the connection is unusable and must be re-established. */
+bool aw_pg_is_broken(const aw_pg *pg);
+
+/* The server's version number, e.g. 150018. */
+int aw_pg_server_version(const aw_pg *pg);
+
+#endif

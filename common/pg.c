@@ -1,0 +1,125 @@
+/*
+ * The one file that includes libpq. Keeping it here means the rest of the
+ * program never handles PGresult lifetimes or connection state directly.
+ */
+#include "aw/pg.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct aw_pg {
+    PGconn *conn;
+    char sqlstate[6];
+};
+
+struct aw_pg_result {
+    PGresult *res;
+};
+
+static void copy_err(char *errstr, size_t n, const char *what, const char *msg) {
+    if (!errstr || !n)
+        return;
+    snprintf(errstr, n, "%s: %s", what, msg && *msg ? msg : "unknown error");
+    /* libpq messages end with a newline; one log line per event */
+    size_t l = strlen(errstr);
+    while (l && (errstr[l - 1] == '\n' || errstr[l - 1] == ' '))
+        errstr[--l] = '\0';
+}
+
+/* Keep server NOTICEs (e.g. "schema already exists") out of stderr. */
+static void quiet_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t n) {
+    *out = NULL;
+    aw_pg *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return AW_ENOMEM;
+    pg->conn = PQconnectdb(conninfo ? conninfo : "");
+    if (!pg->conn) {
+        free(pg);
+        return AW_ENOMEM;
+    }
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        copy_err(errstr, n, "cannot connect to PostgreSQL", PQerrorMessage(pg->conn));
+        PQfinish(pg->conn);
+        free(pg);
+        return AW_EPG;
+    }
+    PQsetNoticeProcessor(pg->conn, quiet_notice, NULL);
+    *out = pg;
+    return AW_OK;
+}
+
+void aw_pg_destroy(aw_pg *pg) {
+    if (!pg)
+        return;
+    PQfinish(pg->conn);
+    free(pg);
+}
+
+static int check(aw_pg *pg, PGresult *res, char *errstr, size_t n) {
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        pg->sqlstate[0] = '\0';
+        return AW_OK;
+    }
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", state ? state : "");
+    copy_err(errstr, n, "PostgreSQL",
+             res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+    return AW_EPG;
+}
+
+int aw_pg_exec_script(aw_pg *pg, const char *sql, char *errstr, size_t n) {
+    PGresult *res = PQexec(pg->conn, sql);
+    int rc = check(pg, res, errstr, n);
+    PQclear(res);
+    return rc;
+}
+
+int aw_pg_query(aw_pg *pg, const char *sql, int nparams, const char *const *params,
+                aw_pg_result **out, char *errstr, size_t n) {
+    if (out)
+        *out = NULL;
+    PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int rc = check(pg, res, errstr, n);
+    if (rc != AW_OK || !out) {
+        PQclear(res);
+        return rc;
+    }
+    aw_pg_result *r = malloc(sizeof *r);
+    if (!r) {
+        PQclear(res);
+        return AW_ENOMEM;
+    }
+    r->res = res;
+    *out = r;
+    return AW_OK;
+}
+
+int aw_pg_result_rows(const aw_pg_result *r) { return PQntuples(r->res); }
+int aw_pg_result_cols(const aw_pg_result *r) { return PQnfields(r->res); }
+
+const char *aw_pg_result_get(const aw_pg_result *r, int row, int col) {
+    if (PQgetisnull(r->res, row, col))
+        return NULL;
+    return PQgetvalue(r->res, row, col);
+}
+
+void aw_pg_result_free(aw_pg_result *r) {
+    if (!r)
+        return;
+    PQclear(r->res);
+    free(r);
+}
+
+const char *aw_pg_last_sqlstate(const aw_pg *pg) { return pg->sqlstate; }
+
+bool aw_pg_is_broken(const aw_pg *pg) { return PQstatus(pg->conn) != CONNECTION_OK; }
+
+int aw_pg_server_version(const aw_pg *pg) { return PQserverVersion(pg->conn); }

@@ -1,0 +1,86 @@
+-- 0001: object versions and their observations; the public view aw.objects;
+-- the roles aw_writer (daemons) and aw_reader (people and dashboards).
+-- Shipped migrations are never edited: changes go in a new numbered file.
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'aw_writer') THEN
+    CREATE ROLE aw_writer NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'aw_reader') THEN
+    CREATE ROLE aw_reader NOLOGIN;
+  END IF;
+END
+$$;
+
+-- One row per version of an object in a store. A version is named by the
+-- store's version id when the bucket is versioned; otherwise by the event's
+-- sequencer (every write of an unversioned key is a new version), and as a
+-- last resort by the ETag.
+CREATE TABLE aw.object_versions (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  store         text        NOT NULL,
+  bucket        text        NOT NULL,
+  key           text        NOT NULL,
+  version_ref   text        NOT NULL,          -- identity within the key, see above
+  version_id    text,                          -- the store's version id, if any
+  sequencer     text,
+  size          bigint      CHECK (size >= 0),
+  sha256        bytea       CHECK (octet_length(sha256) = 32),
+  md5           bytea       CHECK (octet_length(md5) = 16),
+  etag          text,
+  content_type  text,
+  event_time    timestamptz,
+  state         text        NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'present', 'vanished', 'deleted')),
+  deleted       boolean     NOT NULL DEFAULT false,
+  deleted_at    timestamptz,
+  first_seen_at timestamptz NOT NULL DEFAULT now(),
+  indexed_at    timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (store, bucket, key, version_ref)
+);
+CREATE INDEX object_versions_sha256 ON aw.object_versions (sha256) WHERE sha256 IS NOT NULL;
+CREATE INDEX object_versions_key ON aw.object_versions (store, bucket, key, event_time DESC);
+
+-- Every notification that touched a version, exactly once per Kafka record:
+-- replays hit the unique constraint and change nothing.
+CREATE TABLE aw.observations (
+  id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  object_version_id bigint      NOT NULL REFERENCES aw.object_versions (id) ON DELETE CASCADE,
+  kind              text        NOT NULL CHECK (kind IN ('created', 'deleted', 'delete_marker')),
+  event_name        text,
+  event_source      text,
+  sequencer         text,
+  event_time        timestamptz,
+  kafka_topic       text        NOT NULL,
+  kafka_partition   integer     NOT NULL,
+  kafka_offset      bigint      NOT NULL,
+  record_index      integer     NOT NULL DEFAULT 0,
+  observed_at       timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (kafka_topic, kafka_partition, kafka_offset, record_index)
+);
+CREATE INDEX observations_version ON aw.observations (object_version_id);
+
+-- Public interface: one row per object version. Later migrations may add
+-- columns but never remove or change these.
+CREATE VIEW aw.objects AS
+SELECT v.store,
+       v.bucket,
+       v.key,
+       v.version_id,
+       v.size,
+       encode(v.sha256, 'hex') AS sha256,
+       v.etag,
+       v.content_type,
+       v.event_time,
+       v.indexed_at,
+       v.deleted
+  FROM aw.object_versions v;
+
+GRANT USAGE ON SCHEMA aw TO aw_reader, aw_writer;
+GRANT SELECT ON ALL TABLES IN SCHEMA aw TO aw_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA aw TO aw_writer;
+ALTER DEFAULT PRIVILEGES IN SCHEMA aw GRANT SELECT ON TABLES TO aw_reader;
+ALTER DEFAULT PRIVILEGES IN SCHEMA aw GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO aw_writer;
+ALTER DEFAULT PRIVILEGES IN SCHEMA aw GRANT USAGE, SELECT ON SEQUENCES TO aw_writer;
+ALTER DEFAULT PRIVILEGES IN SCHEMA aw GRANT EXECUTE ON FUNCTIONS TO aw_reader, aw_writer;
