@@ -1,0 +1,414 @@
+/*
+ * Notification decoders. Each store's shape gets one small function that
+ * pulls the same handful of fields; the shared parts (key decoding, event
+ * kinds, sizes) are done once. Unknown fields are ignored on purpose: stores
+ * add fields between versions and that must never stop ingestion.
+ */
+#include "aw/event.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/json.h"
+#include "aw/util.h"
+
+#define ERR(...) (snprintf(errstr, errn, __VA_ARGS__), AW_EPARSE)
+
+int aw_key_encoding_parse(const char *s, aw_key_encoding *out) {
+    if (!strcmp(s, "auto"))
+        *out = AW_KEYS_AUTO;
+    else if (!strcmp(s, "url"))
+        *out = AW_KEYS_URL;
+    else if (!strcmp(s, "raw"))
+        *out = AW_KEYS_RAW;
+    else
+        return AW_EINVAL;
+    return AW_OK;
+}
+
+static void event_free(aw_event *e) {
+    free(e->event_name);
+    free(e->bucket);
+    free(e->key);
+    free(e->etag);
+    free(e->version_id);
+    free(e->sequencer);
+    free(e->content_type);
+    free(e->event_time);
+}
+
+void aw_events_clear(aw_events *evs) {
+    if (!evs)
+        return;
+    for (size_t i = 0; i < evs->n; i++)
+        event_free(&evs->v[i]);
+    free(evs->v);
+    evs->v = NULL;
+    evs->n = 0;
+}
+
+/* strdup of an optional string; *ok is cleared on allocation failure. */
+static char *dup_opt(const char *s, bool *ok) {
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+static char *dup_etag(const char *s, bool *ok) {
+    if (!s || !*s)
+        return NULL;
+    size_t l = strlen(s);
+    if (l >= 2 && s[0] == '"' && s[l - 1] == '"') {
+        s++;
+        l -= 2;
+    }
+    char *d = strndup(s, l);
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+/* A form encoder never leaves these bytes as they are, so a key holding one
+ * was sent raw whatever the store claims. */
+static bool looks_raw(const char *k) {
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        if (*p <= ' ' || *p >= 0x80 || *p == '"' || *p == '#' || *p == '?')
+            return true;
+    return false;
+}
+
+static int decode_key(const char *raw, bool form_default, aw_key_encoding enc,
+                      aw_event *e, char *errstr, size_t errn) {
+    bool decode = enc == AW_KEYS_URL || (enc == AW_KEYS_AUTO && form_default && !looks_raw(raw));
+    if (!decode) {
+        e->key = strdup(raw);
+        if (!e->key)
+            return AW_ENOMEM;
+        e->key_len = strlen(raw);
+        return AW_OK;
+    }
+    int rc = aw_urldecode(raw, strlen(raw), true, &e->key, &e->key_len);
+    if (rc == AW_EPARSE)
+        return ERR("object key \"%.200s\" has a malformed %%-escape", raw);
+    return rc;
+}
+
+static bool is_uint_text(const char *s) {
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+int aw_sequencer_cmp(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb && is_uint_text(a) && is_uint_text(b) && a[0] != '0' && b[0] != '0')
+        return la < lb ? -1 : 1; /* decimal counters: longer is larger */
+    size_t l = la > lb ? la : lb;
+    for (size_t i = 0; i < l; i++) {
+        int ca = i < la ? (unsigned char)a[i] : '0';
+        int cb = i < lb ? (unsigned char)b[i] : '0';
+        if (ca >= 'a' && ca <= 'f')
+            ca -= 32;
+        if (cb >= 'a' && cb <= 'f')
+            cb -= 32;
+        if (ca != cb)
+            return ca < cb ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Maps an S3 event name (without "s3:") to a kind; 0 for names that do not
+ * change an object's bytes (tagging, ACL, restore, replication...). */
+static aw_event_kind s3_kind(const char *name) {
+    if (!strncmp(name, "ObjectCreated:", 14))
+        return AW_EV_CREATED;
+    if (!strcmp(name, "ObjectRemoved:DeleteMarkerCreated") ||
+        !strcmp(name, "LifecycleExpiration:DeleteMarkerCreated"))
+        return AW_EV_DELETE_MARKER;
+    if (!strncmp(name, "ObjectRemoved:", 14) || !strncmp(name, "LifecycleExpiration:", 20))
+        return AW_EV_DELETED;
+    return 0;
+}
+
+static int push(aw_events *out, const aw_event *e) {
+    aw_event *nv = realloc(out->v, (out->n + 1) * sizeof *nv);
+    if (!nv)
+        return AW_ENOMEM;
+    out->v = nv;
+    nv[out->n++] = *e;
+    return AW_OK;
+}
+
+/* AWS S3 records, MinIO, versitygw and Ceph RGW all use Records[]. */
+static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
+                          char *errstr, size_t errn) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        if (!json_is_object(r))
+            return ERR("Records[%zu] is not an object", i);
+        const char *ver = aw_json_str(r, "eventVersion");
+        if (!ver)
+            return ERR("Records[%zu].eventVersion missing", i);
+        if (strncmp(ver, "2.", 2) && strcmp(ver, "2")) {
+            snprintf(errstr, errn, "Records[%zu].eventVersion \"%.20s\": only 2.x is read", i, ver);
+            return AW_EUNSUPPORTED;
+        }
+        const char *src = aw_json_str(r, "eventSource");
+        const char *name = aw_json_str(r, "eventName");
+        if (!name)
+            return ERR("Records[%zu].eventName missing", i);
+        if (!strncmp(name, "s3:", 3))
+            name += 3;
+        aw_event_kind kind = s3_kind(name);
+        if (!kind)
+            continue;
+        const char *bucket = aw_json_str(r, "s3.bucket.name");
+        const char *key = aw_json_str(r, "s3.object.key");
+        if (!bucket || !*bucket)
+            return ERR("Records[%zu].s3.bucket.name missing", i);
+        if (!key || !*key)
+            return ERR("Records[%zu].s3.object.key missing", i);
+
+        aw_event e = {0};
+        e.kind = kind;
+        bool form = true;
+        const char *arn = aw_json_str(r, "s3.bucket.arn");
+        const char *cfgid = aw_json_str(r, "s3.configurationId");
+        if (src && !strcmp(src, "minio:s3"))
+            e.source = "minio:s3";
+        else if (src && !strcmp(src, "ceph:s3"))
+            e.source = "ceph:s3";
+        else if ((arn && !strncmp(arn, "arn:aws:s3:::/", 14)) ||
+                 (cfgid && !strcmp(cfgid, "webhook-global"))) {
+            /* versitygw labels itself aws:s3 but sends keys unencoded */
+            e.source = "versitygw";
+            form = false;
+        } else
+            e.source = "aws:s3";
+
+        int rc = decode_key(key, form, enc, &e, errstr, errn);
+        if (rc != AW_OK)
+            return rc;
+        int64_t size = -1;
+        rc = aw_json_int64(aw_json_path(r, "s3.object.size"), &size);
+        if (rc == AW_EPARSE) {
+            free(e.key);
+            return ERR("Records[%zu].s3.object.size is not a non-negative integer", i);
+        }
+        e.size = rc == AW_OK ? size : -1;
+        bool ok = true;
+        const char *vid = aw_json_str(r, "s3.object.versionId");
+        if (vid && (!*vid || !strcmp(vid, "null")))
+            vid = NULL;
+        e.event_name = dup_opt(name, &ok);
+        e.bucket = dup_opt(bucket, &ok);
+        e.etag = dup_etag(aw_json_str(r, "s3.object.eTag"), &ok);
+        e.version_id = dup_opt(vid, &ok);
+        e.sequencer = dup_opt(aw_json_str(r, "s3.object.sequencer"), &ok);
+        e.content_type = dup_opt(aw_json_str(r, "s3.object.contentType"), &ok);
+        e.event_time = dup_opt(aw_json_str(r, "eventTime"), &ok);
+        if (!ok || push(out, &e) != AW_OK) {
+            event_free(&e);
+            return AW_ENOMEM;
+        }
+    }
+    return AW_OK;
+}
+
+static int decode_eventbridge(json_t *root, aw_key_encoding enc, aw_events *out,
+                              char *errstr, size_t errn) {
+    const char *dt = aw_json_str(root, "detail-type");
+    aw_event e = {0};
+    if (!strcmp(dt, "Object Created"))
+        e.kind = AW_EV_CREATED;
+    else if (!strcmp(dt, "Object Deleted")) {
+        const char *del = aw_json_str(root, "detail.deletion-type");
+        e.kind = del && !strcmp(del, "Delete Marker Created") ? AW_EV_DELETE_MARKER
+                                                               : AW_EV_DELETED;
+    } else
+        return AW_ESKIP;
+    const char *bucket = aw_json_str(root, "detail.bucket.name");
+    const char *key = aw_json_str(root, "detail.object.key");
+    if (!bucket || !*bucket)
+        return ERR("detail.bucket.name missing");
+    if (!key || !*key)
+        return ERR("detail.object.key missing");
+    e.source = "eventbridge";
+    int rc = decode_key(key, true, enc, &e, errstr, errn);
+    if (rc != AW_OK)
+        return rc;
+    int64_t size = -1;
+    rc = aw_json_int64(aw_json_path(root, "detail.object.size"), &size);
+    if (rc == AW_EPARSE) {
+        free(e.key);
+        return ERR("detail.object.size is not a non-negative integer");
+    }
+    e.size = rc == AW_OK ? size : -1;
+    bool ok = true;
+    const char *reason = aw_json_str(root, "detail.reason");
+    char name[96];
+    snprintf(name, sizeof name, "%s%s%s", dt, reason ? ":" : "", reason ? reason : "");
+    e.event_name = dup_opt(name, &ok);
+    e.bucket = dup_opt(bucket, &ok);
+    e.etag = dup_etag(aw_json_str(root, "detail.object.etag"), &ok);
+    e.version_id = dup_opt(aw_json_str(root, "detail.object.version-id"), &ok);
+    e.sequencer = dup_opt(aw_json_str(root, "detail.object.sequencer"), &ok);
+    e.event_time = dup_opt(aw_json_str(root, "time"), &ok);
+    if (!ok || push(out, &e) != AW_OK) {
+        event_free(&e);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+/* The GCS object resource, as a Pub/Sub bridge forwards it. The generation
+ * is the version; names are plain UTF-8 in JSON, never escaped. */
+static int decode_gcs(json_t *root, aw_events *out, char *errstr, size_t errn) {
+    const char *bucket = aw_json_str(root, "bucket");
+    const char *name = aw_json_str(root, "name");
+    if (!bucket || !*bucket || !name || !*name)
+        return ERR("GCS object resource without bucket or name");
+    aw_event e = {0};
+    e.source = "gcs";
+    e.kind = aw_json_path(root, "timeDeleted") ? AW_EV_DELETED : AW_EV_CREATED;
+    int64_t size = -1;
+    int rc = aw_json_int64(json_object_get(root, "size"), &size);
+    if (rc == AW_EPARSE)
+        return ERR("GCS size is not a non-negative integer");
+    e.size = rc == AW_OK ? size : -1;
+    bool ok = true;
+    e.key = dup_opt(name, &ok);
+    e.key_len = strlen(name);
+    e.event_name = dup_opt(e.kind == AW_EV_CREATED ? "OBJECT_FINALIZE" : "OBJECT_DELETE", &ok);
+    e.bucket = dup_opt(bucket, &ok);
+    e.etag = dup_etag(aw_json_str(root, "etag"), &ok);
+    const char *gen = aw_json_str(root, "generation");
+    e.version_id = dup_opt(gen, &ok);
+    e.sequencer = dup_opt(gen, &ok);
+    e.content_type = dup_opt(aw_json_str(root, "contentType"), &ok);
+    const char *t = aw_json_str(root, "updated");
+    e.event_time = dup_opt(t ? t : aw_json_str(root, "timeCreated"), &ok);
+    if (!ok || push(out, &e) != AW_OK) {
+        event_free(&e);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+/* One Azure Event Grid event; data.url is https://acct.host/container/blob
+ * with the blob name percent-encoded as in any URL path. */
+static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t errn) {
+    const char *type = aw_json_str(ev, "eventType");
+    aw_event e = {0};
+    if (type && !strcmp(type, "Microsoft.Storage.BlobCreated"))
+        e.kind = AW_EV_CREATED;
+    else if (type && !strcmp(type, "Microsoft.Storage.BlobDeleted"))
+        e.kind = AW_EV_DELETED;
+    else
+        return AW_ESKIP;
+    const char *url = aw_json_str(ev, "data.url");
+    if (!url)
+        return ERR("Azure event without data.url");
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    const char *slash = p ? strchr(p + 1, '/') : NULL;
+    if (!p || !slash || slash == p + 1 || !slash[1])
+        return ERR("Azure data.url \"%.200s\" is not https://account/container/blob", url);
+    e.source = "azure";
+    bool ok = true;
+    e.bucket = strndup(p + 1, (size_t)(slash - p - 1));
+    if (!e.bucket)
+        return AW_ENOMEM;
+    int rc = aw_urldecode(slash + 1, strlen(slash + 1), false, &e.key, &e.key_len);
+    if (rc != AW_OK) {
+        free(e.bucket);
+        return rc == AW_EPARSE ? ERR("Azure blob name has a malformed %%-escape") : rc;
+    }
+    int64_t size = -1;
+    rc = aw_json_int64(aw_json_path(ev, "data.contentLength"), &size);
+    if (rc == AW_EPARSE) {
+        event_free(&e);
+        return ERR("Azure data.contentLength is not a non-negative integer");
+    }
+    e.size = rc == AW_OK ? size : -1;
+    const char *api = aw_json_str(ev, "data.api");
+    e.event_name = dup_opt(api ? api : type, &ok);
+    e.etag = dup_etag(aw_json_str(ev, "data.eTag"), &ok);
+    e.sequencer = dup_opt(aw_json_str(ev, "data.sequencer"), &ok);
+    e.content_type = dup_opt(aw_json_str(ev, "data.contentType"), &ok);
+    e.event_time = dup_opt(aw_json_str(ev, "eventTime"), &ok);
+    if (!ok || push(out, &e) != AW_OK) {
+        event_free(&e);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+static int decode_root(json_t *root, aw_key_encoding enc, aw_events *out, char *errstr,
+                       size_t errn) {
+    if (json_is_array(root)) { /* Event Grid delivers arrays */
+        size_t i;
+        json_t *ev;
+        json_array_foreach(root, i, ev) {
+            if (!json_is_object(ev) || !aw_json_str(ev, "eventType"))
+                return ERR("array element %zu is not an Event Grid event", i);
+            int rc = decode_azure_one(ev, out, errstr, errn);
+            if (rc != AW_OK && rc != AW_ESKIP)
+                return rc;
+        }
+        return AW_OK;
+    }
+    if (!json_is_object(root))
+        return ERR("payload is JSON but not an object or array");
+
+    json_t *records = json_object_get(root, "Records");
+    const char *ev = aw_json_str(root, "Event");
+    if ((ev && !strcmp(ev, "s3:TestEvent")) || (!records && ev && strstr(ev, "TestEvent")))
+        return AW_ESKIP;
+    if (records) {
+        if (!json_is_array(records))
+            return ERR("Records is not an array");
+        return decode_records(records, enc, out, errstr, errn);
+    }
+    if (aw_json_str(root, "detail-type") && aw_json_path(root, "detail"))
+        return decode_eventbridge(root, enc, out, errstr, errn);
+    const char *kind = aw_json_str(root, "kind");
+    if ((kind && !strcmp(kind, "storage#object")) ||
+        (aw_json_str(root, "bucket") && aw_json_str(root, "name") &&
+         aw_json_path(root, "generation")))
+        return decode_gcs(root, out, errstr, errn);
+    if (aw_json_str(root, "eventType") && aw_json_path(root, "data"))
+        return decode_azure_one(root, out, errstr, errn);
+    snprintf(errstr, errn, "unknown event shape (no Records, detail-type, GCS or "
+                           "Event Grid fields)");
+    return AW_EUNSUPPORTED;
+}
+
+int aw_event_decode(const char *payload, size_t len, aw_key_encoding enc, aw_events *out,
+                    char *errstr, size_t errn) {
+    out->v = NULL;
+    out->n = 0;
+    if (!payload || !len)
+        return ERR("empty message");
+    json_error_t jerr;
+    json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return ERR("invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    int rc = decode_root(root, enc, out, errstr, errn);
+    json_decref(root);
+    if (rc != AW_OK) {
+        aw_events_clear(out);
+        return rc;
+    }
+    return out->n ? AW_OK : AW_ESKIP;
+}
