@@ -1,0 +1,45 @@
+# Helpers for the integration tests (sourced). Every check prints what it
+# expected and what it got, with the calling script and line, and a failed
+# check ends the test with status 1.
+set -euo pipefail
+
+AW_BIN=${AW_BIN:?AW_BIN must point at the artifact-watch binary (ctest sets it)}
+ITEST_BIN=${ITEST_BIN:?ITEST_BIN must point at the integration helpers (ctest sets it)}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CHECKS=0
+
+fail() {
+    printf '%s:%s: %s\n' "$(basename "${BASH_SOURCE[2]:-$0}")" "${BASH_LINENO[1]:-?}" "$*" >&2
+    exit 1
+}
+
+expect_eq() { # description expected actual
+    CHECKS=$((CHECKS + 1))
+    [[ $2 == "$3" ]] || fail "$1: expected [$2], got [$3]"
+}
+
+expect_contains() { # description haystack needle
+    CHECKS=$((CHECKS + 1))
+    [[ $2 == *"$3"* ]] || fail "$1: [$2] does not contain [$3]"
+}
+
+expect_status() { # description expected-status command...
+    local want=$2 got=0
+    shift 2
+    "$@" || got=$?
+    CHECKS=$((CHECKS + 1))
+    [[ $got == "$want" ]] || fail "exit status of $*: expected $want, got $got"
+}
+
+done_ok() { printf '%s: %d checks passed\n' "$(basename "$0")" "$CHECKS"; }
+
+require_stack() {
+    [[ -n ${AW_PG_URI:-} && -n ${AW_KAFKA_BROKERS:-} && -n ${AWS_ENDPOINT_URL_S3:-} ]] ||
+        fail "the stack's settings are not in the environment: run scripts/stack up and eval \"\$(scripts/stack env)\""
+}
+
+# A bucket name no earlier run used (3-63 lowercase characters).
+unique_bucket() { printf '%s-%s-%s' "$1" "$(date +%s)" "$RANDOM"; }
+
+s3() { aws s3 "$@" --only-show-errors; }
+s3api() { aws s3api "$@"; }
