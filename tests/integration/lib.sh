@@ -8,8 +8,12 @@ ITEST_BIN=${ITEST_BIN:?ITEST_BIN must point at the integration helpers (ctest se
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CHECKS=0
 
-fail() {
-    printf '%s:%s: %s\n' "$(basename "${BASH_SOURCE[2]:-$0}")" "${BASH_LINENO[1]:-?}" "$*" >&2
+fail() { # reports the test script's own line, not this library's
+    local i
+    for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+        [[ ${BASH_SOURCE[i]} == *lib.sh ]] || break
+    done
+    printf '%s:%s: %s\n' "$(basename "${BASH_SOURCE[i]:-$0}")" "${BASH_LINENO[i - 1]:-?}" "$*" >&2
     exit 1
 }
 
