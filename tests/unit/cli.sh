@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The command line without services: every command has --help that lists its
+# options, unknown commands and commands not built yet exit 2 and say so.
+set -euo pipefail
+AW_BIN=${AW_BIN:?}
+checks=0
+fail() { echo "cli.sh:${BASH_LINENO[0]}: $*" >&2; exit 1; }
+has() { checks=$((checks + 1)); [[ $1 == *"$2"* ]] || fail "[$2] missing from: ${1:0:300}"; }
+
+top=$("$AW_BIN" --help)
+has "$top" "  version "
+has "$("$AW_BIN" version --help)" "usage: artifact-watch version"
+for c in ingest migrate lineage policy scrub backfill; do
+    has "$top" "  $c "
+    h=$("$AW_BIN" "$c" --help) || fail "$c --help exited $?"
+    has "$h" "usage: artifact-watch $c"
+    has "$h" "--log-level"
+    has "$h" "--config FILE"
+done
+h=$("$AW_BIN" ingest --help)
+for opt in --brokers --topic --group --dlq-topic --kafka-properties -X --s3-endpoint --region \
+    AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN --path-style --fetch-concurrency \
+    --fetch-retries --fetch-timeout-ms --batch-max --batch-ms --verify-md5 --drain --key-encoding --pg; do
+    has "$h" "$opt"
+done
+h=$("$AW_BIN" migrate --help)
+has "$h" "--status"
+has "$h" "--pg"
+for c in lineage policy scrub backfill; do
+    rc=0
+    out=$("$AW_BIN" "$c" 2>&1) || rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 2 ]] || fail "$c exited $rc, want 2"
+    has "$out" "not built yet"
+done
+rc=0
+out=$("$AW_BIN" nosuch 2>&1) || rc=$?
+[[ $rc == 2 ]] || fail "unknown command exited $rc"
+has "$out" 'unknown command "nosuch"'
+has "$("$AW_BIN" version)" "librdkafka 2."
+echo "cli.sh: $checks checks passed"
