@@ -16,8 +16,13 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+typedef struct slot slot;
+
 struct aw_s3 {
-    CURL *easy;
+    CURLM *multi;
+    slot *slots;
+    int nslots;
+    unsigned seed;
     char *endpoint; /* without trailing slash */
     char sigv4[128];
     char *userpwd;  /* "access:secret", NULL for unsigned */
@@ -32,10 +37,14 @@ int aw_http_global_init(void) {
 
 void aw_http_global_cleanup(void) { curl_global_cleanup(); }
 
+static void slots_free(aw_s3 *s3);
+
 void aw_s3_destroy(aw_s3 *s3) {
     if (!s3)
         return;
-    curl_easy_cleanup(s3->easy);
+    slots_free(s3);
+    if (s3->multi)
+        curl_multi_cleanup(s3->multi);
     curl_slist_free_all(s3->headers);
     free(s3->endpoint);
     if (s3->userpwd) {
@@ -111,8 +120,9 @@ int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
     }
     s3->path_style = o->path_style;
     s3->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
-    s3->easy = curl_easy_init();
-    if (!s3->easy) {
+    s3->seed = (unsigned)aw_now_ms() ^ (unsigned)(uintptr_t)s3;
+    s3->multi = curl_multi_init();
+    if (!s3->multi) {
         aw_s3_destroy(s3);
         return AW_ENOMEM;
     }
@@ -154,21 +164,41 @@ int aw_s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
     return AW_OK;
 }
 
-typedef struct get_ctx {
-    aw_body_cb cb;
-    void *ud;
-    aw_s3_object_info *info;
+const char *aw_fetch_outcome_name(aw_fetch_outcome o) {
+    switch (o) {
+    case AW_FETCH_OK:
+        return "ok";
+    case AW_FETCH_NOT_FOUND:
+        return "not_found";
+    case AW_FETCH_PRECONDITION:
+        return "precondition_failed";
+    case AW_FETCH_FAILED:
+        return "failed";
+    case AW_FETCH_UNAVAILABLE:
+        return "unavailable";
+    }
+    return "?";
+}
+
+/* One transfer slot: an easy handle kept across requests (its connection
+ * stays in the multi handle's cache) and the request it serves now. */
+typedef struct slot {
+    CURL *easy;
+    aw_fetch *req;
+    struct curl_slist *headers;
     int cb_err;
-} get_ctx;
+    char cerr[CURL_ERROR_SIZE];
+} slot;
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
-    get_ctx *c = ud;
+    slot *s = ud;
     size_t len = size * nmemb;
+    aw_fetch *r = s->req;
     /* Only a successful response is the object; an error body is S3's XML. */
-    if (c->info->status >= 200 && c->info->status < 300 && c->cb) {
-        int rc = c->cb(c->ud, ptr, len);
+    if (r->info.status >= 200 && r->info.status < 300 && r->on_body) {
+        int rc = r->on_body(r->ud, ptr, len);
         if (rc != AW_OK) {
-            c->cb_err = rc;
+            s->cb_err = rc;
             return 0; /* makes curl abort with CURLE_WRITE_ERROR */
         }
     }
@@ -193,16 +223,20 @@ static void header_value(const char *line, size_t len, size_t namelen, char *out
     out[l] = '\0';
 }
 
+static void info_reset(aw_s3_object_info *i) {
+    memset(i, 0, sizeof *i);
+    i->content_length = -1;
+}
+
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
-    get_ctx *c = ud;
+    slot *s = ud;
     size_t len = size * nmemb;
-    aw_s3_object_info *i = c->info;
+    aw_s3_object_info *i = &s->req->info;
     if (len > 5 && !strncmp(line, "HTTP/", 5)) {
         /* a new response (after a redirect or 100-continue): start over */
         const char *sp = memchr(line, ' ', len);
+        info_reset(i);
         i->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        i->content_length = -1;
-        i->etag[0] = i->content_type[0] = i->version_id[0] = i->checksum_sha256[0] = '\0';
     } else if (len > 15 && !strncasecmp(line, "content-length:", 15)) {
         char tmp[32];
         header_value(line, len, 15, tmp, sizeof tmp);
@@ -219,46 +253,292 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
     return len;
 }
 
-int aw_s3_get(aw_s3 *s3, const char *bucket, const char *key, const char *version_id,
-              aw_body_cb cb, void *ud, aw_s3_object_info *info, char *errstr, size_t n) {
-    memset(info, 0, sizeof *info);
-    info->content_length = -1;
+/* Prepares slot s for request r. AW_EINVAL when the URL does not fit. */
+static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     char url[8192];
-    if (aw_s3_object_url(s3, bucket, key, version_id, url, sizeof url) != AW_OK) {
-        snprintf(errstr, n, "object URL too long for s3://%s/%s", bucket, key);
+    if (aw_s3_object_url(s3, r->bucket, r->key, r->version_id, url, sizeof url) != AW_OK) {
+        snprintf(r->error, sizeof r->error, "object URL too long");
         return AW_EINVAL;
     }
-    get_ctx ctx = {cb, ud, info, AW_OK};
-    CURL *e = s3->easy;
-    curl_easy_reset(e);
-    char cerr[CURL_ERROR_SIZE] = "";
+    s->req = r;
+    s->cb_err = AW_OK;
+    s->cerr[0] = '\0';
+    info_reset(&r->info);
+    curl_slist_free_all(s->headers);
+    s->headers = NULL;
+    for (struct curl_slist *h = s3->headers; h; h = h->next) {
+        struct curl_slist *n = curl_slist_append(s->headers, h->data);
+        if (!n)
+            return AW_ENOMEM;
+        s->headers = n;
+    }
+    if (r->if_match && *r->if_match) {
+        char im[160];
+        if (aw_fmt(im, sizeof im, "If-Match: \"%s\"", r->if_match) == AW_OK) {
+            struct curl_slist *n = curl_slist_append(s->headers, im);
+            if (!n)
+                return AW_ENOMEM;
+            s->headers = n;
+        }
+    }
+    CURL *e = s->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->cerr);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &ctx);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &ctx);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s3->timeout_ms);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (s3->timeout_ms + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 128L * 1024);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
     if (s3->userpwd) {
         curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->sigv4);
         curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, s3->headers);
     }
-    CURLcode cc = curl_easy_perform(e);
-    if (ctx.cb_err != AW_OK) {
-        snprintf(errstr, n, "s3://%s/%s: body consumer failed: %s", bucket, key,
-                 aw_strerror(ctx.cb_err));
-        return ctx.cb_err;
+    if (r->on_start) {
+        int rc = r->on_start(r->ud);
+        if (rc != AW_OK) {
+            snprintf(r->error, sizeof r->error, "body consumer: %s", aw_strerror(rc));
+            return rc;
+        }
+    }
+    r->attempts++;
+    return AW_OK;
+}
+
+typedef enum { DONE, RETRY, RETRY_UNAVAILABLE } verdict;
+
+/* Decides what a finished transfer means. */
+static verdict classify(slot *s, CURLcode cc) {
+    aw_fetch *r = s->req;
+    long st = r->info.status;
+    if (s->cb_err != AW_OK) {
+        r->outcome = AW_FETCH_FAILED;
+        snprintf(r->error, sizeof r->error, "body consumer failed: %s", aw_strerror(s->cb_err));
+        return DONE;
     }
     if (cc != CURLE_OK) {
-        snprintf(errstr, n, "GET %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
-        return cc == CURLE_OPERATION_TIMEDOUT ? AW_ETIMEOUT : AW_EHTTP;
+        snprintf(r->error, sizeof r->error, "%s", s->cerr[0] ? s->cerr : curl_easy_strerror(cc));
+        switch (cc) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            r->outcome = AW_FETCH_UNAVAILABLE;
+            return RETRY_UNAVAILABLE;
+        case CURLE_URL_MALFORMAT:
+        case CURLE_OUT_OF_MEMORY:
+            r->outcome = AW_FETCH_FAILED;
+            return DONE;
+        default: /* timeouts, resets, short bodies */
+            r->outcome = AW_FETCH_FAILED;
+            return RETRY;
+        }
+    }
+    if (st >= 200 && st < 300) {
+        if (r->info.content_length >= 0) {
+            curl_off_t got = 0;
+            curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+            if (got != r->info.content_length) {
+                snprintf(r->error, sizeof r->error, "short body: %lld of %lld bytes",
+                         (long long)got, (long long)r->info.content_length);
+                r->outcome = AW_FETCH_FAILED;
+                return RETRY;
+            }
+        }
+        r->outcome = AW_FETCH_OK;
+        r->error[0] = '\0';
+        return DONE;
+    }
+    snprintf(r->error, sizeof r->error, "HTTP %ld", st);
+    if (st == 404) {
+        r->outcome = AW_FETCH_NOT_FOUND;
+        return DONE;
+    }
+    if (st == 412) {
+        r->outcome = AW_FETCH_PRECONDITION;
+        return DONE;
+    }
+    if (st == 401 || st == 403) {
+        r->outcome = AW_FETCH_UNAVAILABLE;
+        snprintf(r->error, sizeof r->error, "HTTP %ld: the store refuses our credentials", st);
+        return RETRY_UNAVAILABLE;
+    }
+    r->outcome = AW_FETCH_FAILED;
+    return st == 429 || st >= 500 || st == 408 ? RETRY : DONE;
+}
+
+static long backoff_ms(aw_s3 *s3, const aw_fetch_policy *p, int attempt) {
+    long cap = p->backoff_base_ms;
+    for (int i = 1; i < attempt && cap < p->backoff_max_ms; i++)
+        cap *= 2;
+    if (cap > p->backoff_max_ms)
+        cap = p->backoff_max_ms;
+    if (cap <= 0)
+        return 0;
+    return (long)(rand_r(&s3->seed) % (unsigned)(cap + 1)); /* full jitter */
+}
+
+/* Grows the slot pool to n easy handles. */
+static int ensure_slots(aw_s3 *s3, int n) {
+    if (n <= s3->nslots)
+        return AW_OK;
+    slot *ns = realloc(s3->slots, (size_t)n * sizeof *ns);
+    if (!ns)
+        return AW_ENOMEM;
+    s3->slots = ns;
+    for (int i = s3->nslots; i < n; i++) {
+        memset(&ns[i], 0, sizeof ns[i]);
+        ns[i].easy = curl_easy_init();
+        if (!ns[i].easy)
+            return AW_ENOMEM;
+        s3->nslots = i + 1;
     }
     return AW_OK;
+}
+
+int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
+                     const volatile int *stop) {
+    int conc = policy->concurrency > 0 ? policy->concurrency : 1;
+    if ((size_t)conc > n)
+        conc = (int)n;
+    if (n == 0)
+        return AW_OK;
+    if (ensure_slots(s3, conc) != AW_OK)
+        return AW_ENOMEM;
+    curl_multi_setopt(s3->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)policy->concurrency);
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].attempts = 0;
+        reqs[i].next_try_ms_ = 0;
+        reqs[i].slot_ = -1;
+        reqs[i].outcome = AW_FETCH_FAILED;
+        reqs[i].error[0] = '\0';
+    }
+    int *free_slots = malloc((size_t)conc * sizeof *free_slots);
+    /* requests waiting to (re)start, in order; a retry goes to the back */
+    size_t *queue = malloc(n * sizeof *queue);
+    if (!free_slots || !queue) {
+        free(free_slots);
+        free(queue);
+        return AW_ENOMEM;
+    }
+    int nfree = conc;
+    for (int i = 0; i < conc; i++)
+        free_slots[i] = i;
+    size_t qhead = 0, qlen = n, done = 0;
+    for (size_t i = 0; i < n; i++)
+        queue[i] = i;
+    int rc = AW_OK;
+
+    while (done < n) {
+        if (stop && *stop) {
+            rc = AW_EINTERRUPTED;
+            break;
+        }
+        int64_t now = aw_now_ms(), next_wait = 100;
+        /* start what is due, in queue order */
+        size_t scanned = 0, qn = qlen;
+        while (nfree > 0 && scanned < qn) {
+            size_t idx = queue[qhead];
+            qhead = (qhead + 1) % n;
+            qlen--;
+            scanned++;
+            aw_fetch *r = &reqs[idx];
+            if (r->next_try_ms_ > now) {
+                queue[(qhead + qlen) % n] = idx; /* not yet: back of the queue */
+                qlen++;
+                if (r->next_try_ms_ - now < next_wait)
+                    next_wait = r->next_try_ms_ - now;
+                continue;
+            }
+            int si = free_slots[--nfree];
+            slot *s = &s3->slots[si];
+            int src = slot_start(s3, s, r);
+            if (src != AW_OK) {
+                free_slots[nfree++] = si;
+                r->outcome = AW_FETCH_FAILED;
+                done++;
+                if (src == AW_ENOMEM) {
+                    rc = AW_ENOMEM;
+                    goto out;
+                }
+                continue;
+            }
+            r->slot_ = si;
+            curl_multi_add_handle(s3->multi, s->easy);
+        }
+        int running = 0;
+        curl_multi_perform(s3->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(s3->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            slot *s;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            CURLcode cc = m->data.result;
+            curl_multi_remove_handle(s3->multi, m->easy_handle);
+            aw_fetch *r = s->req;
+            verdict v = classify(s, cc);
+            free_slots[nfree++] = (int)(s - s3->slots);
+            r->slot_ = -1;
+            s->req = NULL;
+            if (v != DONE && r->attempts <= policy->retries) {
+                r->next_try_ms_ = aw_now_ms() + backoff_ms(s3, policy, r->attempts);
+                queue[(qhead + qlen) % n] = (size_t)(r - reqs);
+                qlen++;
+                continue;
+            }
+            done++;
+        }
+        if (done < n)
+            curl_multi_poll(s3->multi, NULL, 0, (int)(next_wait > 0 ? next_wait : 1), NULL);
+    }
+out:
+    /* interrupted or out of memory: take back whatever is still in flight */
+    for (int i = 0; i < s3->nslots; i++) {
+        slot *s = &s3->slots[i];
+        if (s->req) {
+            curl_multi_remove_handle(s3->multi, s->easy);
+            s->req->outcome = AW_FETCH_FAILED;
+            snprintf(s->req->error, sizeof s->req->error, "interrupted");
+            s->req = NULL;
+        }
+    }
+    free(free_slots);
+    free(queue);
+    return rc;
+}
+
+int aw_s3_get(aw_s3 *s3, const char *bucket, const char *key, const char *version_id,
+              aw_body_cb cb, void *ud, aw_s3_object_info *info, char *errstr, size_t n) {
+    aw_fetch r = {.bucket = bucket, .key = key, .version_id = version_id, .on_body = cb,
+                  .ud = ud};
+    aw_fetch_policy p = {.concurrency = 1, .retries = 0};
+    int rc = aw_s3_fetch_many(s3, &r, 1, &p, NULL);
+    *info = r.info;
+    if (rc != AW_OK)
+        return rc;
+    /* a non-2xx response is an answer the caller reads from info->status */
+    if (r.outcome == AW_FETCH_OK || r.info.status >= 300)
+        return AW_OK;
+    snprintf(errstr, n, "GET s3://%s/%s: %s", bucket, key, r.error);
+    return AW_EHTTP;
+}
+
+static void slots_free(aw_s3 *s3) {
+    for (int i = 0; i < s3->nslots; i++) {
+        curl_easy_cleanup(s3->slots[i].easy);
+        curl_slist_free_all(s3->slots[i].headers);
+    }
+    free(s3->slots);
+    s3->slots = NULL;
+    s3->nslots = 0;
 }
 
 int aw_http_status(const char *url, long timeout_ms, long *status, char *errstr, size_t n) {

@@ -118,6 +118,56 @@ void aw_pg_result_free(aw_pg_result *r) {
     free(r);
 }
 
+int aw_pg_copy_begin(aw_pg *pg, const char *copy_sql, char *errstr, size_t n) {
+    PGresult *res = PQexec(pg->conn, copy_sql);
+    if (res && PQresultStatus(res) == PGRES_COPY_IN) {
+        PQclear(res);
+        return AW_OK;
+    }
+    int rc = check(pg, res, errstr, n);
+    PQclear(res);
+    return rc == AW_OK ? AW_EPG : rc;
+}
+
+int aw_pg_copy_put(aw_pg *pg, const char *data, size_t len, char *errstr, size_t n) {
+    while (len > 0) {
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        if (PQputCopyData(pg->conn, data, chunk) != 1) {
+            copy_err(errstr, n, "COPY", PQerrorMessage(pg->conn));
+            snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006");
+            return AW_EPG;
+        }
+        data += chunk;
+        len -= (size_t)chunk;
+    }
+    return AW_OK;
+}
+
+int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t n) {
+    if (PQputCopyEnd(pg->conn, errmsg) != 1) {
+        copy_err(errstr, n, "COPY", PQerrorMessage(pg->conn));
+        snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006");
+        return AW_EPG;
+    }
+    int rc = AW_OK;
+    PGresult *res;
+    while ((res = PQgetResult(pg->conn))) {
+        int r = check(pg, res, errstr, n);
+        if (rc == AW_OK)
+            rc = r;
+        PQclear(res);
+    }
+    return rc;
+}
+
+bool aw_pg_failure_is_transient(const aw_pg *pg) {
+    if (PQstatus(pg->conn) != CONNECTION_OK)
+        return true;
+    const char *s = pg->sqlstate;
+    return !strncmp(s, "08", 2) || !strcmp(s, "57P01") || !strcmp(s, "57P02") ||
+           !strcmp(s, "57P03") || !strcmp(s, "40001") || !strcmp(s, "40P01");
+}
+
 const char *aw_pg_last_sqlstate(const aw_pg *pg) { return pg->sqlstate; }
 
 bool aw_pg_is_broken(const aw_pg *pg) { return PQstatus(pg->conn) != CONNECTION_OK; }

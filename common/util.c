@@ -166,6 +166,63 @@ int aw_uriencode(const char *s, size_t len, bool keep_slash, char *buf, size_t c
     return AW_OK;
 }
 
+bool aw_utf8_valid(const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str, *e = s + len;
+    while (s < e) {
+        unsigned c = *s;
+        size_t n;
+        unsigned min;
+        if (c < 0x80) {
+            s++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return false;
+        }
+        if ((size_t)(e - s) <= n)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            c = c << 6 | (s[i] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) {
+    size_t l = strlen(seq), width = l > 32 ? l : 32;
+    if (cap < width + 2)
+        return AW_EINVAL;
+    out[0] = counter ? 'c' : 'h';
+    char *digits = out + 1 + (counter ? width - l : 0);
+    for (size_t i = 0; i < l; i++)
+        digits[i] = (seq[i] >= 'a' && seq[i] <= 'z') ? (char)(seq[i] - 32) : seq[i];
+    if (counter)
+        memset(out + 1, '0', width - l);
+    else
+        memset(out + 1 + l, '0', width - l);
+    out[1 + width] = '\0';
+    return AW_OK;
+}
+
+int aw_sequencer_cmp(const char *a, const char *b, bool counter) {
+    char sa[256], sb[256];
+    if (aw_sequencer_key(a, counter, sa, sizeof sa) != AW_OK ||
+        aw_sequencer_key(b, counter, sb, sizeof sb) != AW_OK)
+        return strcmp(a, b);
+    int c = strcmp(sa, sb);
+    return c < 0 ? -1 : c > 0;
+}
+
 int aw_fmt(char *buf, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "aw/err.h"
-#include "aw/event.h"
 #include "aw/util.h"
 #include "test.h"
 
@@ -90,12 +89,27 @@ int main(void) {
     ASSERT_STR_EQ(aw_strerror(AW_ECHECKSUM), "checksum mismatch");
     ASSERT_STR_EQ(aw_err_name(12345), "AW_E?");
 
-    /* AWS: right-pad with '0' and compare; versitygw: decimal counters */
-    ASSERT(aw_sequencer_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6") < 0);
-    ASSERT(aw_sequencer_cmp("0055AED6DCD9028", "0055AED6DCD90281E5") < 0);
-    ASSERT(aw_sequencer_cmp("0055AED6DCD90280", "0055AED6DCD9028") == 0);
-    ASSERT(aw_sequencer_cmp("0055aed6", "0055AED6") == 0);
-    ASSERT(aw_sequencer_cmp("9", "10") < 0);
-    ASSERT(aw_sequencer_cmp("123", "99") > 0);
+    /* AWS: right-pad with '0' and compare; versitygw: a hex counter */
+    ASSERT(aw_sequencer_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6", false) < 0);
+    ASSERT(aw_sequencer_cmp("0055AED6DCD9028", "0055AED6DCD90281E5", false) < 0);
+    ASSERT(aw_sequencer_cmp("0055AED6DCD90280", "0055AED6DCD9028", false) == 0);
+    ASSERT(aw_sequencer_cmp("0055aed6", "0055AED6", false) == 0);
+    ASSERT(aw_sequencer_cmp("9", "A", true) < 0);
+    ASSERT(aw_sequencer_cmp("F", "10", true) < 0);
+    ASSERT(aw_sequencer_cmp("38D", "31A", true) > 0);
+    ASSERT(aw_sequencer_cmp("F", "10", false) > 0); /* the same text read as AWS's */
+    char k[64];
+    ASSERT_INT_EQ(aw_sequencer_key("3a9", true, k, sizeof k), AW_OK);
+    ASSERT_STR_EQ(k, "c000000000000000000000000000003A9");
+    ASSERT_INT_EQ(aw_sequencer_key("0055aeD6", false, k, sizeof k), AW_OK);
+    ASSERT_STR_EQ(k, "h0055AED6000000000000000000000000");
+    ASSERT_INT_EQ(aw_sequencer_key("0055aeD6", false, k, 10), AW_EINVAL);
+
+    { const char *ok = "caf\xc3\xa9 \xe6\x95\xb0 \xf0\x9f\x98\x80"; ASSERT(aw_utf8_valid(ok, strlen(ok))); }
+    ASSERT(!aw_utf8_valid("\xff", 1));
+    ASSERT(!aw_utf8_valid("\xc3", 1));            /* truncated */
+    ASSERT(!aw_utf8_valid("\xc0\xaf", 2));        /* overlong '/' */
+    ASSERT(!aw_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+    ASSERT(aw_utf8_valid("", 0));
     TEST_DONE();
 }

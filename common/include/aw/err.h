@@ -22,6 +22,7 @@
     X(TLS, "crypto library error")                                             \
     X(CHECKSUM, "checksum mismatch")                                           \
     X(TIMEOUT, "timed out")                                                    \
+    X(UNAVAILABLE, "service unavailable")                                                    \
     X(INTERRUPTED, "interrupted")                                              \
     X(NOTIMPL, "not implemented yet")
 

@@ -53,12 +53,63 @@ void aw_s3_destroy(aw_s3 *s3);
 int aw_s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
                      const char *version_id, char *buf, size_t cap) AW_WUR;
 
+/* How a fetch ended. */
+typedef enum aw_fetch_outcome {
+    AW_FETCH_OK = 0,         /* 2xx and the whole body was delivered */
+    AW_FETCH_NOT_FOUND,      /* 404: the object or version is gone */
+    AW_FETCH_PRECONDITION,   /* 412: If-Match failed, the key holds other bytes now */
+    AW_FETCH_FAILED,         /* this object failed: other 4xx, or 5xx/429/timeouts
+                                after every retry, or the body consumer aborted */
+    AW_FETCH_UNAVAILABLE,    /* the store itself is unreachable or refuses our
+                                credentials: not this object's fault */
+} aw_fetch_outcome;
+
+const char *aw_fetch_outcome_name(aw_fetch_outcome o);
+
 /*
- * GETs an object and streams its body to cb. Returns AW_OK when a response
- * arrived (check info->status: 200, 404, 5xx...) and the body of a 2xx was
- * delivered completely; AW_EHTTP with curl's words in errstr when the
- * transfer failed (connection refused, timeout, short body); the callback's
- * own error when it aborted.
+ * One GET in a batch. The caller fills the inputs; the fields after the
+ * marker are written by aw_s3_fetch_many. on_start runs before every attempt
+ * (a retry restarts the body from byte 0, so a hash must be reset there).
+ */
+typedef struct aw_fetch {
+    const char *bucket;
+    const char *key;
+    const char *version_id;  /* pinned when not NULL/"" */
+    const char *if_match;    /* ETag (no quotes) the bytes must still have, or NULL */
+    int (*on_start)(void *ud);
+    aw_body_cb on_body;
+    void *ud;
+    /* results */
+    aw_fetch_outcome outcome;
+    aw_s3_object_info info;
+    int attempts;
+    char error[320];
+    /* private to http.c */
+    int64_t next_try_ms_;
+    int slot_;
+} aw_fetch;
+
+typedef struct aw_fetch_policy {
+    int concurrency;         /* transfers in flight at once */
+    int retries;             /* further attempts after the first, for retryable failures */
+    long backoff_base_ms;    /* first retry waits up to this long (full jitter), doubling */
+    long backoff_max_ms;
+} aw_fetch_policy;
+
+/*
+ * Runs every fetch in reqs[0..n) with at most policy->concurrency in flight
+ * over reused connections, and returns when each has an outcome. Returns
+ * AW_OK (look at each req's outcome), AW_EINTERRUPTED when *stop became
+ * non-zero (unfinished requests then have outcome AW_FETCH_FAILED and error
+ * "interrupted"), or AW_ENOMEM.
+ */
+int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
+                     const volatile int *stop) AW_WUR;
+
+/*
+ * A single GET with no retries, streamed to cb. AW_OK when a response
+ * arrived (look at info->status) and a 2xx body was delivered completely;
+ * AW_EHTTP with curl's words in errstr when the transfer failed.
  */
 int aw_s3_get(aw_s3 *s3, const char *bucket, const char *key, const char *version_id,
               aw_body_cb cb, void *ud, aw_s3_object_info *info, char *errstr,

@@ -47,6 +47,21 @@ const char *aw_pg_last_sqlstate(const aw_pg *pg);
 /* True when the connection is unusable and must be re-established. */
 bool aw_pg_is_broken(const aw_pg *pg);
 
+/*
+ * COPY ... FROM STDIN: begin with the COPY statement, put any number of
+ * chunks of COPY text format, then end. A failure at any step leaves the
+ * connection usable once aw_pg_copy_end has been called.
+ */
+int aw_pg_copy_begin(aw_pg *pg, const char *copy_sql, char *errstr, size_t errstr_size) AW_WUR;
+int aw_pg_copy_put(aw_pg *pg, const char *data, size_t len, char *errstr, size_t errstr_size) AW_WUR;
+/* Finishes the COPY; with errmsg non-NULL, aborts it with that message. */
+int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t errstr_size) AW_WUR;
+
+/* True when the last failure was the connection or the server going away
+ * (SQLSTATE class 08, 57P01-57P03, or a dead connection): worth retrying
+ * after a reconnect, as opposed to a statement the server rejected. */
+bool aw_pg_failure_is_transient(const aw_pg *pg);
+
 /* The server's version number, e.g. 150018. */
 int aw_pg_server_version(const aw_pg *pg);
 

@@ -47,6 +47,22 @@ int aw_urldecode(const char *in, size_t len, bool form, char **out, size_t *outl
 int aw_uriencode(const char *s, size_t len, bool keep_slash, char *buf, size_t cap,
                  size_t *pos) AW_WUR;
 
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool aw_utf8_valid(const char *s, size_t len);
+
+/*
+ * Normalises a sequencer so that plain string comparison orders the events
+ * of one key. AWS sequencers are hex strings compared from the left: they
+ * are upper-cased and right-padded with '0' to 32 characters. A store that
+ * sends a counter (versitygw: hex without leading zeros) has it left-padded
+ * instead, so 9 < A < 10. AW_EINVAL when out is too small (it needs
+ * strlen(seq) + 34 bytes at most).
+ */
+int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) AW_WUR;
+
+/* <0, 0, >0 by the keys above. */
+int aw_sequencer_cmp(const char *a, const char *b, bool counter);
+
 /* snprintf that reports truncation as AW_EINVAL. */
 int aw_fmt(char *buf, size_t cap, const char *fmt, ...) AW_WUR AW_PRINTF(3, 4);
 
