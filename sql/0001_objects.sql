@@ -1,5 +1,6 @@
--- 0001: object versions and their observations; the public view aw.objects;
--- the roles aw_writer (daemons) and aw_reader (people and dashboards).
+-- 0001: object versions, their observations and ingest checks; the public
+-- view aw.objects; the roles aw_writer (daemons) and aw_reader (people and
+-- dashboards).
 -- Shipped migrations are never edited: changes go in a new numbered file.
 
 DO $$
@@ -16,7 +17,8 @@ $$;
 -- One row per version of an object in a store. A version is named by the
 -- store's version id when the bucket is versioned; otherwise by the event's
 -- sequencer (every write of an unversioned key is a new version), and as a
--- last resort by the ETag.
+-- last resort by the ETag. A delete event is a version too: a tombstone row,
+-- so deleted objects never leave a hole.
 CREATE TABLE aw.object_versions (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   store         text        NOT NULL,
@@ -24,15 +26,19 @@ CREATE TABLE aw.object_versions (
   key           text        NOT NULL,
   version_ref   text        NOT NULL,          -- identity within the key, see above
   version_id    text,                          -- the store's version id, if any
-  sequencer     text,
+  sequencer     text,                          -- as the event sent it
+  seq_key       text,                          -- sequencer normalised to sort as text
   size          bigint      CHECK (size >= 0),
   sha256        bytea       CHECK (octet_length(sha256) = 32),
   md5           bytea       CHECK (octet_length(md5) = 16),
   etag          text,
   content_type  text,
   event_time    timestamptz,
-  state         text        NOT NULL DEFAULT 'pending'
-                CHECK (state IN ('pending', 'present', 'vanished', 'deleted')),
+  state         text        NOT NULL
+                CHECK (state IN ('present',     -- fetched and hashed
+                                 'vanished',    -- gone (404) before it could be fetched
+                                 'superseded',  -- overwritten before it could be fetched
+                                 'tombstone')), -- a delete event
   deleted       boolean     NOT NULL DEFAULT false,
   deleted_at    timestamptz,
   first_seen_at timestamptz NOT NULL DEFAULT now(),
@@ -40,7 +46,7 @@ CREATE TABLE aw.object_versions (
   UNIQUE (store, bucket, key, version_ref)
 );
 CREATE INDEX object_versions_sha256 ON aw.object_versions (sha256) WHERE sha256 IS NOT NULL;
-CREATE INDEX object_versions_key ON aw.object_versions (store, bucket, key, event_time DESC);
+CREATE INDEX object_versions_key ON aw.object_versions (store, bucket, key, seq_key);
 
 -- Every notification that touched a version, exactly once per Kafka record:
 -- replays hit the unique constraint and change nothing.
@@ -61,6 +67,18 @@ CREATE TABLE aw.observations (
 );
 CREATE INDEX observations_version ON aw.observations (object_version_id);
 
+-- Checks made at ingest (e.g. a single-part ETag against the MD5 of the bytes).
+CREATE TABLE aw.checks (
+  object_version_id bigint      NOT NULL REFERENCES aw.object_versions (id) ON DELETE CASCADE,
+  check_kind        text        NOT NULL,
+  expected          text        NOT NULL,
+  actual            text        NOT NULL,
+  ok                boolean     NOT NULL,
+  checked_at        timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (object_version_id, check_kind)
+);
+CREATE INDEX checks_failed ON aw.checks (checked_at) WHERE NOT ok;
+
 -- Public interface: one row per object version. Later migrations may add
 -- columns but never remove or change these.
 CREATE VIEW aw.objects AS
@@ -74,7 +92,8 @@ SELECT v.store,
        v.content_type,
        v.event_time,
        v.indexed_at,
-       v.deleted
+       v.deleted,
+       v.state
   FROM aw.object_versions v;
 
 GRANT USAGE ON SCHEMA aw TO aw_reader, aw_writer;

@@ -39,7 +39,7 @@ expect_contains "migrate --status" "$status" "$last"
 expect_contains "migrate --status" "$status" "applied"
 
 # the public view: these columns, in this order, forever
-expect_eq "aw.objects columns" "store,bucket,key,version_id,size,sha256,etag,content_type,event_time,indexed_at,deleted" \
+expect_eq "aw.objects columns" "store,bucket,key,version_id,size,sha256,etag,content_type,event_time,indexed_at,deleted,state" \
     "$(psql -X -At -d "$db" -c "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema='aw' AND table_name='objects'")"
 expect_eq "everything lives in schema aw" "0" \
     "$(psql -X -At -d "$db" -c "SELECT count(*) FROM pg_tables WHERE schemaname='public'")"
@@ -48,7 +48,7 @@ expect_eq "everything lives in schema aw" "0" \
 psql -q -X -v ON_ERROR_STOP=1 -c "CREATE ROLE $reader LOGIN PASSWORD 'r' IN ROLE aw_reader" \
     -c "CREATE ROLE $writer LOGIN PASSWORD 'w' IN ROLE aw_writer"
 psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "GRANT CONNECT ON DATABASE $db TO aw_reader, aw_writer" >/dev/null
-ins="INSERT INTO aw.object_versions (store, bucket, key, version_ref) VALUES ('s','b','k','v')"
+ins="INSERT INTO aw.object_versions (store, bucket, key, version_ref, state) VALUES ('s','b','k','v','present')"
 expect_eq "writer inserts" "INSERT 0 1" "$(PGPASSWORD=w psql -X -d "$db" -U "$writer" -c "$ins" 2>&1)"
 expect_eq "reader reads" "1" "$(PGPASSWORD=r psql -X -At -d "$db" -U "$reader" -c "SELECT count(*) FROM aw.objects")"
 denied=$(PGPASSWORD=r psql -X -d "$db" -U "$reader" -c "$ins" 2>&1 || true)

@@ -1,0 +1,62 @@
+/*
+ * The indexer: the one interface through which ingest hands what it saw to
+ * PostgreSQL. A batch of observations becomes one transaction of set-based,
+ * idempotent upserts, so a batch replayed after a crash changes nothing.
+ */
+#ifndef AW_INDEXER_H
+#define AW_INDEXER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aw/err.h"
+
+typedef enum aw_obs_kind {
+    AW_OBS_CREATED = 1,
+    AW_OBS_DELETED,
+    AW_OBS_DELETE_MARKER,
+} aw_obs_kind;
+
+/* What became of the bytes of a created version when ingest tried to read them. */
+typedef enum aw_obs_state {
+    AW_OBS_PRESENT = 1, /* fetched and hashed */
+    AW_OBS_VANISHED,    /* 404: deleted before it could be fetched */
+    AW_OBS_SUPERSEDED,  /* 412: overwritten before it could be fetched */
+    AW_OBS_TOMBSTONE,   /* a delete or delete-marker event; nothing fetched */
+} aw_obs_state;
+
+/* One object event and its outcome. Strings are borrowed for the call. */
+typedef struct aw_observation {
+    const char *store, *bucket, *key;
+    const char *version_id, *sequencer, *etag, *content_type, *event_time;
+    const char *event_name, *event_source;
+    aw_obs_kind kind;
+    aw_obs_state state;
+    int64_t size;            /* measured bytes, else the event's size, else -1 */
+    bool has_sha256, has_md5;
+    uint8_t sha256[32], md5[16];
+    const char *topic;       /* Kafka coordinates: the observation's identity */
+    int32_t partition;
+    int64_t offset;
+    int32_t record_index;
+} aw_observation;
+
+typedef struct aw_indexer aw_indexer;
+
+/* Connects lazily: creating the indexer never fails for an unreachable
+ * database; the first write does. */
+int aw_indexer_new(const char *conninfo, aw_indexer **out) AW_WUR;
+void aw_indexer_destroy(aw_indexer *ix);
+
+/*
+ * Writes obs[0..n) in one transaction. AW_OK: all of it is durable.
+ * AW_EUNAVAILABLE: the database could not be reached or went away; nothing
+ * was written, try again later (the connection is re-established then).
+ * AW_EPG: the server rejected this data; nothing was written, and the
+ * caller should write the observations one by one to find the culprit.
+ */
+int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
+                     size_t errstr_size) AW_WUR;
+
+#endif

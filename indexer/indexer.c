@@ -1,0 +1,329 @@
+/*
+ * Batch writes into aw.object_versions, aw.observations and aw.checks. The
+ * batch is streamed into a temporary table with COPY and merged by a few
+ * set-based statements, so the cost per object is a line of COPY text, not
+ * a round trip. Identity rules live here: a version is named by the store's
+ * version id, else the normalised sequencer, else the ETag, else the Kafka
+ * record that announced it.
+ */
+#include "aw/indexer.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/log.h"
+#include "aw/pg.h"
+#include "aw/util.h"
+
+struct aw_indexer {
+    char *conninfo;
+    aw_pg *pg;
+    bool temp_ready;
+    char *buf; /* COPY text of the current batch */
+    size_t len, cap;
+};
+
+static const char *const create_temp_sql =
+    "CREATE TEMP TABLE IF NOT EXISTS aw_batch ("
+    " store text, bucket text, key text, version_ref text, version_id text,"
+    " sequencer text, seq_key text, size bigint, sha256 text, md5 text, etag text,"
+    " content_type text, event_time timestamptz, state text, kind text, event_name text,"
+    " event_source text, kafka_topic text, kafka_partition int, kafka_offset bigint,"
+    " record_index int) ON COMMIT DELETE ROWS";
+
+static const char *const upsert_versions_sql =
+    "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id,"
+    "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state,"
+    "  deleted, deleted_at)"
+    " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key),"
+    "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag),"
+    "  max(content_type), min(event_time),"
+    "  (array_agg(state ORDER BY CASE state WHEN 'present' THEN 0 WHEN 'superseded' THEN 1"
+    "   WHEN 'vanished' THEN 2 ELSE 3 END))[1],"
+    "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone')"
+    " FROM aw_batch GROUP BY store, bucket, key, version_ref"
+    " ON CONFLICT (store, bucket, key, version_ref) DO UPDATE SET"
+    "  version_id = COALESCE(v.version_id, excluded.version_id),"
+    "  sequencer = COALESCE(v.sequencer, excluded.sequencer),"
+    "  seq_key = COALESCE(v.seq_key, excluded.seq_key),"
+    "  size = COALESCE(excluded.size, v.size),"
+    "  sha256 = COALESCE(excluded.sha256, v.sha256),"
+    "  md5 = COALESCE(excluded.md5, v.md5),"
+    "  etag = COALESCE(v.etag, excluded.etag),"
+    "  content_type = COALESCE(excluded.content_type, v.content_type),"
+    "  event_time = LEAST(v.event_time, excluded.event_time),"
+    "  state = CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"
+    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"
+    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END,"
+    "  deleted = v.deleted OR excluded.deleted,"
+    "  deleted_at = COALESCE(v.deleted_at, excluded.deleted_at),"
+    "  indexed_at = now()"
+    " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type) IS DISTINCT FROM"
+    "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256),"
+    "   COALESCE(excluded.md5, v.md5),"
+    "   CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"
+    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"
+    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END,"
+    "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type))";
+
+static const char *const insert_observations_sql =
+    "INSERT INTO aw.observations (object_version_id, kind, event_name, event_source,"
+    "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, record_index)"
+    " SELECT v.id, b.kind, b.event_name, b.event_source, b.sequencer, b.event_time,"
+    "  b.kafka_topic, b.kafka_partition, b.kafka_offset, b.record_index"
+    " FROM aw_batch b JOIN aw.object_versions v ON v.store = b.store AND v.bucket = b.bucket"
+    "  AND v.key = b.key AND v.version_ref = b.version_ref"
+    " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, record_index) DO NOTHING";
+
+/* In an unversioned bucket a delete removes every older write of the key,
+ * whichever order the events arrived in. */
+static const char *const propagate_deletes_sql =
+    "UPDATE aw.object_versions v SET deleted = true, deleted_at = t.deleted_at,"
+    "  indexed_at = now()"
+    " FROM (SELECT o.store, o.bucket, o.key, max(o.seq_key) AS seq_key,"
+    "        max(o.event_time) AS deleted_at"
+    "       FROM aw.object_versions o"
+    "       JOIN (SELECT DISTINCT store, bucket, key FROM aw_batch) k"
+    "         ON o.store = k.store AND o.bucket = k.bucket AND o.key = k.key"
+    "      WHERE o.state = 'tombstone' AND o.version_id IS NULL AND o.seq_key IS NOT NULL"
+    "      GROUP BY 1, 2, 3) t"
+    " WHERE v.store = t.store AND v.bucket = t.bucket AND v.key = t.key"
+    "   AND NOT v.deleted AND v.version_id IS NULL AND v.seq_key < t.seq_key";
+
+static const char *const insert_checks_sql =
+    "INSERT INTO aw.checks (object_version_id, check_kind, expected, actual, ok)"
+    " SELECT DISTINCT ON (v.id) v.id, 'etag_md5', lower(b.etag), b.md5, lower(b.etag) = b.md5"
+    " FROM aw_batch b JOIN aw.object_versions v ON v.store = b.store AND v.bucket = b.bucket"
+    "  AND v.key = b.key AND v.version_ref = b.version_ref"
+    " WHERE b.md5 IS NOT NULL AND b.etag ~ '^[0-9a-fA-F]{32}$'"
+    " ON CONFLICT (object_version_id, check_kind) DO UPDATE SET expected = excluded.expected,"
+    "  actual = excluded.actual, ok = excluded.ok, checked_at = now()";
+
+int aw_indexer_new(const char *conninfo, aw_indexer **out) {
+    *out = NULL;
+    aw_indexer *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return AW_ENOMEM;
+    ix->conninfo = strdup(conninfo ? conninfo : "");
+    if (!ix->conninfo) {
+        free(ix);
+        return AW_ENOMEM;
+    }
+    *out = ix;
+    return AW_OK;
+}
+
+void aw_indexer_destroy(aw_indexer *ix) {
+    if (!ix)
+        return;
+    aw_pg_destroy(ix->pg);
+    free(ix->conninfo);
+    free(ix->buf);
+    free(ix);
+}
+
+static int reserve(aw_indexer *ix, size_t more) {
+    if (ix->len + more <= ix->cap)
+        return AW_OK;
+    size_t cap = ix->cap ? ix->cap : 1 << 16;
+    while (cap < ix->len + more)
+        cap *= 2;
+    char *nb = realloc(ix->buf, cap);
+    if (!nb)
+        return AW_ENOMEM;
+    ix->buf = nb;
+    ix->cap = cap;
+    return AW_OK;
+}
+
+/* Appends one COPY text field (escaped), or \N for NULL, then sep. */
+static int field(aw_indexer *ix, const char *s, char sep) {
+    if (!s) {
+        if (reserve(ix, 3) != AW_OK)
+            return AW_ENOMEM;
+        memcpy(ix->buf + ix->len, "\\N", 2);
+        ix->len += 2;
+        ix->buf[ix->len++] = sep;
+        return AW_OK;
+    }
+    size_t l = strlen(s);
+    if (reserve(ix, 2 * l + 1) != AW_OK)
+        return AW_ENOMEM;
+    char *o = ix->buf + ix->len;
+    for (size_t i = 0; i < l; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        default: *o++ = c;
+        }
+    }
+    *o++ = sep;
+    ix->len = (size_t)(o - ix->buf);
+    return AW_OK;
+}
+
+static bool digits(const char *s, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* Accepts ISO 8601 date-times as stores send them; anything else would make
+ * the whole COPY fail, so it is stored as NULL instead. */
+static bool timestamp_ok(const char *t) {
+    if (!t || strlen(t) < 19 || strlen(t) > 40 || !digits(t, 4) || t[4] != '-' ||
+        !digits(t + 5, 2) || t[7] != '-' || !digits(t + 8, 2) || (t[10] != 'T' && t[10] != ' ') ||
+        !digits(t + 11, 2) || t[13] != ':' || !digits(t + 14, 2) || t[16] != ':' ||
+        !digits(t + 17, 2))
+        return false;
+    int mo = (t[5] - '0') * 10 + t[6] - '0', d = (t[8] - '0') * 10 + t[9] - '0';
+    int h = (t[11] - '0') * 10 + t[12] - '0', mi = (t[14] - '0') * 10 + t[15] - '0';
+    int s = (t[17] - '0') * 10 + t[18] - '0';
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+        return false;
+    const char *p = t + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p == 'Z')
+        return p[1] == '\0';
+    if (*p == '+' || *p == '-')
+        return digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0';
+    return *p == '\0';
+}
+
+static const char *state_name(aw_obs_state s) {
+    switch (s) {
+    case AW_OBS_PRESENT: return "present";
+    case AW_OBS_VANISHED: return "vanished";
+    case AW_OBS_SUPERSEDED: return "superseded";
+    case AW_OBS_TOMBSTONE: return "tombstone";
+    }
+    return "tombstone";
+}
+
+static const char *kind_name(aw_obs_kind k) {
+    return k == AW_OBS_CREATED ? "created" : k == AW_OBS_DELETED ? "deleted" : "delete_marker";
+}
+
+static int append_row(aw_indexer *ix, const aw_observation *o) {
+    char seq_key[320] = "", version_ref[512], size[24], sha[65], md5[33], part[16], off[24],
+         idx[16];
+    const char *sk = NULL;
+    bool counter = o->event_source && !strcmp(o->event_source, "versitygw");
+    if (o->sequencer && *o->sequencer &&
+        aw_sequencer_key(o->sequencer, counter, seq_key, sizeof seq_key) == AW_OK)
+        sk = seq_key;
+    if (o->version_id && *o->version_id)
+        snprintf(version_ref, sizeof version_ref, "v:%s", o->version_id);
+    else if (sk)
+        snprintf(version_ref, sizeof version_ref, "s:%s", sk);
+    else if (o->etag && *o->etag && o->kind == AW_OBS_CREATED)
+        snprintf(version_ref, sizeof version_ref, "e:%s", o->etag);
+    else
+        snprintf(version_ref, sizeof version_ref, "k:%s/%d/%lld/%d", o->topic, (int)o->partition,
+                 (long long)o->offset, (int)o->record_index);
+    snprintf(size, sizeof size, "%lld", (long long)o->size);
+    if (o->has_sha256)
+        aw_hex(o->sha256, 32, sha);
+    if (o->has_md5)
+        aw_hex(o->md5, 16, md5);
+    snprintf(part, sizeof part, "%d", (int)o->partition);
+    snprintf(off, sizeof off, "%lld", (long long)o->offset);
+    snprintf(idx, sizeof idx, "%d", (int)o->record_index);
+    const char *et = timestamp_ok(o->event_time) ? o->event_time : NULL;
+    const char *etag = o->etag && *o->etag ? o->etag : NULL;
+    int rc = AW_OK;
+    rc |= field(ix, o->store, '\t');
+    rc |= field(ix, o->bucket, '\t');
+    rc |= field(ix, o->key, '\t');
+    rc |= field(ix, version_ref, '\t');
+    rc |= field(ix, o->version_id && *o->version_id ? o->version_id : NULL, '\t');
+    rc |= field(ix, o->sequencer, '\t');
+    rc |= field(ix, sk, '\t');
+    rc |= field(ix, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
+    rc |= field(ix, o->has_sha256 ? sha : NULL, '\t');
+    rc |= field(ix, o->has_md5 ? md5 : NULL, '\t');
+    rc |= field(ix, etag, '\t');
+    rc |= field(ix, o->content_type && *o->content_type ? o->content_type : NULL, '\t');
+    rc |= field(ix, et, '\t');
+    rc |= field(ix, state_name(o->state), '\t');
+    rc |= field(ix, kind_name(o->kind), '\t');
+    rc |= field(ix, o->event_name, '\t');
+    rc |= field(ix, o->event_source, '\t');
+    rc |= field(ix, o->topic, '\t');
+    rc |= field(ix, part, '\t');
+    rc |= field(ix, off, '\t');
+    rc |= field(ix, idx, '\n');
+    return rc ? AW_ENOMEM : AW_OK;
+}
+
+/* Classifies a failure and drops a connection that cannot be trusted. */
+static int failed(aw_indexer *ix, char *errstr, size_t n) {
+    bool transient = aw_pg_failure_is_transient(ix->pg);
+    if (transient || aw_pg_is_broken(ix->pg)) {
+        aw_pg_destroy(ix->pg);
+        ix->pg = NULL;
+        ix->temp_ready = false;
+        return AW_EUNAVAILABLE;
+    }
+    char ignore[128];
+    if (aw_pg_exec_script(ix->pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK) {
+        aw_pg_destroy(ix->pg);
+        ix->pg = NULL;
+        ix->temp_ready = false;
+    }
+    (void)errstr;
+    (void)n;
+    return AW_EPG;
+}
+
+int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
+                     size_t errn) {
+    if (n == 0)
+        return AW_OK;
+    if (!ix->pg) {
+        int rc = aw_pg_connect(ix->conninfo, &ix->pg, errstr, errn);
+        if (rc != AW_OK)
+            return rc == AW_ENOMEM ? rc : AW_EUNAVAILABLE;
+        ix->temp_ready = false;
+    }
+    ix->len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (append_row(ix, &obs[i]) != AW_OK)
+            return AW_ENOMEM;
+
+    aw_pg *pg = ix->pg;
+    if (aw_pg_exec_script(pg, "BEGIN", errstr, errn) != AW_OK)
+        return failed(ix, errstr, errn);
+    if (!ix->temp_ready) {
+        if (aw_pg_exec_script(pg, create_temp_sql, errstr, errn) != AW_OK)
+            return failed(ix, errstr, errn);
+        ix->temp_ready = true;
+    }
+    if (aw_pg_copy_begin(pg, "COPY aw_batch FROM STDIN", errstr, errn) != AW_OK)
+        return failed(ix, errstr, errn);
+    int rc = aw_pg_copy_put(pg, ix->buf, ix->len, errstr, errn);
+    char e2[512];
+    if (aw_pg_copy_end(pg, rc == AW_OK ? NULL : "aborted", rc == AW_OK ? errstr : e2,
+                       rc == AW_OK ? errn : sizeof e2) != AW_OK || rc != AW_OK)
+        return failed(ix, errstr, errn);
+    const char *steps[] = {upsert_versions_sql, insert_observations_sql, propagate_deletes_sql,
+                           insert_checks_sql};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (aw_pg_query(pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
+            return failed(ix, errstr, errn);
+    if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
+        return failed(ix, errstr, errn);
+    return AW_OK;
+}
