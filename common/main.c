@@ -15,6 +15,7 @@
 
 #include "aw/config.h"
 #include "aw/http.h"
+#include "aw/ingest.h"
 #include "aw/log.h"
 #include "aw/migrate.h"
 #include "aw/pg.h"
@@ -34,7 +35,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"ingest", AW_CMD_INGEST, NULL,
+    {"ingest", AW_CMD_INGEST, aw_cmd_ingest,
      "consume bucket events from Kafka, fetch and SHA-256 objects, index them"},
     {"migrate", AW_CMD_MIGRATE, cmd_migrate,
      "apply the schema migrations to PostgreSQL (idempotent)"},

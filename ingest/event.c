@@ -96,34 +96,12 @@ static int decode_key(const char *raw, bool form_default, aw_key_encoding enc,
     int rc = aw_urldecode(raw, strlen(raw), true, &e->key, &e->key_len);
     if (rc == AW_EPARSE)
         return ERR("object key \"%.200s\" has a malformed %%-escape", raw);
-    return rc;
-}
-
-static bool is_uint_text(const char *s) {
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
-int aw_sequencer_cmp(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la != lb && is_uint_text(a) && is_uint_text(b) && a[0] != '0' && b[0] != '0')
-        return la < lb ? -1 : 1; /* decimal counters: longer is larger */
-    size_t l = la > lb ? la : lb;
-    for (size_t i = 0; i < l; i++) {
-        int ca = i < la ? (unsigned char)a[i] : '0';
-        int cb = i < lb ? (unsigned char)b[i] : '0';
-        if (ca >= 'a' && ca <= 'f')
-            ca -= 32;
-        if (cb >= 'a' && cb <= 'f')
-            cb -= 32;
-        if (ca != cb)
-            return ca < cb ? -1 : 1;
+    if (rc == AW_OK && !aw_utf8_valid(e->key, e->key_len)) {
+        free(e->key);
+        e->key = NULL;
+        return ERR("object key \"%.200s\" does not decode to UTF-8", raw);
     }
-    return 0;
+    return rc;
 }
 
 /* Maps an S3 event name (without "s3:") to a kind; 0 for names that do not
@@ -190,9 +168,17 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
             e.source = "ceph:s3";
         else if ((arn && !strncmp(arn, "arn:aws:s3:::/", 14)) ||
                  (cfgid && !strcmp(cfgid, "webhook-global"))) {
-            /* versitygw labels itself aws:s3 but sends keys unencoded */
+            /* versitygw labels itself aws:s3 but sends keys unencoded. Its
+             * s3.object.key can also be corrupted when PUTs run in parallel
+             * (v1.8.0 reuses the request buffer), while the bucket ARN
+             * "arn:aws:s3:::/<bucket>/<key>" is a proper copy: take the key
+             * from the ARN when it names the same bucket. */
             e.source = "versitygw";
             form = false;
+            size_t bl = strlen(bucket);
+            if (arn && !strncmp(arn, "arn:aws:s3:::/", 14) && !strncmp(arn + 14, bucket, bl) &&
+                arn[14 + bl] == '/' && arn[15 + bl])
+                key = arn + 15 + bl;
         } else
             e.source = "aws:s3";
 
@@ -333,6 +319,10 @@ static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t err
     if (rc != AW_OK) {
         free(e.bucket);
         return rc == AW_EPARSE ? ERR("Azure blob name has a malformed %%-escape") : rc;
+    }
+    if (!aw_utf8_valid(e.key, e.key_len)) {
+        event_free(&e);
+        return ERR("Azure blob name does not decode to UTF-8");
     }
     int64_t size = -1;
     rc = aw_json_int64(aw_json_path(ev, "data.contentLength"), &size);

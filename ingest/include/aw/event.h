@@ -63,11 +63,4 @@ int aw_event_decode(const char *payload, size_t len, aw_key_encoding enc, aw_eve
 
 void aw_events_clear(aw_events *evs);
 
-/*
- * Orders two sequencers for the same key: <0, 0, >0. Hex sequencers (AWS)
- * are compared after right-padding the shorter with '0'; when both are plain
- * decimal counters of different lengths (versitygw) they compare by value.
- */
-int aw_sequencer_cmp(const char *a, const char *b);
-
 #endif
