@@ -22,10 +22,14 @@ static void copy_err(char *errstr, size_t n, const char *what, const char *msg) 
     if (!errstr || !n)
         return;
     snprintf(errstr, n, "%s: %s", what, msg && *msg ? msg : "unknown error");
-    /* libpq messages end with a newline; one log line per event */
+    /* libpq messages span lines ("...failed\n\tIs the server running"):
+     * fold them, one log line per event */
     size_t l = strlen(errstr);
     while (l && (errstr[l - 1] == '\n' || errstr[l - 1] == ' '))
         errstr[--l] = '\0';
+    for (char *p = errstr; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
 }
 
 /* Keep server NOTICEs (e.g. "schema already exists") out of stderr. */

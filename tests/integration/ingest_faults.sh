@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# ingest when things go wrong, on the real stack:
+#  - PostgreSQL stops while ingest runs: progress pauses (nothing indexed, no
+#    offsets stored), and resumes by itself when PostgreSQL is back;
+#  - the S3 server stops: the same, nothing is dead-lettered meanwhile;
+#  - SIGTERM drains (finishes, commits, exits 0); a second signal exits at once;
+#  - --verify-md5: bytes that rotted on the server's disk under an unchanged
+#    single-part ETag are recorded as a failed etag_md5 check.
+source "$(dirname "$0")/lib.sh"
+require_stack
+STACK=$REPO/scripts/stack
+
+run_id=$(date +%s)-$RANDOM
+work=$(mktemp -d)
+cleanup() {
+    [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null
+    "$STACK" up >/dev/null 2>&1 || true # never leave the stack half down
+    rm -rf "$work"
+}
+trap cleanup EXIT
+sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
+rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
+upload_n() { # bucket n: n small objects, waits until their events are in Kafka
+    local b=$1 n=$2
+    s3api create-bucket --bucket "$b" >/dev/null
+    mkdir -p "$work/$b"
+    for i in $(seq 1 "$n"); do echo "$b object $i" >"$work/$b/o$i.txt"; done
+    aws s3 cp --recursive --only-show-errors "$work/$b" "s3://$b/"
+    "$ITEST_BIN/kafka_events" --bucket "$b" --min "$n" --timeout 60 >/dev/null
+}
+wait_for() { # description seconds 'shell condition': polls until it holds
+    local what=$1 secs=$2 cond=$3
+    local deadline=$((SECONDS + secs))
+    until eval "$cond"; do
+        ((SECONDS < deadline)) || fail "timed out after ${secs}s waiting for: $what"
+        sleep 0.2
+    done
+}
+start_ingest() { # group log: the binary itself in the background
+    "$AW_BIN" ingest --group "$1" --batch-ms 50 -X session.timeout.ms=6000 >"$2" 2>&1 &
+    pid=$!
+}
+
+# --- PostgreSQL goes away and comes back
+b1=$(unique_bucket pgdown)
+upload_n "$b1" 5
+# earlier events on the shared topic are indexed first, so the 5 new ones
+# are the only work left when PostgreSQL stops
+"$AW_BIN" ingest --group "faults-$run_id" --drain --log-level warn
+upload_n "${b1}b" 5
+"$STACK" down pg >/dev/null 2>&1
+start_ingest "faults-$run_id" "$work/pg.log"
+wait_for "ingest to report PostgreSQL unavailable" 30 'grep -q "PostgreSQL unavailable" "$work/pg.log"' 
+expect_contains "ingest log while PostgreSQL is down" "$(cat "$work/pg.log")" "batch kept, partitions paused"
+kill -0 "$pid" || fail "ingest exited while PostgreSQL was down"
+"$STACK" up pg >/dev/null 2>&1
+wait_for "the 5 objects indexed after PostgreSQL returned" 60 '[[ $(rows "${b1}b") == 5 ]]' 
+expect_contains "ingest log after PostgreSQL returned" "$(cat "$work/pg.log")" "PostgreSQL is back; resuming"
+
+# --- SIGTERM: drain and exit 0, offsets committed
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+expect_eq "exit status after SIGTERM" 0 "$rc"
+expect_contains "ingest log at SIGTERM" "$(cat "$work/pg.log")" "stopping: in-flight batch finished"
+# committed: the same group has nothing left to do
+"$AW_BIN" ingest --group "faults-$run_id" --drain >"$work/after.log" 2>&1
+expect_contains "a drain after SIGTERM" "$(cat "$work/after.log")" "indexed 0 event(s)"
+
+# --- the S3 server goes away and comes back
+b2=$(unique_bucket s3down)
+upload_n "$b2" 4
+dlq_before=$("$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -c . || true)
+"$STACK" down s3 >/dev/null 2>&1
+start_ingest "faults-$run_id" "$work/s3.log"
+wait_for "ingest to report the object store unavailable" 30 'grep -q "object store unavailable" "$work/s3.log"' 
+sleep 1
+expect_eq "rows while the S3 server is down" 0 "$(rows "$b2")"
+"$STACK" up s3 >/dev/null 2>&1
+wait_for "the 4 objects indexed after the S3 server returned" 60 '[[ $(rows "$b2") == 4 ]]' 
+expect_eq "dead letters written during the outage" "$dlq_before" \
+    "$("$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -c . || true)"
+
+# --- a second signal exits at once. A fetch hangs on an endpoint that accepts
+# connections and never answers, so the first SIGTERM has in-flight work to
+# finish and must not exit; the second must.
+kill -TERM "$pid"
+wait "$pid" || true
+b3=$(unique_bucket twosig)
+upload_n "$b3" 2
+python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(128)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$work/port" &
+hole=$!
+wait_for "the silent endpoint to listen" 10 '[[ -s $work/port ]]'
+"$AW_BIN" ingest --group "twosig-$run_id" --s3-endpoint "http://127.0.0.1:$(cat "$work/port")" \
+    --fetch-timeout-ms 120000 -X session.timeout.ms=6000 >"$work/sig.log" 2>&1 &
+pid=$!
+wait_for "ingest to start fetching" 30 'grep -q "assigned" "$work/sig.log"'
+sleep 1
+kill -TERM "$pid"
+sleep 1.5
+kill -0 "$pid" || fail "ingest exited on the first SIGTERM although a fetch was in flight"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+kill "$hole" 2>/dev/null || true
+expect_eq "exit status after a second SIGTERM" 143 "$rc"
+"$AW_BIN" ingest --group "twosig-$run_id" --drain --log-level warn
+expect_eq "objects of the interrupted batch indexed by the next run" 2 "$(rows "$b3")"
+
+# --- bit rot under an unchanged ETag, caught by --verify-md5
+b4=$(unique_bucket md5)
+s3api create-bucket --bucket "$b4" >/dev/null
+head -c 5000 /dev/urandom >"$work/good.bin"
+s3 cp "$work/good.bin" "s3://$b4/good.bin"
+s3 cp "$work/good.bin" "s3://$b4/rotten.bin"
+"$ITEST_BIN/kafka_events" --bucket "$b4" --min 2 --timeout 60 >/dev/null
+blob=$AW_STACK_DIR/s3/data/$b4/rotten.bin
+[[ -f $blob ]] || fail "versitygw's posix backend has no file at $blob"
+printf 'ROT' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
+"$AW_BIN" ingest --group "faults-$run_id" --drain --verify-md5 --log-level warn
+md5_good=$(md5sum "$work/good.bin" | cut -d' ' -f1)
+expect_eq "etag_md5 check of the intact object" "$md5_good|$md5_good|t" \
+    "$(sql -F'|' -c "SELECT c.expected, c.actual, c.ok FROM aw.checks c JOIN aw.object_versions v ON v.id = c.object_version_id WHERE v.bucket = '$b4' AND v.key = 'good.bin' AND c.check_kind = 'etag_md5'")"
+expect_eq "etag_md5 check of the rotten object" "$md5_good|$(md5sum "$blob" | cut -d' ' -f1)|f" \
+    "$(sql -F'|' -c "SELECT c.expected, c.actual, c.ok FROM aw.checks c JOIN aw.object_versions v ON v.id = c.object_version_id WHERE v.bucket = '$b4' AND v.key = 'rotten.bin' AND c.check_kind = 'etag_md5'")"
+expect_eq "sha256 recorded for the rotten object is of the bytes read" "$(sha256sum "$blob" | cut -d' ' -f1)" \
+    "$(sql -c "SELECT sha256 FROM aw.objects WHERE bucket = '$b4' AND key = 'rotten.bin'")"
+done_ok
