@@ -475,7 +475,7 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
         int running = 0;
         curl_multi_perform(s3->multi, &running);
         CURLMsg *m;
-        int left;
+        int left, finished = 0;
         while ((m = curl_multi_info_read(s3->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
@@ -488,6 +488,7 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
             free_slots[nfree++] = (int)(s - s3->slots);
             r->slot_ = -1;
             s->req = NULL;
+            finished++;
             if (v != DONE && r->attempts <= policy->retries) {
                 r->next_try_ms_ = aw_now_ms() + backoff_ms(s3, policy, r->attempts);
                 queue[(qhead + qlen) % n] = (size_t)(r - reqs);
@@ -496,7 +497,8 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
             }
             done++;
         }
-        if (done < n)
+        /* freed slots are refilled at once; waiting here would leave them idle */
+        if (done < n && !(finished && qlen))
             curl_multi_poll(s3->multi, NULL, 0, (int)(next_wait > 0 ? next_wait : 1), NULL);
     }
 out:

@@ -7,6 +7,10 @@
  * anywhere replays at most the uncommitted batches, and the indexer's upserts
  * make a replay change nothing: at-least-once delivery, exactly-once effect.
  *
+ * Two batches are in flight: while a writer thread puts batch k into
+ * PostgreSQL, the main thread collects and fetches batch k+1. Offsets still
+ * advance in order, since batch k's are stored before k+1 is handed over.
+ *
  * When PostgreSQL, the object store or the broker (for dead letters) is
  * unreachable, the batch is kept, the assigned partitions are paused (the
  * consumer keeps polling, so it stays in its group) and the same batch is
@@ -15,6 +19,7 @@
 #include "aw/ingest.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +43,16 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
-/* ------------------------------------------------------------ the batch */
+/* ------------------------------------------------------------ batches */
 
 typedef struct msg {
     rd_kafka_message_t *m;  /* kept until the batch is done (DLQ needs it) */
     aw_events evs;
-    bool dead;              /* goes to the dead-letter topic */
     bool dropped;           /* its partition was revoked: not ours to finish */
-    size_t first_job;       /* its created events are jobs first_job, first_job+1, ... */
+    bool dead;              /* goes to the dead-letter topic */
     char code[24];          /* AW_E... name for the DLQ header */
     char reason[512];
+    size_t first_job;       /* its created events are jobs first_job, first_job+1, ... */
 } msg;
 
 typedef struct job {        /* one created object to fetch */
@@ -57,6 +62,20 @@ typedef struct job {        /* one created object to fetch */
     uint8_t sha256[32], md5[16]; /* set once the fetch succeeded */
 } job;
 
+/* Everything one batch owns. Observations point into its messages' events. */
+typedef struct batch {
+    msg *msgs;
+    size_t nmsgs, msgs_cap, bytes;
+    job *jobs;
+    aw_fetch *reqs;
+    size_t njobs, jobs_cap;
+    aw_hash **hashes;       /* pool, reused batch after batch */
+    size_t nhashes;
+    aw_observation *obs;
+    size_t *obs_msg;        /* the message each observation came from */
+    size_t nobs, obs_cap;
+} batch;
+
 typedef struct partition_state {
     int32_t partition;
     bool eof;               /* everything up to the end was delivered to us */
@@ -64,26 +83,34 @@ typedef struct partition_state {
     int64_t rewind;         /* lowest offset handed back while paused, or -1 */
 } partition_state;
 
+/* The thread that owns the indexer (and so the PostgreSQL connection). */
+typedef struct writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    aw_indexer *ix;
+    batch *job;             /* handed over, not yet finished */
+    bool done;              /* job finished; result in rc */
+    bool outage;            /* retrying an unreachable database now */
+    bool abandon;           /* give up retrying (stopping) */
+    bool quit;
+    int rc;
+} writer;
+
 typedef struct ingest {
     aw_config *cfg;
     rd_kafka_t *rk;         /* consumer */
     rd_kafka_t *dlq;        /* producer for dead letters */
-    rd_kafka_topic_t *dlq_topic;
     char dlq_name[256];
     aw_s3 *s3;
-    aw_indexer *ix;
     aw_key_encoding keyenc;
     aw_fetch_policy policy;
+    bool verify_md5;
 
-    msg *msgs;
-    size_t nmsgs, msgs_cap, batch_bytes;
-    job *jobs;
-    aw_fetch *reqs;
-    size_t njobs, jobs_cap;
-    aw_hash **hashes;       /* pool, reused batch after batch */
-    size_t nhashes;
-    aw_observation *obs;
-    size_t obs_cap;
+    batch batches[2];
+    batch *cur;             /* being collected and fetched (main thread) */
+    batch *pending;         /* with the writer, or finished and awaiting offsets */
+    writer w;
 
     partition_state *parts;
     size_t nparts;
@@ -92,6 +119,7 @@ typedef struct ingest {
 
     /* counters for the periodic log line */
     uint64_t n_indexed, n_bytes, n_dead, n_vanished, n_batches;
+    int64_t first_msg_ms, last_batch_ms; /* for the rate in the summary */
 } ingest;
 
 static partition_state *part_get(ingest *in, int32_t p, bool create) {
@@ -108,14 +136,27 @@ static partition_state *part_get(ingest *in, int32_t p, bool create) {
     return &np[in->nparts++];
 }
 
-static void batch_clear(ingest *in) {
-    for (size_t i = 0; i < in->nmsgs; i++) {
-        aw_events_clear(&in->msgs[i].evs);
-        rd_kafka_message_destroy(in->msgs[i].m);
+static void batch_clear(batch *b) {
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        aw_events_clear(&b->msgs[i].evs);
+        rd_kafka_message_destroy(b->msgs[i].m);
     }
-    in->nmsgs = 0;
-    in->njobs = 0;
-    in->batch_bytes = 0;
+    b->nmsgs = 0;
+    b->njobs = 0;
+    b->nobs = 0;
+    b->bytes = 0;
+}
+
+static void batch_free(batch *b) {
+    batch_clear(b);
+    free(b->msgs);
+    free(b->jobs);
+    free(b->reqs);
+    for (size_t i = 0; i < b->nhashes; i++)
+        aw_hash_destroy(b->hashes[i]);
+    free(b->hashes);
+    free(b->obs);
+    free(b->obs_msg);
 }
 
 /* ------------------------------------------------------------ Kafka */
@@ -169,9 +210,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             partition_state *ps = part_get(in, list->elems[i].partition, false);
             if (ps)
                 ps->assigned = false;
-            for (size_t j = 0; j < in->nmsgs; j++)
-                if (in->msgs[j].m->partition == list->elems[i].partition)
-                    in->msgs[j].dropped = true;
+            batch *bs[2] = {in->cur, in->pending};
+            for (int b = 0; b < 2; b++)
+                for (size_t j = 0; bs[b] && j < bs[b]->nmsgs; j++)
+                    if (bs[b]->msgs[j].m->partition == list->elems[i].partition)
+                        bs[b]->msgs[j].dropped = true;
         }
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, list);
@@ -280,7 +323,6 @@ static int kafka_open(ingest *in) {
         fprintf(stderr, "artifact-watch ingest: Kafka producer: %s\n", err);
         return AW_EKAFKA;
     }
-    in->dlq_topic = rd_kafka_topic_new(in->dlq, in->dlq_name, NULL);
 
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, in->cfg->kafka_topic, RD_KAFKA_PARTITION_UA);
@@ -348,19 +390,19 @@ static void idle(ingest *in, long ms) {
 
 /* ------------------------------------------------------------ collect */
 
-static int add_msg(ingest *in, rd_kafka_message_t *m) {
-    if (in->nmsgs == in->msgs_cap) {
-        size_t cap = in->msgs_cap ? in->msgs_cap * 2 : 256;
-        msg *nm = realloc(in->msgs, cap * sizeof *nm);
+static int add_msg(ingest *in, batch *b, rd_kafka_message_t *m) {
+    if (b->nmsgs == b->msgs_cap) {
+        size_t cap = b->msgs_cap ? b->msgs_cap * 2 : 256;
+        msg *nm = realloc(b->msgs, cap * sizeof *nm);
         if (!nm)
             return AW_ENOMEM;
-        in->msgs = nm;
-        in->msgs_cap = cap;
+        b->msgs = nm;
+        b->msgs_cap = cap;
     }
-    msg *x = &in->msgs[in->nmsgs++];
+    msg *x = &b->msgs[b->nmsgs++];
     memset(x, 0, sizeof *x);
     x->m = m;
-    in->batch_bytes += m->len;
+    b->bytes += m->len;
     int rc = aw_event_decode(m->payload, m->len, in->keyenc, &x->evs, x->reason, sizeof x->reason);
     if (rc == AW_OK || rc == AW_ESKIP)
         return AW_OK;
@@ -386,15 +428,15 @@ static bool all_at_end(ingest *in) {
     return assigned > 0;
 }
 
-/* Fills the batch: up to batch.max messages, for at most batch.ms after the
- * first one, and no longer once every partition is at its end. */
+/* Fills the current batch: up to batch.max messages, for at most batch.ms
+ * after the first one, and no longer once every partition is at its end. */
 static int collect(ingest *in) {
+    batch *b = in->cur;
     int64_t first = 0;
     const size_t max_bytes = 32u << 20;
-    while (!stop_requested && in->nmsgs < (size_t)in->cfg->batch_max &&
-           in->batch_bytes < max_bytes) {
+    while (!stop_requested && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes) {
         long wait = 100;
-        if (in->nmsgs) {
+        if (b->nmsgs) {
             int64_t left = first + in->cfg->batch_ms - aw_now_ms();
             if (left <= 0)
                 break;
@@ -403,7 +445,8 @@ static int collect(ingest *in) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, (int)wait);
         rd_kafka_poll(in->dlq, 0);
         if (!m) {
-            if (all_at_end(in) && (in->nmsgs || in->cfg->drain))
+            /* a quiet moment: let a written batch get its offsets stored */
+            if ((in->pending && !b->nmsgs) || (all_at_end(in) && (b->nmsgs || in->cfg->drain)))
                 break;
             continue;
         }
@@ -427,9 +470,11 @@ static int collect(ingest *in) {
         partition_state *ps = part_get(in, m->partition, true);
         if (ps)
             ps->eof = false;
-        if (!in->nmsgs)
+        if (!b->nmsgs)
             first = aw_now_ms();
-        int rc = add_msg(in, m);
+        if (!in->first_msg_ms)
+            in->first_msg_ms = aw_now_ms();
+        int rc = add_msg(in, b, m);
         if (rc != AW_OK)
             return rc;
     }
@@ -459,53 +504,53 @@ static bool md5_etag(const char *etag) {
     return true;
 }
 
-static int plan_jobs(ingest *in) {
+static int plan_jobs(ingest *in, batch *b) {
     size_t need = 0;
-    for (size_t i = 0; i < in->nmsgs; i++)
-        if (!in->msgs[i].dead && !in->msgs[i].dropped)
-            for (size_t e = 0; e < in->msgs[i].evs.n; e++)
-                need += in->msgs[i].evs.v[e].kind == AW_EV_CREATED;
-    if (need > in->jobs_cap) {
-        job *nj = realloc(in->jobs, need * sizeof *nj);
+    for (size_t i = 0; i < b->nmsgs; i++)
+        if (!b->msgs[i].dead && !b->msgs[i].dropped)
+            for (size_t e = 0; e < b->msgs[i].evs.n; e++)
+                need += b->msgs[i].evs.v[e].kind == AW_EV_CREATED;
+    if (need > b->jobs_cap) {
+        job *nj = realloc(b->jobs, need * sizeof *nj);
         if (!nj)
             return AW_ENOMEM;
-        in->jobs = nj;
-        aw_fetch *nr = realloc(in->reqs, need * sizeof *nr);
+        b->jobs = nj;
+        aw_fetch *nr = realloc(b->reqs, need * sizeof *nr);
         if (!nr)
             return AW_ENOMEM;
-        in->reqs = nr;
-        in->jobs_cap = need;
+        b->reqs = nr;
+        b->jobs_cap = need;
     }
-    while (in->nhashes < need) {
-        aw_hash **nh = realloc(in->hashes, (in->nhashes + 1) * sizeof *nh);
+    while (b->nhashes < need) {
+        aw_hash **nh = realloc(b->hashes, (b->nhashes + 1) * sizeof *nh);
         if (!nh)
             return AW_ENOMEM;
-        in->hashes = nh;
-        if (aw_hash_new(in->cfg->verify_md5, &nh[in->nhashes]) != AW_OK)
+        b->hashes = nh;
+        if (aw_hash_new(in->verify_md5, &nh[b->nhashes]) != AW_OK)
             return AW_ENOMEM;
-        in->nhashes++;
+        b->nhashes++;
     }
-    in->njobs = 0;
-    for (size_t i = 0; i < in->nmsgs; i++) {
-        msg *x = &in->msgs[i];
-        x->first_job = in->njobs;
+    b->njobs = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
+        x->first_job = b->njobs;
         if (x->dead || x->dropped)
             continue;
         for (size_t e = 0; e < x->evs.n; e++) {
             const aw_event *ev = &x->evs.v[e];
             if (ev->kind != AW_EV_CREATED)
                 continue;
-            size_t k = in->njobs++;
-            in->jobs[k] = (job){.msg = i, .ev = e, .hash = in->hashes[k]};
+            size_t k = b->njobs++;
+            b->jobs[k] = (job){.msg = i, .ev = e, .hash = b->hashes[k]};
             /* An unversioned key may have been overwritten since the event:
              * If-Match makes the store refuse other bytes (412) rather than
              * let them be recorded under this version. */
             bool pin_etag = !ev->version_id && ev->etag && *ev->etag;
-            in->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
-                                     .version_id = ev->version_id,
-                                     .if_match = pin_etag ? ev->etag : NULL,
-                                     .on_start = job_start, .on_body = job_body,
-                                     .ud = &in->jobs[k]};
+            b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
+                                    .version_id = ev->version_id,
+                                    .if_match = pin_etag ? ev->etag : NULL,
+                                    .on_start = job_start, .on_body = job_body,
+                                    .ud = &b->jobs[k]};
         }
     }
     return AW_OK;
@@ -513,23 +558,23 @@ static int plan_jobs(ingest *in) {
 
 /* Fetches every job; AW_EUNAVAILABLE when the store itself is unreachable
  * (the batch is then retried whole, nothing is dead-lettered). */
-static int fetch_all(ingest *in, char *why, size_t n) {
-    if (!in->njobs)
+static int fetch_all(ingest *in, batch *b, char *why, size_t n) {
+    if (!b->njobs)
         return AW_OK;
-    int rc = aw_s3_fetch_many(in->s3, in->reqs, in->njobs, &in->policy, NULL);
+    int rc = aw_s3_fetch_many(in->s3, b->reqs, b->njobs, &in->policy, NULL);
     if (rc != AW_OK)
         return rc;
-    for (size_t k = 0; k < in->njobs; k++) {
-        aw_fetch *r = &in->reqs[k];
+    for (size_t k = 0; k < b->njobs; k++) {
+        aw_fetch *r = &b->reqs[k];
         if (r->outcome == AW_FETCH_UNAVAILABLE) {
             snprintf(why, n, "GET s3://%s/%s: %s", r->bucket, r->key, r->error);
             return AW_EUNAVAILABLE;
         }
     }
-    for (size_t k = 0; k < in->njobs; k++) {
-        aw_fetch *r = &in->reqs[k];
-        job *j = &in->jobs[k];
-        msg *x = &in->msgs[j->msg];
+    for (size_t k = 0; k < b->njobs; k++) {
+        aw_fetch *r = &b->reqs[k];
+        job *j = &b->jobs[k];
+        msg *x = &b->msgs[j->msg];
         if (r->outcome == AW_FETCH_OK && aw_hash_final(j->hash, j->sha256, j->md5) != AW_OK)
             return AW_ETLS;
         if (r->outcome == AW_FETCH_FAILED && !x->dead) {
@@ -545,28 +590,33 @@ static int fetch_all(ingest *in, char *why, size_t n) {
     return AW_OK;
 }
 
-/* ------------------------------------------------------------ index */
+/* ------------------------------------------------------------ observations */
 
 static aw_obs_kind obs_kind(aw_event_kind k) {
     return k == AW_EV_CREATED ? AW_OBS_CREATED : k == AW_EV_DELETED ? AW_OBS_DELETED
                                                                      : AW_OBS_DELETE_MARKER;
 }
 
-/* Builds the observations of msgs[from..to) that are still ours. */
-static int build_obs(ingest *in, size_t from, size_t to, size_t *count) {
+/* Builds the observations of every live message of the batch, in message
+ * order, remembering which message each came from. */
+static int build_obs(ingest *in, batch *b) {
     size_t need = 0;
-    for (size_t i = from; i < to; i++)
-        need += in->msgs[i].evs.n;
-    if (need > in->obs_cap) {
-        aw_observation *no = realloc(in->obs, need * sizeof *no);
+    for (size_t i = 0; i < b->nmsgs; i++)
+        need += b->msgs[i].evs.n;
+    if (need > b->obs_cap) {
+        aw_observation *no = realloc(b->obs, need * sizeof *no);
         if (!no)
             return AW_ENOMEM;
-        in->obs = no;
-        in->obs_cap = need;
+        b->obs = no;
+        size_t *nm = realloc(b->obs_msg, need * sizeof *nm);
+        if (!nm)
+            return AW_ENOMEM;
+        b->obs_msg = nm;
+        b->obs_cap = need;
     }
     size_t n = 0;
-    for (size_t i = from; i < to; i++) {
-        msg *x = &in->msgs[i];
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
         if (x->dead || x->dropped)
             continue;
         size_t k = x->first_job;
@@ -575,11 +625,12 @@ static int build_obs(ingest *in, size_t from, size_t to, size_t *count) {
             job *j = NULL;
             aw_fetch *r = NULL;
             if (ev->kind == AW_EV_CREATED) {
-                j = &in->jobs[k];
-                r = &in->reqs[k];
+                j = &b->jobs[k];
+                r = &b->reqs[k];
                 k++;
             }
-            aw_observation *o = &in->obs[n++];
+            b->obs_msg[n] = i;
+            aw_observation *o = &b->obs[n++];
             memset(o, 0, sizeof *o);
             o->store = in->cfg->s3_store;
             o->bucket = ev->bucket;
@@ -609,7 +660,7 @@ static int build_obs(ingest *in, size_t from, size_t to, size_t *count) {
                 memcpy(o->sha256, j->sha256, 32);
                 memcpy(o->md5, j->md5, 16);
                 o->has_sha256 = true;
-                o->has_md5 = in->cfg->verify_md5 && md5_etag(ev->etag);
+                o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
             } else if (r->outcome == AW_FETCH_PRECONDITION) {
                 o->state = AW_OBS_SUPERSEDED;
             } else {
@@ -618,48 +669,103 @@ static int build_obs(ingest *in, size_t from, size_t to, size_t *count) {
             }
         }
     }
-    *count = n;
+    b->nobs = n;
     return AW_OK;
 }
 
+/* ------------------------------------------------------------ the writer */
+
 /* Writes the batch; when the server rejects the data, writes message by
- * message so only the culprit is dead-lettered. */
-static int index_batch(ingest *in, char *why, size_t n) {
-    size_t count;
-    int rc = build_obs(in, 0, in->nmsgs, &count);
-    if (rc != AW_OK)
-        return rc;
-    rc = aw_indexer_write(in->ix, in->obs, count, why, n);
+ * message so only the culprit is dead-lettered. Runs on the writer thread:
+ * it reads the observations and sets only dead/code/reason of messages. */
+static int write_batch(writer *w, batch *b, char *why, size_t n) {
+    int rc = aw_indexer_write(w->ix, b->obs, b->nobs, why, n);
     if (rc != AW_EPG)
         return rc;
     AW_WARN(LOG, "batch rejected by PostgreSQL (%s); writing message by message", why);
-    for (size_t i = 0; i < in->nmsgs; i++) {
-        msg *x = &in->msgs[i];
-        if (x->dead || x->dropped || !x->evs.n)
-            continue;
-        if ((rc = build_obs(in, i, i + 1, &count)) != AW_OK)
-            return rc;
+    for (size_t i = 0; i < b->nobs;) {
+        size_t j = i;
+        while (j < b->nobs && b->obs_msg[j] == b->obs_msg[i])
+            j++;
         char err[512];
-        rc = aw_indexer_write(in->ix, in->obs, count, err, sizeof err);
+        rc = aw_indexer_write(w->ix, b->obs + i, j - i, err, sizeof err);
         if (rc == AW_EPG) {
+            msg *x = &b->msgs[b->obs_msg[i]];
             x->dead = true;
             snprintf(x->code, sizeof x->code, "AW_EPG");
             snprintf(x->reason, sizeof x->reason, "%s", err);
+            AW_WARN(LOG, "%s [%d] @%lld: rejected by PostgreSQL: %s",
+                    rd_kafka_topic_name(x->m->rkt), (int)x->m->partition,
+                    (long long)x->m->offset, err);
         } else if (rc != AW_OK) {
             snprintf(why, n, "%s", err);
             return rc;
         }
+        i = j;
     }
     return AW_OK;
 }
 
+static void *writer_main(void *arg) {
+    writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->job && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->job)
+            break;
+        batch *b = w->job;
+        pthread_mutex_unlock(&w->mu);
+        long wait = 500;
+        int rc;
+        for (;;) {
+            char why[1024] = "";
+            rc = write_batch(w, b, why, sizeof why);
+            if (rc != AW_EUNAVAILABLE) {
+                if (rc != AW_OK)
+                    AW_ERROR(LOG, "PostgreSQL: %s: %s", aw_strerror(rc), why);
+                break;
+            }
+            AW_WARN(LOG, "PostgreSQL unavailable (%s); batch kept, partitions paused, "
+                         "retrying in %ld ms", why, wait);
+            pthread_mutex_lock(&w->mu);
+            w->outage = true;
+            pthread_cond_broadcast(&w->cv);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += wait / 1000;
+            until.tv_nsec += (wait % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (!w->abandon && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
+                ;
+            bool abandon = w->abandon;
+            pthread_mutex_unlock(&w->mu);
+            if (abandon) {
+                rc = AW_EINTERRUPTED;
+                break;
+            }
+            wait = wait * 2 > 30000 ? 30000 : wait * 2;
+        }
+        pthread_mutex_lock(&w->mu);
+        w->rc = rc;
+        w->done = true;
+        w->job = NULL;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
 /* ------------------------------------------------------------ dead letters */
 
-static int dead_letter(ingest *in, char *why, size_t n) {
+static int dead_letter(ingest *in, batch *b, char *why, size_t n) {
     int sent = 0;
     in->dlq_failures = 0;
-    for (size_t i = 0; i < in->nmsgs; i++) {
-        msg *x = &in->msgs[i];
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
         if (!x->dead || x->dropped)
             continue;
         rd_kafka_headers_t *h = NULL;
@@ -700,10 +806,10 @@ static int dead_letter(ingest *in, char *why, size_t n) {
 
 /* ------------------------------------------------------------ offsets */
 
-static int store_offsets(ingest *in) {
+static void store_offsets(ingest *in, batch *b) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < in->nmsgs; i++) {
-        msg *x = &in->msgs[i];
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
         if (x->dropped)
             continue;
         rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
@@ -718,18 +824,19 @@ static int store_offsets(ingest *in) {
     if (e && e != RD_KAFKA_RESP_ERR__STATE)
         AW_WARN(LOG, "storing offsets: %s", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    return AW_OK;
 }
 
 /* ------------------------------------------------------------ the loop */
 
+typedef int (*step_fn)(ingest *, batch *, char *, size_t);
+
 /* Runs fn until it succeeds; while a service is away the partitions stay
  * paused and the same batch is retried, with doubling waits up to 30 s. */
-static int until_done(ingest *in, int (*fn)(ingest *, char *, size_t), const char *what) {
+static int until_done(ingest *in, batch *b, step_fn fn, const char *what) {
     long wait = 500;
     for (;;) {
         char why[1024] = "";
-        int rc = fn(in, why, sizeof why);
+        int rc = fn(in, b, why, sizeof why);
         if (rc != AW_EUNAVAILABLE) {
             if (rc == AW_OK && in->paused) {
                 AW_INFO(LOG, "%s is back; resuming", what);
@@ -749,28 +856,89 @@ static int until_done(ingest *in, int (*fn)(ingest *, char *, size_t), const cha
     }
 }
 
-static int step_fetch(ingest *in, char *why, size_t n) { return fetch_all(in, why, n); }
-static int step_index(ingest *in, char *why, size_t n) { return index_batch(in, why, n); }
-static int step_dlq(ingest *in, char *why, size_t n) { return dead_letter(in, why, n); }
-
-static int process_batch(ingest *in) {
-    int rc = plan_jobs(in);
-    if (rc == AW_OK)
-        rc = until_done(in, step_fetch, "object store");
-    if (rc == AW_OK)
-        rc = until_done(in, step_index, "PostgreSQL");
-    if (rc == AW_OK)
-        rc = until_done(in, step_dlq, "dead-letter topic");
+/* Waits for the writer to finish the pending batch, then dead-letters what
+ * failed and stores the batch's offsets. While the database is away the
+ * partitions stay paused and the consumer keeps polling. */
+static int finish_pending(ingest *in) {
+    batch *b = in->pending;
+    if (!b)
+        return AW_OK;
+    writer *w = &in->w;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        if (!w->done) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->cv, &w->mu, &until);
+        }
+        bool done = w->done, outage = w->outage;
+        if (stop_requested && outage && !done) {
+            w->abandon = true; /* stopping: the batch is replayed next time */
+            pthread_cond_broadcast(&w->cv);
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (done)
+            break;
+        if (outage && !in->paused)
+            set_paused(in, true);
+        if (in->paused)
+            idle(in, 100);
+    }
+    pthread_mutex_lock(&w->mu);
+    int rc = w->rc;
+    bool was_out = w->outage;
+    w->done = w->outage = w->abandon = false;
+    pthread_mutex_unlock(&w->mu);
     if (rc != AW_OK)
         return rc;
-    store_offsets(in);
-    for (size_t i = 0; i < in->nmsgs; i++)
-        if (!in->msgs[i].dead && !in->msgs[i].dropped)
-            in->n_indexed += in->msgs[i].evs.n;
-    for (size_t k = 0; k < in->njobs; k++)
-        in->n_bytes += (uint64_t)in->jobs[k].bytes;
+    if (was_out || in->paused) {
+        AW_INFO(LOG, "PostgreSQL is back; resuming");
+        set_paused(in, false);
+    }
+    rc = until_done(in, b, dead_letter, "dead-letter topic");
+    if (rc != AW_OK)
+        return rc;
+    store_offsets(in, b);
+    for (size_t i = 0; i < b->nmsgs; i++)
+        if (!b->msgs[i].dead && !b->msgs[i].dropped)
+            in->n_indexed += b->msgs[i].evs.n;
+    for (size_t k = 0; k < b->njobs; k++)
+        in->n_bytes += (uint64_t)b->jobs[k].bytes;
     in->n_batches++;
-    AW_DEBUG(LOG, "batch of %zu message(s), %zu fetch(es) indexed", in->nmsgs, in->njobs);
+    in->last_batch_ms = aw_now_ms();
+    batch_clear(b);
+    in->pending = NULL;
+    return AW_OK;
+}
+
+/* Fetches the current batch and hands it to the writer. */
+static int process_batch(ingest *in) {
+    batch *b = in->cur;
+    int64_t t0 = aw_now_ms();
+    int rc = plan_jobs(in, b);
+    if (rc == AW_OK)
+        rc = until_done(in, b, fetch_all, "object store");
+    if (rc == AW_OK)
+        rc = build_obs(in, b);
+    int64_t t1 = aw_now_ms();
+    if (rc == AW_OK)
+        rc = finish_pending(in);
+    if (rc != AW_OK)
+        return rc;
+    AW_DEBUG(LOG, "batch of %zu message(s): fetch %lld ms, waited %lld ms for the previous "
+                  "batch's write", b->nmsgs, (long long)(t1 - t0), (long long)(aw_now_ms() - t1));
+    pthread_mutex_lock(&in->w.mu);
+    in->w.job = b;
+    in->w.done = false;
+    pthread_cond_broadcast(&in->w.cv);
+    pthread_mutex_unlock(&in->w.mu);
+    in->pending = b;
+    in->cur = b == &in->batches[0] ? &in->batches[1] : &in->batches[0];
     return AW_OK;
 }
 
@@ -789,18 +957,19 @@ static void report(ingest *in, int64_t *last, uint64_t *last_indexed) {
     *last_indexed = in->n_indexed;
 }
 
+static void writer_stop(writer *w) {
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    w->abandon = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+}
+
 static void ingest_free(ingest *in) {
-    batch_clear(in);
-    free(in->msgs);
-    free(in->jobs);
-    free(in->reqs);
-    for (size_t i = 0; i < in->nhashes; i++)
-        aw_hash_destroy(in->hashes[i]);
-    free(in->hashes);
-    free(in->obs);
+    batch_free(&in->batches[0]);
+    batch_free(&in->batches[1]);
     free(in->parts);
-    if (in->dlq_topic)
-        rd_kafka_topic_destroy(in->dlq_topic);
     if (in->dlq) {
         rd_kafka_flush(in->dlq, 10000);
         rd_kafka_destroy(in->dlq);
@@ -808,11 +977,12 @@ static void ingest_free(ingest *in) {
     if (in->rk)
         rd_kafka_destroy(in->rk);
     aw_s3_destroy(in->s3);
-    aw_indexer_destroy(in->ix);
+    aw_indexer_destroy(in->w.ix);
 }
 
 int aw_cmd_ingest(aw_config *cfg) {
-    ingest in = {.cfg = cfg};
+    ingest in = {.cfg = cfg, .verify_md5 = cfg->verify_md5};
+    in.cur = &in.batches[0];
     char err[1024];
     if (aw_key_encoding_parse(cfg->event_key_encoding, &in.keyenc) != AW_OK)
         return 2;
@@ -834,7 +1004,7 @@ int aw_cmd_ingest(aw_config *cfg) {
         ingest_free(&in);
         return 2;
     }
-    if (aw_indexer_new(cfg->pg_conninfo, &in.ix) != AW_OK) {
+    if (aw_indexer_new(cfg->pg_conninfo, &in.w.ix) != AW_OK) {
         ingest_free(&in);
         return 1;
     }
@@ -842,6 +1012,13 @@ int aw_cmd_ingest(aw_config *cfg) {
     if (rc != AW_OK) {
         ingest_free(&in);
         return rc == AW_ECONFIG ? 2 : 1;
+    }
+    pthread_mutex_init(&in.w.mu, NULL);
+    pthread_cond_init(&in.w.cv, NULL);
+    if (pthread_create(&in.w.thread, NULL, writer_main, &in.w) != 0) {
+        fprintf(stderr, "artifact-watch ingest: cannot start the writer thread\n");
+        ingest_free(&in);
+        return 1;
     }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -855,39 +1032,51 @@ int aw_cmd_ingest(aw_config *cfg) {
     int64_t last = aw_now_ms();
     uint64_t last_indexed = 0;
     int status = 0;
+    bool interrupted = false;
     while (!stop_requested) {
         rc = collect(&in);
+        if (rc == AW_OK && in.cur->nmsgs)
+            rc = process_batch(&in);
+        else if (rc == AW_OK)
+            rc = finish_pending(&in); /* nothing new: finish what is in flight */
+        if (rc == AW_EINTERRUPTED) {
+            interrupted = true; /* stopping during an outage: replayed later */
+            break;
+        }
         if (rc != AW_OK) {
-            AW_ERROR(LOG, "consumer failed: %s", aw_strerror(rc));
+            AW_ERROR(LOG, "stopping: %s", aw_strerror(rc));
             status = 1;
             break;
         }
-        if (in.nmsgs) {
-            rc = process_batch(&in);
-            if (rc == AW_EINTERRUPTED)
-                break; /* stopping during an outage: the batch is replayed later */
-            if (rc != AW_OK) {
-                status = 1;
-                break;
-            }
-            batch_clear(&in);
-        }
         report(&in, &last, &last_indexed);
-        if (cfg->drain && all_at_end(&in) && !in.nmsgs) {
+        if (cfg->drain && all_at_end(&in) && !in.cur->nmsgs && !in.pending) {
             AW_INFO(LOG, "drained: every assigned partition is indexed to its end");
             break;
         }
     }
-    if (stop_requested)
-        AW_INFO(LOG, "stopping: in-flight batch finished, committing offsets");
-    batch_clear(&in);
+    if (stop_requested && status == 0 && !interrupted) {
+        /* finish in-flight work: the batch at hand, then the one being written */
+        rc = in.cur->nmsgs ? process_batch(&in) : AW_OK;
+        if (rc == AW_OK)
+            rc = finish_pending(&in);
+        if (rc == AW_OK)
+            AW_INFO(LOG, "stopping: in-flight batch finished, committing offsets");
+    }
+    writer_stop(&in.w);
     rd_kafka_resp_err_t ce = rd_kafka_commit(in.rk, NULL, 0);
     if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
         AW_WARN(LOG, "final offset commit: %s", rd_kafka_err2str(ce));
     rd_kafka_consumer_close(in.rk);
-    AW_INFO(LOG, "indexed %llu event(s), %llu dead-lettered, %llu vanished before fetch",
+    double secs = in.last_batch_ms > in.first_msg_ms
+                      ? (double)(in.last_batch_ms - in.first_msg_ms) / 1000.0 : 0.0;
+    AW_INFO(LOG, "indexed %llu event(s), %llu dead-lettered, %llu vanished before fetch; "
+                 "%.3f s from first message to last batch (%.0f events/s, %.1f MB/s)",
             (unsigned long long)in.n_indexed, (unsigned long long)in.n_dead,
-            (unsigned long long)in.n_vanished);
+            (unsigned long long)in.n_vanished, secs,
+            secs > 0 ? (double)in.n_indexed / secs : 0.0,
+            secs > 0 ? (double)in.n_bytes / secs / 1e6 : 0.0);
+    pthread_mutex_destroy(&in.w.mu);
+    pthread_cond_destroy(&in.w.cv);
     ingest_free(&in);
     return status;
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark (a): small objects end to end on the local stack.
+#
+# N objects of 4 KiB are placed in a versitygw bucket (written straight into
+# its posix backend, which serves them like any upload) and N S3 event records
+# for them wait in a fresh Kafka topic. Then, at the same fetch concurrency:
+#   1. the S3 server's own GET rate: signed GETs + SHA-256 with the fetch
+#      engine alone (bench_fetch, no Kafka, no PostgreSQL);
+#   2. ingest end to end against versitygw: Kafka -> fetch -> hash -> PostgreSQL;
+#   3. the same against a plain static HTTP server (nginx from Debian, no
+#      auth) serving the same files: the pipeline's own ceiling.
+# Rates come from ingest's own summary (first message to last batch).
+#
+#   bench/ingest_small.sh                 N=50000 C=16 by default
+#   N=20000 C=32 bench/ingest_small.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+N=${N:-50000}
+C=${C:-16}
+
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || {
+    echo "installing nginx-light (Debian) for the static-server run" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+}
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build >/dev/null
+scripts/stack up >/dev/null 2>&1 || scripts/stack up
+eval "$(scripts/stack env)"
+build/artifact-watch migrate >/dev/null
+
+ts=$(date +%s)
+bucket=bench-small-$ts
+topic=aw.bench.small.$ts
+work=$(mktemp -d)
+cleanup() {
+    [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    rm -rf "$work" "${AW_STACK_DIR:?}/s3/data/$bucket"
+    psql -X -q -c "DELETE FROM aw.object_versions WHERE store IN ('bench-vgw-$ts', 'bench-static-$ts')" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+aws s3api create-bucket --bucket "$bucket" >/dev/null
+python3 - "$AW_STACK_DIR/s3/data/$bucket" "$N" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    with open(os.path.join(d, "obj-%d" % i), "wb") as f:
+        f.write(os.urandom(4096))
+PY
+build/bench/bench_events "$topic" "$bucket" obj- "$N" 4096
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon on;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+$([[ $(id -u) == 0 ]] && echo "user root;")
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 10000000;
+    keepalive_timeout 300;
+    server { listen 127.0.0.1:$port; root $AW_STACK_DIR/s3/data; location / { } }
+}
+EOF
+"$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+
+rate() { sed -n 's/.*(\([0-9]*\) events\/s.*/\1/p' "$1" | tail -n 1; }
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+
+echo "== $N objects of 4 KiB, fetch concurrency $C"
+raw_s3=$(build/bench/bench_fetch "$bucket" obj- "$N" "$C")
+raw_static=$(AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= \
+    build/bench/bench_fetch "$bucket" obj- "$N" "$C")
+/usr/bin/time -f '%M' -o "$work/rss-vgw" build/artifact-watch ingest --topic "$topic" \
+    --group "bench-vgw-$ts" --store "bench-vgw-$ts" --drain --fetch-concurrency "$C" \
+    2>"$work/vgw.log"
+AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= /usr/bin/time -f '%M' -o "$work/rss-static" \
+    build/artifact-watch ingest --topic "$topic" --group "bench-static-$ts" \
+    --store "bench-static-$ts" --s3-endpoint "http://127.0.0.1:$port" --drain \
+    --fetch-concurrency "$C" 2>"$work/static.log"
+indexed_vgw=$(psql -X -At -c "SELECT count(*) FROM aw.objects WHERE store = 'bench-vgw-$ts' AND sha256 IS NOT NULL")
+indexed_static=$(psql -X -At -c "SELECT count(*) FROM aw.objects WHERE store = 'bench-static-$ts' AND sha256 IS NOT NULL")
+
+e2e_vgw=$(rate "$work/vgw.log")
+e2e_static=$(rate "$work/static.log")
+raw_vgw_rate=$(field "$raw_s3" objects_per_s)
+printf '%-52s %10s\n' "measurement" "objects/s"
+printf '%-52s %10s\n' "versitygw GET+SHA-256 alone (bench_fetch)" "$raw_vgw_rate"
+printf '%-52s %10s\n' "nginx GET+SHA-256 alone (bench_fetch)" "$(field "$raw_static" objects_per_s)"
+printf '%-52s %10s   (%s indexed, peak RSS %s MiB)\n' "ingest end to end, versitygw" "$e2e_vgw" \
+    "$indexed_vgw" "$(($(cat "$work/rss-vgw") / 1024))"
+printf '%-52s %10s   (%s indexed, peak RSS %s MiB)\n' "ingest end to end, nginx static" "$e2e_static" \
+    "$indexed_static" "$(($(cat "$work/rss-static") / 1024))"
+ratio=$(python3 -c "print('%.2f' % ($e2e_vgw / $raw_vgw_rate))")
+echo "ratio ingest/versitygw-alone: $ratio (target >= 0.70); static ingest target >= 10000/s"
+[[ $indexed_vgw == "$N" && $indexed_static == "$N" ]] || {
+    echo "not every object was indexed: versitygw $indexed_vgw, static $indexed_static of $N" >&2
+    exit 1
+}
+echo "rerun: N=$N C=$C bench/ingest_small.sh"
