@@ -74,7 +74,7 @@ static const conf_key keys[] = {
     {"fetch.retries", "AW_FETCH_RETRIES", "fetch-retries", CT_INT, OFF(fetch_retries),
      "5", 0, 100, AW_CMD_INGEST | AW_CMD_SCRUB, false,
      "retries on 5xx, 429 and timeouts before dead-lettering"},
-    {"batch.max", "AW_BATCH_MAX", "batch-max", CT_INT, OFF(batch_max), "1000", 1,
+    {"batch.max", "AW_BATCH_MAX", "batch-max", CT_INT, OFF(batch_max), "2000", 1,
      100000, AW_CMD_INGEST, false, "observations per PostgreSQL transaction"},
     {"batch.ms", "AW_BATCH_MS", "batch-ms", CT_INT, OFF(batch_ms), "200", 1, 60000,
      AW_CMD_INGEST, false, "longest wait before a partial batch is written"},
