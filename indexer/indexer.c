@@ -273,8 +273,9 @@ static int append_row(aw_indexer *ix, const aw_observation *o) {
     return rc ? AW_ENOMEM : AW_OK;
 }
 
-/* Classifies a failure and drops a connection that cannot be trusted. */
-static int failed(aw_indexer *ix, char *errstr, size_t n) {
+/* Classifies a failure (errstr already holds the server's words) and drops
+ * a connection that cannot be trusted. */
+static int failed(aw_indexer *ix) {
     bool transient = aw_pg_failure_is_transient(ix->pg);
     if (transient || aw_pg_is_broken(ix->pg)) {
         aw_pg_destroy(ix->pg);
@@ -288,8 +289,6 @@ static int failed(aw_indexer *ix, char *errstr, size_t n) {
         ix->pg = NULL;
         ix->temp_ready = false;
     }
-    (void)errstr;
-    (void)n;
     return AW_EPG;
 }
 
@@ -313,19 +312,19 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
 
     aw_pg *pg = ix->pg;
     if (aw_pg_exec_script(pg, "BEGIN", errstr, errn) != AW_OK)
-        return failed(ix, errstr, errn);
+        return failed(ix);
     if (!ix->temp_ready) {
         if (aw_pg_exec_script(pg, create_temp_sql, errstr, errn) != AW_OK)
-            return failed(ix, errstr, errn);
+            return failed(ix);
         ix->temp_ready = true;
     }
     if (aw_pg_copy_begin(pg, "COPY aw_batch FROM STDIN", errstr, errn) != AW_OK)
-        return failed(ix, errstr, errn);
+        return failed(ix);
     int rc = aw_pg_copy_put(pg, ix->buf, ix->len, errstr, errn);
     char e2[512];
     if (aw_pg_copy_end(pg, rc == AW_OK ? NULL : "aborted", rc == AW_OK ? errstr : e2,
                        rc == AW_OK ? errn : sizeof e2) != AW_OK || rc != AW_OK)
-        return failed(ix, errstr, errn);
+        return failed(ix);
     /* delete propagation always runs: a create older than a delete indexed
      * in an earlier batch must be marked deleted when it arrives */
     const char *steps[] = {upsert_versions_sql, insert_observations_sql, propagate_deletes_sql,
@@ -333,13 +332,13 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     int64_t ms[5] = {aw_now_ms()};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (steps[i] && aw_pg_query(pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
-            return failed(ix, errstr, errn);
+            return failed(ix);
         ms[i + 1] = aw_now_ms();
     }
     AW_DEBUG("indexer", "%zu rows: versions %lld ms, observations %lld ms, deletes %lld ms, "
                         "checks %lld ms", n, (long long)(ms[1] - ms[0]), (long long)(ms[2] - ms[1]),
              (long long)(ms[3] - ms[2]), (long long)(ms[4] - ms[3]));
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
-        return failed(ix, errstr, errn);
+        return failed(ix);
     return AW_OK;
 }
