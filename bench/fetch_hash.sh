@@ -8,47 +8,20 @@
 # MB are 10^6 bytes, as openssl counts them.
 #
 #   bench/fetch_hash.sh            SIZE_MIB=2048 by default
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SIZE_MIB=${SIZE_MIB:-2048}
-
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build >/dev/null
-scripts/stack up >/dev/null 2>&1 || scripts/stack up
-eval "$(scripts/stack env)"
-build/artifact-watch migrate >/dev/null
-
-ts=$(date +%s)
 bucket=bench-large-$ts
 topic=aw.bench.large.$ts
-work=$(mktemp -d)
-cleanup() {
-    [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-    rm -rf "$work" "${AW_STACK_DIR:?}/s3/data/$bucket"
-    psql -X -q -c "DELETE FROM aw.object_versions WHERE store = 'bench-large-$ts'" 2>/dev/null || true
-}
-trap cleanup EXIT
+bench_buckets+=("$bucket")
+bench_stores+=("bench-large-$ts")
 
 aws s3api create-bucket --bucket "$bucket" >/dev/null
 head -c "${SIZE_MIB}M" /dev/urandom >"$AW_STACK_DIR/s3/data/$bucket/big-0"
 want=$(sha256sum "$AW_STACK_DIR/s3/data/$bucket/big-0" | cut -d' ' -f1)
 build/bench/bench_events "$topic" "$bucket" big- 1 $((SIZE_MIB * 1048576))
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/nginx.conf" <<EOF2
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-$([[ $(id -u) == 0 ]] && echo "user root;")
-events { worker_connections 64; }
-http { access_log off; sendfile on; server { listen 127.0.0.1:$port; root $AW_STACK_DIR/s3/data; } }
-EOF2
-"$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+start_nginx
 
-field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 openssl_now() { openssl speed -evp sha256 -seconds 2 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); printf "%.1f", v / 1000}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # This machine's speed drifts from minute to minute (a shared VM), so each

@@ -13,32 +13,13 @@
 #
 #   bench/ingest_small.sh                 N=50000 C=8 by default
 #   N=20000 C=32 bench/ingest_small.sh
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-50000}
 C=${C:-8}
-
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || {
-    echo "installing nginx-light (Debian) for the static-server run" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-}
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build >/dev/null
-scripts/stack up >/dev/null 2>&1 || scripts/stack up
-eval "$(scripts/stack env)"
-build/artifact-watch migrate >/dev/null
-
-ts=$(date +%s)
 bucket=bench-small-$ts
 topic=aw.bench.small.$ts
-work=$(mktemp -d)
-cleanup() {
-    [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-    rm -rf "$work" "${AW_STACK_DIR:?}/s3/data/$bucket"
-    psql -X -q -c "DELETE FROM aw.object_versions WHERE store IN ('bench-vgw-$ts', 'bench-static-$ts')" 2>/dev/null || true
-}
-trap cleanup EXIT
+bench_buckets+=("$bucket")
+bench_stores+=("bench-vgw-$ts" "bench-static-$ts")
 
 aws s3api create-bucket --bucket "$bucket" >/dev/null
 python3 - "$AW_STACK_DIR/s3/data/$bucket" "$N" <<'PY'
@@ -50,27 +31,9 @@ for i in range(n):
 PY
 build/bench/bench_events "$topic" "$bucket" obj- "$N" 4096
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-$([[ $(id -u) == 0 ]] && echo "user root;")
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 10000000;
-    keepalive_timeout 300;
-    server { listen 127.0.0.1:$port; root $AW_STACK_DIR/s3/data; location / { } }
-}
-EOF
-"$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+start_nginx
 
 rate() { sed -n 's/.*(\([0-9]*\) events\/s.*/\1/p' "$1" | tail -n 1; }
-field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 
 echo "== $N objects of 4 KiB, fetch concurrency $C"
 raw_s3=$(build/bench/bench_fetch "$bucket" obj- "$N" "$C")

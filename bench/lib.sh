@@ -1,0 +1,54 @@
+# Shared set-up for the benchmark scripts (sourced): builds, starts the local
+# stack, and serves the S3 server's posix backend directory over nginx so both
+# servers hold the same objects under the same path-style URLs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || {
+    echo "installing nginx-light (Debian) for the static-server runs" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+}
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build >/dev/null
+scripts/stack up >/dev/null 2>&1 || scripts/stack up
+eval "$(scripts/stack env)"
+build/artifact-watch migrate >/dev/null
+
+ts=$(date +%s)
+work=$(mktemp -d)
+bench_buckets=()
+bench_stores=()
+bench_cleanup() {
+    [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    local b s
+    for b in "${bench_buckets[@]}"; do rm -rf "${AW_STACK_DIR:?}/s3/data/$b"; done
+    for s in "${bench_stores[@]}"; do
+        psql -X -q -c "DELETE FROM aw.object_versions WHERE store = '$s'" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap bench_cleanup EXIT
+
+# Starts nginx on a free loopback port serving versitygw's data directory;
+# sets $port.
+start_nginx() {
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >"$work/nginx.conf" <<EOF2
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+$([[ $(id -u) == 0 ]] && echo "user root;")
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 10000000;
+    keepalive_timeout 300;
+    server { listen 127.0.0.1:$port; root $AW_STACK_DIR/s3/data; location / { } }
+}
+EOF2
+    "$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+}
+
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
