@@ -222,21 +222,29 @@ static const char *kind_name(aw_obs_kind k) {
 }
 
 static int append_row(aw_indexer *ix, const aw_observation *o) {
-    char seq_key[320] = "", version_ref[512], size[24], sha[65], md5[33], part[16], off[24],
-         idx[16];
+    /* identity is never truncated: buffers are sized to the input */
+    size_t seqlen = o->sequencer ? strlen(o->sequencer) : 0;
+    size_t reflen = 64 + seqlen + (o->version_id ? strlen(o->version_id) : 0) +
+                    (o->etag ? strlen(o->etag) : 0) + (o->topic ? strlen(o->topic) : 0);
+    char *seq_key = malloc(seqlen + 34), *version_ref = malloc(reflen);
+    char size[24], sha[65], md5[33], part[16], off[24], idx[16];
+    if (!seq_key || !version_ref) {
+        free(seq_key);
+        free(version_ref);
+        return AW_ENOMEM;
+    }
     const char *sk = NULL;
     bool counter = o->event_source && !strcmp(o->event_source, "versitygw");
-    if (o->sequencer && *o->sequencer &&
-        aw_sequencer_key(o->sequencer, counter, seq_key, sizeof seq_key) == AW_OK)
+    if (seqlen && aw_sequencer_key(o->sequencer, counter, seq_key, seqlen + 34) == AW_OK)
         sk = seq_key;
     if (o->version_id && *o->version_id)
-        snprintf(version_ref, sizeof version_ref, "v:%s", o->version_id);
+        snprintf(version_ref, reflen, "v:%s", o->version_id);
     else if (sk)
-        snprintf(version_ref, sizeof version_ref, "s:%s", sk);
+        snprintf(version_ref, reflen, "s:%s", sk);
     else if (o->etag && *o->etag && o->kind == AW_OBS_CREATED)
-        snprintf(version_ref, sizeof version_ref, "e:%s", o->etag);
+        snprintf(version_ref, reflen, "e:%s", o->etag);
     else
-        snprintf(version_ref, sizeof version_ref, "k:%s/%d/%lld/%d", o->topic, (int)o->partition,
+        snprintf(version_ref, reflen, "k:%s/%d/%lld/%d", o->topic, (int)o->partition,
                  (long long)o->offset, (int)o->record_index);
     snprintf(size, sizeof size, "%lld", (long long)o->size);
     if (o->has_sha256)
@@ -270,6 +278,8 @@ static int append_row(aw_indexer *ix, const aw_observation *o) {
     rc |= field(ix, part, '\t');
     rc |= field(ix, off, '\t');
     rc |= field(ix, idx, '\n');
+    free(seq_key);
+    free(version_ref);
     return rc ? AW_ENOMEM : AW_OK;
 }
 
@@ -287,8 +297,9 @@ static int failed(aw_indexer *ix) {
     if (aw_pg_exec_script(ix->pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK) {
         aw_pg_destroy(ix->pg);
         ix->pg = NULL;
-        ix->temp_ready = false;
     }
+    /* the batch table may have been created in the transaction just undone */
+    ix->temp_ready = false;
     return AW_EPG;
 }
 
