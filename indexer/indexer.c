@@ -31,7 +31,7 @@ static const char *const create_temp_sql =
     " sequencer text, seq_key text, size bigint, sha256 text, md5 text, etag text,"
     " content_type text, event_time timestamptz, state text, kind text, event_name text,"
     " event_source text, kafka_topic text, kafka_partition int, kafka_offset bigint,"
-    " record_index int) ON COMMIT DELETE ROWS";
+    " kafka_timestamp bigint, record_index int) ON COMMIT DELETE ROWS";
 
 static const char *const upsert_versions_sql =
     "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id,"
@@ -77,11 +77,14 @@ static const char *const upsert_versions_sql =
 
 static const char *const insert_observations_sql =
     "INSERT INTO aw.observations (object_version_id, kind, event_name, event_source,"
-    "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, record_index)"
+    "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, kafka_timestamp,"
+    "  record_index)"
     " SELECT " VERSION_ID_OF_B ", b.kind, b.event_name, b.event_source, b.sequencer,"
-    "  b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset, b.record_index"
+    "  b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset, b.kafka_timestamp,"
+    "  b.record_index"
     " FROM aw_batch b"
-    " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, record_index) DO NOTHING";
+    " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, record_index)"
+    " DO NOTHING";
 
 /* In an unversioned bucket a delete removes every older write of the key,
  * whichever order the events arrived in. */
@@ -227,7 +230,7 @@ static int append_row(aw_indexer *ix, const aw_observation *o) {
     size_t reflen = 64 + seqlen + (o->version_id ? strlen(o->version_id) : 0) +
                     (o->etag ? strlen(o->etag) : 0) + (o->topic ? strlen(o->topic) : 0);
     char *seq_key = malloc(seqlen + 34), *version_ref = malloc(reflen);
-    char size[24], sha[65], md5[33], part[16], off[24], idx[16];
+    char size[24], sha[65], md5[33], part[16], off[24], ts[24], idx[16];
     if (!seq_key || !version_ref) {
         free(seq_key);
         free(version_ref);
@@ -253,6 +256,7 @@ static int append_row(aw_indexer *ix, const aw_observation *o) {
         aw_hex(o->md5, 16, md5);
     snprintf(part, sizeof part, "%d", (int)o->partition);
     snprintf(off, sizeof off, "%lld", (long long)o->offset);
+    snprintf(ts, sizeof ts, "%lld", (long long)o->timestamp);
     snprintf(idx, sizeof idx, "%d", (int)o->record_index);
     const char *et = timestamp_ok(o->event_time) ? o->event_time : NULL;
     const char *etag = o->etag && *o->etag ? o->etag : NULL;
@@ -277,6 +281,7 @@ static int append_row(aw_indexer *ix, const aw_observation *o) {
     rc |= field(ix, o->topic, '\t');
     rc |= field(ix, part, '\t');
     rc |= field(ix, off, '\t');
+    rc |= field(ix, ts, '\t');
     rc |= field(ix, idx, '\n');
     free(seq_key);
     free(version_ref);

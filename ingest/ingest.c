@@ -647,6 +647,7 @@ static int build_obs(ingest *in, batch *b) {
             o->topic = rd_kafka_topic_name(x->m->rkt);
             o->partition = x->m->partition;
             o->offset = x->m->offset;
+            o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
             o->record_index = (int32_t)e;
             if (!r) {
                 o->state = AW_OBS_TOMBSTONE;

@@ -52,7 +52,9 @@ CREATE INDEX object_versions_tombstones ON aw.object_versions (store, bucket, ke
   WHERE state = 'tombstone' AND version_id IS NULL;
 
 -- Every notification that touched a version, exactly once per Kafka record:
--- replays hit the unique constraint and change nothing. object_version_id has
+-- replays hit the unique constraint and change nothing. The record's
+-- timestamp is part of its identity because offsets start over when a topic
+-- is recreated or a cluster replaced; a replay keeps the timestamp. object_version_id has
 -- no foreign key on purpose: the indexer, the only writer, takes it from
 -- aw.object_versions in the same statement, and version rows are never
 -- deleted (a delete is a tombstone row); a per-row trigger would cost about a
@@ -68,9 +70,10 @@ CREATE TABLE aw.observations (
   kafka_topic       text        NOT NULL,
   kafka_partition   integer     NOT NULL,
   kafka_offset      bigint      NOT NULL,
+  kafka_timestamp   bigint      NOT NULL DEFAULT -1,   -- ms since the epoch, -1 if none
   record_index      integer     NOT NULL DEFAULT 0,
   observed_at       timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (kafka_topic, kafka_partition, kafka_offset, record_index)
+  UNIQUE (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, record_index)
 );
 CREATE INDEX observations_version ON aw.observations (object_version_id);
 

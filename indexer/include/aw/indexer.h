@@ -39,6 +39,7 @@ typedef struct aw_observation {
     const char *topic;       /* Kafka coordinates: the observation's identity */
     int32_t partition;
     int64_t offset;
+    int64_t timestamp;       /* the record's timestamp in ms, -1 if none */
     int32_t record_index;
 } aw_observation;
 
