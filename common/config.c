@@ -35,6 +35,8 @@ typedef struct conf_key {
 static const conf_key keys[] = {
     {"log.level", "AW_LOG_LEVEL", "log-level", CT_STR, OFF(log_level), "info", 0, 0,
      AW_CMD_ALL, false, "error, warn, info or debug"},
+    {"print_config", NULL, "print-config", CT_BOOL, OFF(print_config), "false", 0, 0,
+     AW_CMD_ALL, false, "print the effective configuration (secrets masked) and exit"},
     {"pg.conninfo", "AW_PG_URI", "pg", CT_STR, OFF(pg_conninfo), "", 0, 0, PGCMDS,
      true, "libpq conninfo or URI; empty uses libpq defaults and PG* variables"},
     {"kafka.brokers", "AW_KAFKA_BROKERS", "brokers", CT_STR, OFF(kafka_brokers),
@@ -427,6 +429,8 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd) {
         if (!(k->cmds & cmd))
             continue;
         const char *base = (const char *)cfg + k->offset;
+        if (k->offset == OFF(print_config))
+            continue;
         switch (k->type) {
         case CT_STR: {
             const char *v = *(char *const *)base;

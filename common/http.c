@@ -130,7 +130,9 @@ int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
     return AW_OK;
 }
 
-int aw_s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
+/* The request URL for bucket/key (key raw, unencoded; version_id may be
+ * NULL). AW_EINVAL if it does not fit. */
+static int s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
                      const char *version_id, char *buf, size_t cap) {
     size_t pos = 0;
     const char *ep = s3->endpoint;
@@ -162,22 +164,6 @@ int aw_s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
             return AW_EINVAL;
     }
     return AW_OK;
-}
-
-const char *aw_fetch_outcome_name(aw_fetch_outcome o) {
-    switch (o) {
-    case AW_FETCH_OK:
-        return "ok";
-    case AW_FETCH_NOT_FOUND:
-        return "not_found";
-    case AW_FETCH_PRECONDITION:
-        return "precondition_failed";
-    case AW_FETCH_FAILED:
-        return "failed";
-    case AW_FETCH_UNAVAILABLE:
-        return "unavailable";
-    }
-    return "?";
 }
 
 /* One transfer slot: an easy handle kept across requests (its connection
@@ -256,7 +242,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
 /* Prepares slot s for request r. AW_EINVAL when the URL does not fit. */
 static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     char url[8192];
-    if (aw_s3_object_url(s3, r->bucket, r->key, r->version_id, url, sizeof url) != AW_OK) {
+    if (s3_object_url(s3, r->bucket, r->key, r->version_id, url, sizeof url) != AW_OK) {
         snprintf(r->error, sizeof r->error, "object URL too long");
         return AW_EINVAL;
     }
@@ -543,22 +529,3 @@ static void slots_free(aw_s3 *s3) {
     s3->nslots = 0;
 }
 
-int aw_http_status(const char *url, long timeout_ms, long *status, char *errstr, size_t n) {
-    *status = 0;
-    CURL *e = curl_easy_init();
-    if (!e)
-        return AW_ENOMEM;
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
-    CURLcode cc = curl_easy_perform(e);
-    if (cc == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-    else
-        snprintf(errstr, n, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
-    curl_easy_cleanup(e);
-    return cc == CURLE_OK ? AW_OK : AW_EHTTP;
-}

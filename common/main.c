@@ -143,6 +143,11 @@ int main(int argc, char **argv) {
         aw_config_free(&cfg);
         return 0;
     }
+    if (cfg.print_config) {
+        aw_config_dump(stdout, &cfg, mask);
+        aw_config_free(&cfg);
+        return 0;
+    }
     aw_log_level lvl;
     if (aw_log_level_parse(cfg.log_level, &lvl) != AW_OK) {
         fprintf(stderr, "artifact-watch %s: log.level=\"%s\" must be error, warn, info or "

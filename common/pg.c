@@ -107,7 +107,6 @@ int aw_pg_query(aw_pg *pg, const char *sql, int nparams, const char *const *para
 }
 
 int aw_pg_result_rows(const aw_pg_result *r) { return PQntuples(r->res); }
-int aw_pg_result_cols(const aw_pg_result *r) { return PQnfields(r->res); }
 
 const char *aw_pg_result_get(const aw_pg_result *r, int row, int col) {
     if (PQgetisnull(r->res, row, col))
@@ -172,8 +171,4 @@ bool aw_pg_failure_is_transient(const aw_pg *pg) {
            !strcmp(s, "57P03") || !strcmp(s, "40001") || !strcmp(s, "40P01");
 }
 
-const char *aw_pg_last_sqlstate(const aw_pg *pg) { return pg->sqlstate; }
-
 bool aw_pg_is_broken(const aw_pg *pg) { return PQstatus(pg->conn) != CONNECTION_OK; }
-
-int aw_pg_server_version(const aw_pg *pg) { return PQserverVersion(pg->conn); }

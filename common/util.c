@@ -92,18 +92,6 @@ static int hexval(int c) {
     return -1;
 }
 
-int aw_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t n) {
-    if (hexlen != 2 * n)
-        return AW_EPARSE;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return AW_EPARSE;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return AW_OK;
-}
-
 int aw_urldecode(const char *in, size_t len, bool form, char **out, size_t *outlen) {
     *out = NULL;
     char *o = malloc(len + 1);
@@ -212,15 +200,6 @@ int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) {
         memset(out + 1 + l, '0', width - l);
     out[1 + width] = '\0';
     return AW_OK;
-}
-
-int aw_sequencer_cmp(const char *a, const char *b, bool counter) {
-    char sa[256], sb[256];
-    if (aw_sequencer_key(a, counter, sa, sizeof sa) != AW_OK ||
-        aw_sequencer_key(b, counter, sb, sizeof sb) != AW_OK)
-        return strcmp(a, b);
-    int c = strcmp(sa, sb);
-    return c < 0 ? -1 : c > 0;
 }
 
 int aw_fmt(char *buf, size_t cap, const char *fmt, ...) {

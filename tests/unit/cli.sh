@@ -38,4 +38,12 @@ out=$("$AW_BIN" nosuch 2>&1) || rc=$?
 [[ $rc == 2 ]] || fail "unknown command exited $rc"
 has "$out" 'unknown command "nosuch"'
 has "$("$AW_BIN" version)" "librdkafka 2."
+# --print-config: every key of the command with its effective value, secrets masked
+out=$(AW_FETCH_CONCURRENCY=7 AWS_SECRET_ACCESS_KEY=hunter2 "$AW_BIN" ingest --topic t9 -X linger.ms=3 --print-config)
+has "$out" "fetch.concurrency = 7"
+has "$out" "kafka.topic = t9"
+has "$out" "s3.secret_access_key = (set)"
+has "$out" "-X linger.ms=3"
+checks=$((checks + 1))
+[[ $out != *hunter2* ]] || fail "--print-config showed a secret"
 echo "cli.sh: $checks checks passed"

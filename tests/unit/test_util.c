@@ -16,6 +16,14 @@ static void sha_of(const char *s, size_t len, char hex[65]) {
     aw_hex(d, 32, hex);
 }
 
+/* <0, 0, >0: the order the indexer gives two sequencers of one key */
+static int seq_cmp(const char *a, const char *b, bool counter) {
+    char ka[128], kb[128];
+    ASSERT_INT_EQ(aw_sequencer_key(a, counter, ka, sizeof ka), AW_OK);
+    ASSERT_INT_EQ(aw_sequencer_key(b, counter, kb, sizeof kb), AW_OK);
+    return strcmp(ka, kb);
+}
+
 static void decodes(const char *in, bool form, const char *want) {
     char *out;
     size_t n;
@@ -57,13 +65,6 @@ int main(void) {
     aw_hash_destroy(h);
     aw_hash_destroy(NULL);
 
-    uint8_t b[4];
-    ASSERT_INT_EQ(aw_unhex("DEADbeef", 8, b, 4), AW_OK);
-    ASSERT_INT_EQ(b[0], 0xde);
-    ASSERT_INT_EQ(b[3], 0xef);
-    ASSERT_INT_EQ(aw_unhex("DEADbee", 7, b, 4), AW_EPARSE);
-    ASSERT_INT_EQ(aw_unhex("DEADbeeg", 8, b, 4), AW_EPARSE);
-
     decodes("a+b%2Fc", true, "a b/c");
     decodes("a+b%2Fc", false, "a+b/c");
     decodes("caf%C3%A9+%E2%9C%93.csv", true, "caf\xc3\xa9 \xe2\x9c\x93.csv");
@@ -90,14 +91,14 @@ int main(void) {
     ASSERT_STR_EQ(aw_err_name(12345), "AW_E?");
 
     /* AWS: right-pad with '0' and compare; versitygw: a hex counter */
-    ASSERT(aw_sequencer_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6", false) < 0);
-    ASSERT(aw_sequencer_cmp("0055AED6DCD9028", "0055AED6DCD90281E5", false) < 0);
-    ASSERT(aw_sequencer_cmp("0055AED6DCD90280", "0055AED6DCD9028", false) == 0);
-    ASSERT(aw_sequencer_cmp("0055aed6", "0055AED6", false) == 0);
-    ASSERT(aw_sequencer_cmp("9", "A", true) < 0);
-    ASSERT(aw_sequencer_cmp("F", "10", true) < 0);
-    ASSERT(aw_sequencer_cmp("38D", "31A", true) > 0);
-    ASSERT(aw_sequencer_cmp("F", "10", false) > 0); /* the same text read as AWS's */
+    ASSERT(seq_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6", false) < 0);
+    ASSERT(seq_cmp("0055AED6DCD9028", "0055AED6DCD90281E5", false) < 0);
+    ASSERT(seq_cmp("0055AED6DCD90280", "0055AED6DCD9028", false) == 0);
+    ASSERT(seq_cmp("0055aed6", "0055AED6", false) == 0);
+    ASSERT(seq_cmp("9", "A", true) < 0);
+    ASSERT(seq_cmp("F", "10", true) < 0);
+    ASSERT(seq_cmp("38D", "31A", true) > 0);
+    ASSERT(seq_cmp("F", "10", false) > 0); /* the same text read as AWS's */
     char k[64];
     ASSERT_INT_EQ(aw_sequencer_key("3a9", true, k, sizeof k), AW_OK);
     ASSERT_STR_EQ(k, "c000000000000000000000000000003A9");

@@ -46,13 +46,6 @@ void aw_http_global_cleanup(void);
 int aw_s3_new(const aw_s3_opts *opts, aw_s3 **out, char *errstr, size_t errstr_size) AW_WUR;
 void aw_s3_destroy(aw_s3 *s3);
 
-/*
- * Builds the request URL for bucket/key (key raw, unencoded; version_id may
- * be NULL) into buf. AW_EINVAL if it does not fit.
- */
-int aw_s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
-                     const char *version_id, char *buf, size_t cap) AW_WUR;
-
 /* How a fetch ended. */
 typedef enum aw_fetch_outcome {
     AW_FETCH_OK = 0,         /* 2xx and the whole body was delivered */
@@ -63,8 +56,6 @@ typedef enum aw_fetch_outcome {
     AW_FETCH_UNAVAILABLE,    /* the store itself is unreachable or refuses our
                                 credentials: not this object's fault */
 } aw_fetch_outcome;
-
-const char *aw_fetch_outcome_name(aw_fetch_outcome o);
 
 /*
  * One GET in a batch. The caller fills the inputs; the fields after the
@@ -115,8 +106,5 @@ int aw_s3_get(aw_s3 *s3, const char *bucket, const char *key, const char *versio
               aw_body_cb cb, void *ud, aw_s3_object_info *info, char *errstr,
               size_t errstr_size) AW_WUR;
 
-/* A plain unauthenticated GET returning only the status (health checks). */
-int aw_http_status(const char *url, long timeout_ms, long *status, char *errstr,
-                   size_t errstr_size) AW_WUR;
 
 #endif

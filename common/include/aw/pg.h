@@ -36,13 +36,9 @@ int aw_pg_query(aw_pg *pg, const char *sql, int nparams, const char *const *para
                 aw_pg_result **out, char *errstr, size_t errstr_size) AW_WUR;
 
 int aw_pg_result_rows(const aw_pg_result *r);
-int aw_pg_result_cols(const aw_pg_result *r);
 /* The text value, or NULL for SQL NULL. Valid until the result is freed. */
 const char *aw_pg_result_get(const aw_pg_result *r, int row, int col);
 void aw_pg_result_free(aw_pg_result *r);
-
-/* The SQLSTATE of the last failed statement on this connection ("" if none). */
-const char *aw_pg_last_sqlstate(const aw_pg *pg);
 
 /* True when the connection is unusable and must be re-established. */
 bool aw_pg_is_broken(const aw_pg *pg);
@@ -61,8 +57,5 @@ int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t errstr_si
  * (SQLSTATE class 08, 57P01-57P03, or a dead connection): worth retrying
  * after a reconnect, as opposed to a statement the server rejected. */
 bool aw_pg_failure_is_transient(const aw_pg *pg);
-
-/* The server's version number, e.g. 150018. */
-int aw_pg_server_version(const aw_pg *pg);
 
 #endif

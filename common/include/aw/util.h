@@ -27,9 +27,6 @@ void aw_hash_destroy(aw_hash *h);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void aw_hex(const uint8_t *bytes, size_t n, char *out);
 
-/* Parses exactly 2n hex digits (either case) into n bytes. */
-int aw_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t n) AW_WUR;
-
 /*
  * Decodes an object key from an event. form=true treats '+' as a space
  * (application/x-www-form-urlencoded, as S3 events use); %XX is decoded in
@@ -59,9 +56,6 @@ bool aw_utf8_valid(const char *s, size_t len);
  * strlen(seq) + 34 bytes at most).
  */
 int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) AW_WUR;
-
-/* <0, 0, >0 by the keys above. */
-int aw_sequencer_cmp(const char *a, const char *b, bool counter);
 
 /* snprintf that reports truncation as AW_EINVAL. */
 int aw_fmt(char *buf, size_t cap, const char *fmt, ...) AW_WUR AW_PRINTF(3, 4);
