@@ -31,6 +31,8 @@ struct aw_s3 {
     long timeout_ms;
 };
 
+const char *aw_http_version(void) { return "libcurl " LIBCURL_VERSION; }
+
 int aw_http_global_init(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? AW_OK : AW_EHTTP;
 }

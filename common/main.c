@@ -8,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curlver.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
-#include <openssl/opensslv.h>
 
 #include "aw/config.h"
 #include "aw/http.h"
@@ -19,6 +17,7 @@
 #include "aw/log.h"
 #include "aw/migrate.h"
 #include "aw/pg.h"
+#include "aw/util.h"
 
 #ifndef AW_VERSION
 #define AW_VERSION "0.1.0"
@@ -66,9 +65,9 @@ static int cmd_version(aw_config *cfg) {
     (void)cfg;
     printf("artifact-watch %s\n", AW_VERSION);
     printf("librdkafka %s\n", rd_kafka_version_str());
-    printf("libcurl %s\n", LIBCURL_VERSION);
+    printf("%s\n", aw_http_version());
     printf("jansson %s\n", JANSSON_VERSION);
-    printf("OpenSSL %s\n", OPENSSL_VERSION_TEXT);
+    printf("%s\n", aw_crypto_version());
     return 0;
 }
 

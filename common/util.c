@@ -6,6 +6,7 @@
 #include "aw/util.h"
 
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ void aw_hash_destroy(aw_hash *h) {
     EVP_MD_CTX_free(h->md5);
     free(h);
 }
+
+const char *aw_crypto_version(void) { return OPENSSL_VERSION_TEXT; }
 
 void aw_hex(const uint8_t *bytes, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";

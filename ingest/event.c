@@ -126,6 +126,16 @@ static int push(aw_events *out, const aw_event *e) {
     return AW_OK;
 }
 
+/* Appends e to out, or frees it when a copy failed (ok false) or out cannot
+ * grow: AW_ENOMEM either way. */
+static int keep(aw_events *out, aw_event *e, bool ok) {
+    if (!ok || push(out, e) != AW_OK) {
+        event_free(e);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
 /* AWS S3 records, MinIO, versitygw and Ceph RGW all use Records[]. */
 static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
                           char *errstr, size_t errn) {
@@ -203,10 +213,8 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         e.sequencer = dup_opt(aw_json_str(r, "s3.object.sequencer"), &ok);
         e.content_type = dup_opt(aw_json_str(r, "s3.object.contentType"), &ok);
         e.event_time = dup_opt(aw_json_str(r, "eventTime"), &ok);
-        if (!ok || push(out, &e) != AW_OK) {
-            event_free(&e);
+        if (keep(out, &e, ok) != AW_OK)
             return AW_ENOMEM;
-        }
     }
     return AW_OK;
 }
@@ -250,11 +258,7 @@ static int decode_eventbridge(json_t *root, aw_key_encoding enc, aw_events *out,
     e.version_id = dup_opt(aw_json_str(root, "detail.object.version-id"), &ok);
     e.sequencer = dup_opt(aw_json_str(root, "detail.object.sequencer"), &ok);
     e.event_time = dup_opt(aw_json_str(root, "time"), &ok);
-    if (!ok || push(out, &e) != AW_OK) {
-        event_free(&e);
-        return AW_ENOMEM;
-    }
-    return AW_OK;
+    return keep(out, &e, ok);
 }
 
 /* The GCS object resource, as a Pub/Sub bridge forwards it. The generation
@@ -284,11 +288,7 @@ static int decode_gcs(json_t *root, aw_events *out, char *errstr, size_t errn) {
     e.content_type = dup_opt(aw_json_str(root, "contentType"), &ok);
     const char *t = aw_json_str(root, "updated");
     e.event_time = dup_opt(t ? t : aw_json_str(root, "timeCreated"), &ok);
-    if (!ok || push(out, &e) != AW_OK) {
-        event_free(&e);
-        return AW_ENOMEM;
-    }
-    return AW_OK;
+    return keep(out, &e, ok);
 }
 
 /* One Azure Event Grid event; data.url is https://acct.host/container/blob
@@ -337,11 +337,7 @@ static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t err
     e.sequencer = dup_opt(aw_json_str(ev, "data.sequencer"), &ok);
     e.content_type = dup_opt(aw_json_str(ev, "data.contentType"), &ok);
     e.event_time = dup_opt(aw_json_str(ev, "eventTime"), &ok);
-    if (!ok || push(out, &e) != AW_OK) {
-        event_free(&e);
-        return AW_ENOMEM;
-    }
-    return AW_OK;
+    return keep(out, &e, ok);
 }
 
 static int decode_root(json_t *root, aw_key_encoding enc, aw_events *out, char *errstr,

@@ -38,6 +38,9 @@ typedef struct aw_s3_object_info {
 /* Returns AW_OK to continue, anything else aborts the transfer. */
 typedef int (*aw_body_cb)(void *ud, const void *data, size_t len);
 
+/* "libcurl 7.88.1" etc., for `artifact-watch version`. */
+const char *aw_http_version(void);
+
 /* Once per process, before any thread starts. */
 int aw_http_global_init(void) AW_WUR;
 void aw_http_global_cleanup(void);

@@ -24,6 +24,9 @@ int aw_hash_final(aw_hash *h, uint8_t sha256[32], uint8_t md5[16]) AW_WUR;
 int aw_hash_reset(aw_hash *h) AW_WUR;
 void aw_hash_destroy(aw_hash *h);
 
+/* The crypto library behind aw_hash, e.g. "OpenSSL 3.0.19 27 Jan 2026". */
+const char *aw_crypto_version(void);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void aw_hex(const uint8_t *bytes, size_t n, char *out);
 
