@@ -1,0 +1,100 @@
+/*
+ * Sidecars: the small files pipelines upload next to their artifacts, and
+ * OpenLineage run events. Which keys are sidecars is decided by basename
+ * globs (configurable); what a sidecar says is read by aw_sidecar_parse,
+ * a pure function of its bytes, so it is fixture-testable like the event
+ * decoder. A sidecar that cannot be read is still a result: its error is
+ * recorded next to it and never stops anything else.
+ */
+#ifndef AW_SIDECAR_H
+#define AW_SIDECAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aw/err.h"
+
+typedef enum aw_sidecar_kind {
+    AW_SC_NONE = 0,
+    AW_SC_METADATA,      /* metadata.json: describes the files of its folder */
+    AW_SC_FILE_METADATA, /* <file>.metadata.json: describes <file>, wins over the folder's */
+    AW_SC_SHA256,        /* <file>.sha256: the digest <file> must have */
+    AW_SC_METRICS,       /* metrics.json: numbers about the folder's artifact */
+    AW_SC_OPENLINEAGE,   /* *.openlineage.json or a message of the OpenLineage topic */
+} aw_sidecar_kind;
+
+#define AW_SC_NKINDS 6
+
+/* "metadata", "file_metadata", "sha256", "metrics", "openlineage". */
+const char *aw_sidecar_kind_name(aw_sidecar_kind k);
+
+typedef struct aw_sidecar_rules aw_sidecar_rules;
+
+/*
+ * Builds the rules from comma-separated basename globs per kind (fnmatch
+ * syntax). The per-file kinds (file_metadata, sha256) must be "*SUFFIX"
+ * patterns, because the file they describe is the key without SUFFIX. Empty
+ * disables a kind. AW_ECONFIG with the reason in errstr.
+ */
+int aw_sidecar_rules_new(const char *const globs[AW_SC_NKINDS], aw_sidecar_rules **out,
+                         char *errstr, size_t errstr_size) AW_WUR;
+void aw_sidecar_rules_destroy(aw_sidecar_rules *r);
+
+/*
+ * The kind of the object at key, AW_SC_NONE for an ordinary object. When
+ * subject is not NULL it receives a malloc'd string: the folder ("a/b/", ""
+ * at the root) for folder kinds, the described file's key for per-file
+ * kinds, NULL for OpenLineage. The per-file kinds are tried first, so
+ * "x.metadata.json" is a file sidecar even when "metadata.json" would match.
+ */
+aw_sidecar_kind aw_sidecar_classify(const aw_sidecar_rules *r, const char *key, char **subject);
+
+/* One lineage declaration: the object it names is a parent (an input). */
+typedef struct aw_lineage_parent {
+    char *uri;           /* as declared, normalised to s3://bucket/key */
+    char *bucket, *key;
+    char sha256[65];     /* declared lowercase hex digest, "" when none */
+    char *child_bucket;  /* OpenLineage: the output it produced; NULL for */
+    char *child_key;     /* metadata, whose children are its subjects */
+    const char *kind;    /* "data" (created_from.data_path) or "openlineage" */
+} aw_lineage_parent;
+
+typedef struct aw_sidecar_doc {
+    aw_sidecar_kind kind;
+    char *json;          /* the document (valid JSON) for jsonb; NULL if unreadable */
+    char error[512];     /* "" when everything was understood */
+    char sha256[65];     /* .sha256: the declared digest, else "" */
+    char *created_at;    /* metadata created_at, OpenLineage eventTime */
+    char *code_commit;   /* created_from.code_commit, else git_commit */
+    char *run_id;        /* created_from.training_run_id, OpenLineage run.runId */
+    char *job;           /* OpenLineage job namespace/name */
+    char *event_type;    /* OpenLineage eventType */
+    char *artifact_type, *name, *version;
+    aw_lineage_parent *parents;
+    size_t nparents;
+} aw_sidecar_doc;
+
+/* How deep a sidecar's JSON may nest before it is refused. */
+#define AW_SIDECAR_MAX_DEPTH 64
+
+/*
+ * Reads a sidecar of kind k. subject_name is the basename of the described
+ * file (to pick a line of a multi-line .sha256), or NULL. truncated says the
+ * body was cut at the size limit: the document is then refused as too
+ * large, with total_size in the message. Returns AW_OK (look at out->error:
+ * a sidecar with errors is still a result) or AW_ENOMEM. Release with
+ * aw_sidecar_doc_clear.
+ */
+int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool truncated,
+                     long long total_size, const char *subject_name,
+                     aw_sidecar_doc *out) AW_WUR;
+
+void aw_sidecar_doc_clear(aw_sidecar_doc *d);
+
+/*
+ * Splits "s3://bucket/key" (also s3a://, s3n://, gs://) into malloc'd bucket
+ * and key. AW_EPARSE when it is not such a URI or has no key.
+ */
+int aw_object_uri_parse(const char *uri, char **bucket, char **key) AW_WUR;
+
+#endif

@@ -1,0 +1,585 @@
+/*
+ * Sidecar classification and parsing. Nothing here touches the network or
+ * the database: bytes in, a normalised document out.
+ */
+#include "aw/sidecar.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "aw/util.h"
+
+static const char *const kind_names[AW_SC_NKINDS] = {"none", "metadata", "file_metadata",
+                                                     "sha256", "metrics", "openlineage"};
+
+const char *aw_sidecar_kind_name(aw_sidecar_kind k) {
+    return (unsigned)k < AW_SC_NKINDS ? kind_names[k] : "none";
+}
+
+struct aw_sidecar_rules {
+    char **globs[AW_SC_NKINDS];
+    size_t n[AW_SC_NKINDS];
+};
+
+void aw_sidecar_rules_destroy(aw_sidecar_rules *r) {
+    if (!r)
+        return;
+    for (int k = 0; k < AW_SC_NKINDS; k++) {
+        for (size_t i = 0; i < r->n[k]; i++)
+            free(r->globs[k][i]);
+        free(r->globs[k]);
+    }
+    free(r);
+}
+
+static bool per_file(int k) {
+    return k == AW_SC_FILE_METADATA || k == AW_SC_SHA256;
+}
+
+int aw_sidecar_rules_new(const char *const globs[AW_SC_NKINDS], aw_sidecar_rules **out,
+                         char *errstr, size_t errn) {
+    *out = NULL;
+    aw_sidecar_rules *r = calloc(1, sizeof *r);
+    if (!r)
+        return AW_ENOMEM;
+    for (int k = 1; k < AW_SC_NKINDS; k++) {
+        const char *s = globs[k] ? globs[k] : "";
+        while (*s) {
+            size_t l = strcspn(s, ",");
+            const char *b = s, *e = s + l;
+            while (b < e && isspace((unsigned char)*b))
+                b++;
+            while (e > b && isspace((unsigned char)e[-1]))
+                e--;
+            s += l + (s[l] == ',');
+            if (b == e)
+                continue;
+            char *g = strndup(b, (size_t)(e - b));
+            char **ng = g ? realloc(r->globs[k], (r->n[k] + 1) * sizeof *ng) : NULL;
+            if (!ng) {
+                free(g);
+                aw_sidecar_rules_destroy(r);
+                return AW_ENOMEM;
+            }
+            r->globs[k] = ng;
+            ng[r->n[k]++] = g;
+            if (strchr(g, '/')) {
+                snprintf(errstr, errn, "sidecar pattern \"%s\": patterns match the last "
+                         "path segment and cannot contain '/'", g);
+                aw_sidecar_rules_destroy(r);
+                return AW_ECONFIG;
+            }
+            if (per_file(k) && (g[0] != '*' || strpbrk(g + 1, "*?[") || !g[1])) {
+                snprintf(errstr, errn, "%s sidecar pattern \"%s\": must be \"*SUFFIX\" "
+                         "(the described file is the key without SUFFIX)", kind_names[k], g);
+                aw_sidecar_rules_destroy(r);
+                return AW_ECONFIG;
+            }
+        }
+    }
+    *out = r;
+    return AW_OK;
+}
+
+aw_sidecar_kind aw_sidecar_classify(const aw_sidecar_rules *r, const char *key, char **subject) {
+    if (subject)
+        *subject = NULL;
+    if (!r || !key)
+        return AW_SC_NONE;
+    const char *slash = strrchr(key, '/');
+    const char *base = slash ? slash + 1 : key;
+    size_t dirlen = (size_t)(base - key);
+    static const int order[] = {AW_SC_FILE_METADATA, AW_SC_SHA256, AW_SC_METADATA,
+                                AW_SC_METRICS, AW_SC_OPENLINEAGE};
+    for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
+        int k = order[o];
+        for (size_t i = 0; i < r->n[k]; i++) {
+            const char *g = r->globs[k][i];
+            if (fnmatch(g, base, 0) != 0)
+                continue;
+            if (per_file(k) && strlen(base) <= strlen(g) - 1)
+                continue; /* nothing left to describe: ".sha256" alone */
+            if (subject) {
+                if (per_file(k))
+                    *subject = strndup(key, strlen(key) - (strlen(g) - 1));
+                else if (k != AW_SC_OPENLINEAGE)
+                    *subject = strndup(key, dirlen);
+            }
+            return (aw_sidecar_kind)k;
+        }
+    }
+    return AW_SC_NONE;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static void adderr(aw_sidecar_doc *d, const char *fmt, ...) AW_PRINTF(2, 3);
+static void adderr(aw_sidecar_doc *d, const char *fmt, ...) {
+    size_t l = strlen(d->error);
+    if (l + 4 >= sizeof d->error)
+        return;
+    if (l) {
+        memcpy(d->error + l, "; ", 3);
+        l += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->error + l, sizeof d->error - l, fmt, ap);
+    va_end(ap);
+}
+
+static const char *type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+static int depth_of(const json_t *v, int limit) {
+    int max = 0;
+    if (limit < 0)
+        return 1;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            int d = depth_of(x, limit - 1);
+            if (d > max)
+                max = d;
+            if (max > limit)
+                break;
+        }
+        return max + 1;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            int d = depth_of(x, limit - 1);
+            if (d > max)
+                max = d;
+            if (max > limit)
+                break;
+        }
+        return max + 1;
+    }
+    return 0;
+}
+
+/* A string field; a number is accepted as its decimal text (versions and run
+ * ids are often numbers). Wrong types are reported and yield NULL. */
+static int text_field(aw_sidecar_doc *d, json_t *obj, const char *name, const char *where,
+                      char **out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v) || *out)
+        return AW_OK;
+    char num[32];
+    const char *s = NULL;
+    if (json_is_string(v))
+        s = json_string_value(v);
+    else if (json_is_integer(v))
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v)), s = num;
+    if (!s) {
+        adderr(d, "%s%s: expected a string, got %s", where, name, type_name(v));
+        return AW_OK;
+    }
+    if (!*s)
+        return AW_OK;
+    *out = strdup(s);
+    return *out ? AW_OK : AW_ENOMEM;
+}
+
+/* Accepts "<hex>", "sha256:<hex>" and upper case; writes lowercase hex. */
+static bool digest_norm(const char *s, char out[65]) {
+    if (!strncasecmp(s, "sha256:", 7))
+        s += 7;
+    if (strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 64; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+        out[i] = (char)tolower((unsigned char)s[i]);
+    }
+    out[64] = '\0';
+    return true;
+}
+
+int aw_object_uri_parse(const char *uri, char **bucket, char **key) {
+    *bucket = *key = NULL;
+    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
+    const char *p = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !p; i++)
+        if (!strncasecmp(uri, schemes[i], strlen(schemes[i])))
+            p = uri + strlen(schemes[i]);
+    if (!p)
+        return AW_EPARSE;
+    const char *slash = strchr(p, '/');
+    if (!slash || slash == p || !slash[1])
+        return AW_EPARSE;
+    *bucket = strndup(p, (size_t)(slash - p));
+    *key = strdup(slash + 1);
+    if (!*bucket || !*key) {
+        free(*bucket);
+        free(*key);
+        *bucket = *key = NULL;
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+static int add_parent(aw_sidecar_doc *d, const char *bucket, const char *key,
+                      const char *sha, const char *cbucket, const char *ckey, const char *kind) {
+    aw_lineage_parent *np = realloc(d->parents, (d->nparents + 1) * sizeof *np);
+    if (!np)
+        return AW_ENOMEM;
+    d->parents = np;
+    aw_lineage_parent *p = &np[d->nparents];
+    memset(p, 0, sizeof *p);
+    size_t ul = strlen(bucket) + strlen(key) + 7;
+    p->uri = malloc(ul);
+    p->bucket = strdup(bucket);
+    p->key = strdup(key);
+    p->child_bucket = cbucket ? strdup(cbucket) : NULL;
+    p->child_key = ckey ? strdup(ckey) : NULL;
+    p->kind = kind;
+    d->nparents++;
+    if (!p->uri || !p->bucket || !p->key || (cbucket && !p->child_bucket) ||
+        (ckey && !p->child_key))
+        return AW_ENOMEM;
+    snprintf(p->uri, ul, "s3://%s/%s", bucket, key);
+    if (sha)
+        memcpy(p->sha256, sha, 65);
+    return AW_OK;
+}
+
+/* created_from.data_path (string or list) with data_checksum (string, list
+ * in the same order, or an object keyed by path). */
+static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
+    int rc = AW_OK;
+    if ((rc = text_field(d, cf, "code_commit", "created_from.", &d->code_commit)) ||
+        (rc = text_field(d, cf, "training_run_id", "created_from.", &d->run_id)))
+        return rc;
+    json_t *dp = json_object_get(cf, "data_path");
+    json_t *dc = json_object_get(cf, "data_checksum");
+    if (!dp || json_is_null(dp))
+        return AW_OK;
+    if (!json_is_string(dp) && !json_is_array(dp)) {
+        adderr(d, "created_from.data_path: expected a string or a list of strings, got %s",
+               type_name(dp));
+        return AW_OK;
+    }
+    if (dc && !json_is_null(dc) && !json_is_string(dc) && !json_is_array(dc) &&
+        !json_is_object(dc)) {
+        adderr(d, "created_from.data_checksum: expected a string, a list or an object, got %s",
+               type_name(dc));
+        dc = NULL;
+    }
+    size_t n = json_is_array(dp) ? json_array_size(dp) : 1;
+    if (json_is_array(dc) && json_array_size(dc) != n)
+        adderr(d, "created_from.data_checksum: %zu checksum(s) for %zu path(s); matched by "
+               "position", json_array_size(dc), n);
+    if (json_is_string(dc) && n > 1)
+        adderr(d, "created_from.data_checksum: one checksum for %zu paths; not used", n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *pv = json_is_array(dp) ? json_array_get(dp, i) : dp;
+        char where[64];
+        if (json_is_array(dp))
+            snprintf(where, sizeof where, "created_from.data_path[%zu]", i);
+        else
+            snprintf(where, sizeof where, "created_from.data_path");
+        if (!json_is_string(pv)) {
+            adderr(d, "%s: expected a string, got %s", where, type_name(pv));
+            continue;
+        }
+        const char *path = json_string_value(pv);
+        json_t *cv = NULL;
+        if (json_is_string(dc) && n == 1)
+            cv = dc;
+        else if (json_is_array(dc))
+            cv = json_array_get(dc, i);
+        else if (json_is_object(dc))
+            cv = json_object_get(dc, path);
+        char sha[65] = "";
+        if (cv && !json_is_null(cv)) {
+            if (!json_is_string(cv) || !digest_norm(json_string_value(cv), sha)) {
+                adderr(d, "created_from.data_checksum for %s: not a SHA-256 hex digest", where);
+                sha[0] = '\0';
+            }
+        }
+        char *bucket, *key;
+        rc = aw_object_uri_parse(path, &bucket, &key);
+        if (rc == AW_ENOMEM)
+            return rc;
+        if (rc != AW_OK) {
+            adderr(d, "%s: \"%.100s\" is not an s3://bucket/key URI", where, path);
+            continue;
+        }
+        rc = add_parent(d, bucket, key, sha[0] ? sha : NULL, NULL, NULL, "data");
+        free(bucket);
+        free(key);
+        if (rc)
+            return rc;
+    }
+    return AW_OK;
+}
+
+static int read_metadata(aw_sidecar_doc *d, json_t *root) {
+    int rc;
+    json_t *ca = json_object_get(root, "created_at");
+    if (ca && !json_is_null(ca) && !json_is_string(ca))
+        adderr(d, "created_at: expected a date-time string, got %s", type_name(ca));
+    else if ((rc = text_field(d, root, "created_at", "", &d->created_at)))
+        return rc;
+    if (
+        (rc = text_field(d, root, "artifact_type", "", &d->artifact_type)) ||
+        (rc = text_field(d, root, "name", "", &d->name)) ||
+        (rc = text_field(d, root, "artifact_name", "", &d->name)) ||
+        (rc = text_field(d, root, "model_name", "", &d->name)) ||
+        (rc = text_field(d, root, "version", "", &d->version)) ||
+        (rc = text_field(d, root, "model_version", "", &d->version)))
+        return rc;
+    json_t *cf = json_object_get(root, "created_from");
+    if (cf && !json_is_null(cf)) {
+        if (!json_is_object(cf))
+            adderr(d, "created_from: expected an object, got %s", type_name(cf));
+        else if ((rc = read_created_from(d, cf)))
+            return rc;
+    }
+    /* the lineage block's commit wins; git_commit describes the same code */
+    return text_field(d, root, "git_commit", "", &d->code_commit);
+}
+
+/* An OpenLineage dataset on an object store: namespace "s3://bucket"
+ * (s3a, gs too) and name = key. Other datasets are not objects. */
+static bool ol_object(json_t *ds, char **bucket, char **key) {
+    *bucket = *key = NULL;
+    const char *ns = json_string_value(json_object_get(ds, "namespace"));
+    const char *name = json_string_value(json_object_get(ds, "name"));
+    if (!ns || !name || !*name)
+        return false;
+    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
+    const char *b = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !b; i++)
+        if (!strncasecmp(ns, schemes[i], strlen(schemes[i])))
+            b = ns + strlen(schemes[i]);
+    if (!b || !*b)
+        return false;
+    size_t bl = strcspn(b, "/");
+    while (*name == '/')
+        name++;
+    if (!bl || !*name)
+        return false;
+    *bucket = strndup(b, bl);
+    *key = strdup(name);
+    return *bucket && *key;
+}
+
+static int read_openlineage(aw_sidecar_doc *d, json_t *root) {
+    int rc;
+    json_t *run = json_object_get(root, "run"), *job = json_object_get(root, "job");
+    if ((rc = text_field(d, root, "eventType", "", &d->event_type)) ||
+        (rc = text_field(d, root, "eventTime", "", &d->created_at)))
+        return rc;
+    if (!json_is_object(run) || !json_is_string(json_object_get(run, "runId")))
+        adderr(d, "run.runId: missing or not a string");
+    else if ((rc = text_field(d, run, "runId", "run.", &d->run_id)))
+        return rc;
+    if (json_is_object(job)) {
+        const char *ns = json_string_value(json_object_get(job, "namespace"));
+        const char *nm = json_string_value(json_object_get(job, "name"));
+        if (nm) {
+            size_t l = (ns ? strlen(ns) : 0) + strlen(nm) + 2;
+            d->job = malloc(l);
+            if (!d->job)
+                return AW_ENOMEM;
+            snprintf(d->job, l, "%s%s%s", ns ? ns : "", ns ? "/" : "", nm);
+        }
+    }
+    json_t *ins = json_object_get(root, "inputs"), *outs = json_object_get(root, "outputs");
+    if (ins && !json_is_array(ins)) {
+        adderr(d, "inputs: expected a list, got %s", type_name(ins));
+        ins = NULL;
+    }
+    if (outs && !json_is_array(outs)) {
+        adderr(d, "outputs: expected a list, got %s", type_name(outs));
+        outs = NULL;
+    }
+    size_t i, j;
+    json_t *o, *in;
+    json_array_foreach(outs, i, o) {
+        char *ob, *ok;
+        if (!ol_object(o, &ob, &ok)) {
+            free(ob);
+            free(ok);
+            continue;
+        }
+        json_array_foreach(ins, j, in) {
+            char *ib, *ik;
+            if (ol_object(in, &ib, &ik))
+                rc = add_parent(d, ib, ik, NULL, ob, ok, "openlineage");
+            free(ib);
+            free(ik);
+            if (rc)
+                break;
+        }
+        free(ob);
+        free(ok);
+        if (rc)
+            return rc;
+    }
+    return AW_OK;
+}
+
+/* "<hex>", "<hex>  name", "<hex> *name" (sha256sum), or BSD "SHA256 (name) = <hex>";
+ * several lines pick the one naming subject_name. */
+static int read_sha256(aw_sidecar_doc *d, const char *body, size_t len, const char *subject) {
+    if (!aw_utf8_valid(body, len) || memchr(body, '\0', len)) {
+        adderr(d, "not text");
+        return AW_OK;
+    }
+    char *text = strndup(body, len);
+    if (!text)
+        return AW_ENOMEM;
+    int lines = 0, chosen = 0;
+    char hex[65] = "", name[256] = "";
+    for (char *save = NULL, *line = strtok_r(text, "\r\n", &save); line;
+         line = strtok_r(NULL, "\r\n", &save)) {
+        while (isspace((unsigned char)*line))
+            line++;
+        if (!*line || *line == '#')
+            continue;
+        lines++;
+        char h[65], nm[256] = "";
+        const char *p = line;
+        if (!strncmp(p, "SHA256 (", 8) && strstr(p, ") = ")) {
+            const char *e = strstr(p, ") = ");
+            snprintf(nm, sizeof nm, "%.*s", (int)(e - p - 8), p + 8);
+            p = e + 4;
+            if (!digest_norm(p, h)) {
+                adderr(d, "line %d: not a SHA-256 hex digest", lines);
+                continue;
+            }
+        } else {
+            size_t hl = strcspn(p, " \t");
+            char tok[80];
+            snprintf(tok, sizeof tok, "%.*s", (int)(hl < 79 ? hl : 79), p);
+            if (hl > 79 || !digest_norm(tok, h)) {
+                adderr(d, "line %d: \"%.40s\" is not a SHA-256 hex digest", lines, p);
+                continue;
+            }
+            p += hl;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '*')
+                p++;
+            snprintf(nm, sizeof nm, "%s", p);
+            for (size_t l = strlen(nm); l && isspace((unsigned char)nm[l - 1]); l--)
+                nm[l - 1] = '\0';
+        }
+        const char *base = strrchr(nm, '/') ? strrchr(nm, '/') + 1 : nm;
+        bool names_subject = subject && *base && !strcmp(base, subject);
+        if (!chosen || (names_subject && chosen < 2)) {
+            memcpy(hex, h, sizeof hex);
+            snprintf(name, sizeof name, "%s", nm);
+            chosen = names_subject ? 2 : 1;
+        }
+    }
+    free(text);
+    if (!hex[0]) {
+        if (!d->error[0])
+            adderr(d, "no SHA-256 digest found");
+        return AW_OK;
+    }
+    if (lines > 1 && chosen < 2) {
+        adderr(d, "%d digests and none names %s", lines, subject ? subject : "the file");
+        return AW_OK;
+    }
+    memcpy(d->sha256, hex, sizeof hex);
+    json_t *j = json_pack("{s:s}", "sha256", hex);
+    if (j && name[0])
+        json_object_set_new(j, "name", json_string(name));
+    d->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return d->json ? AW_OK : AW_ENOMEM;
+}
+
+int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool truncated,
+                     long long total_size, const char *subject_name, aw_sidecar_doc *d) {
+    memset(d, 0, sizeof *d);
+    d->kind = k;
+    if (truncated) {
+        adderr(d, "%lld bytes: larger than the sidecar size limit; not read", total_size);
+        return AW_OK;
+    }
+    if (k == AW_SC_SHA256)
+        return read_sha256(d, body, len, subject_name);
+    json_error_t je;
+    json_t *root = json_loadb(body ? body : "", len, 0, &je);
+    if (!root && strstr(je.text, "too big integer")) /* valid JSON all the same */
+        root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL, &je);
+    if (!root) {
+        adderr(d, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        return AW_OK;
+    }
+    int rc = AW_OK;
+    if (depth_of(root, AW_SIDECAR_MAX_DEPTH) > AW_SIDECAR_MAX_DEPTH) {
+        adderr(d, "nested deeper than %d levels; not read", AW_SIDECAR_MAX_DEPTH);
+        json_decref(root);
+        return AW_OK;
+    }
+    /* kept as sent, so numbers keep their exact text in jsonb: jansson and
+     * PostgreSQL agree on what valid JSON is (strict RFC 8259, no \u0000) */
+    d->json = strndup(body, len);
+    if (!d->json) {
+        json_decref(root);
+        return AW_ENOMEM;
+    }
+    if (k == AW_SC_METRICS) {
+        if (!json_is_object(root))
+            adderr(d, "expected a JSON object, got %s", type_name(root));
+    } else if (!json_is_object(root)) {
+        adderr(d, "expected a JSON object, got %s", type_name(root));
+    } else if (k == AW_SC_OPENLINEAGE) {
+        rc = read_openlineage(d, root);
+    } else {
+        rc = read_metadata(d, root);
+    }
+    json_decref(root);
+    return rc;
+}
+
+void aw_sidecar_doc_clear(aw_sidecar_doc *d) {
+    if (!d)
+        return;
+    free(d->json);
+    free(d->created_at);
+    free(d->code_commit);
+    free(d->run_id);
+    free(d->job);
+    free(d->event_type);
+    free(d->artifact_type);
+    free(d->name);
+    free(d->version);
+    for (size_t i = 0; i < d->nparents; i++) {
+        free(d->parents[i].uri);
+        free(d->parents[i].bucket);
+        free(d->parents[i].key);
+        free(d->parents[i].child_bucket);
+        free(d->parents[i].child_key);
+    }
+    free(d->parents);
+    memset(d, 0, sizeof *d);
+}
