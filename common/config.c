@@ -84,6 +84,33 @@ static const conf_key keys[] = {
      "false", 0, 0, AW_CMD_INGEST, false, "also compute MD5 and compare with a single-part ETag"},
     {"ingest.drain", NULL, "drain", CT_BOOL, OFF(drain), "false", 0, 0, AW_CMD_INGEST,
      false, "exit 0 once every assigned partition is consumed to its end"},
+    {"sidecar.metadata", "AW_SIDECAR_METADATA", "sidecar-metadata", CT_STR,
+     OFF(sidecar_metadata), "metadata.json", 0, 0, AW_CMD_INGEST, false,
+     "basename globs of folder metadata sidecars (comma-separated; empty disables)"},
+    {"sidecar.file_metadata", "AW_SIDECAR_FILE_METADATA", "sidecar-file-metadata", CT_STR,
+     OFF(sidecar_file_metadata), "*.metadata.json", 0, 0, AW_CMD_INGEST, false,
+     "per-file metadata sidecars, \"*SUFFIX\": <file>SUFFIX describes <file>"},
+    {"sidecar.sha256", "AW_SIDECAR_SHA256", "sidecar-sha256", CT_STR, OFF(sidecar_sha256),
+     "*.sha256", 0, 0, AW_CMD_INGEST, false,
+     "declared-digest sidecars, \"*SUFFIX\": <file>SUFFIX holds <file>'s SHA-256"},
+    {"sidecar.metrics", "AW_SIDECAR_METRICS", "sidecar-metrics", CT_STR,
+     OFF(sidecar_metrics), "metrics.json", 0, 0, AW_CMD_INGEST, false,
+     "basename globs of folder metrics sidecars"},
+    {"sidecar.openlineage", "AW_SIDECAR_OPENLINEAGE", "sidecar-openlineage", CT_STR,
+     OFF(sidecar_openlineage), "*.openlineage.json", 0, 0, AW_CMD_INGEST, false,
+     "basename globs of objects holding an OpenLineage RunEvent"},
+    {"sidecar.max_bytes", "AW_SIDECAR_MAX_BYTES", "sidecar-max-bytes", CT_INT,
+     OFF(sidecar_max_bytes), "1048576", 1024, 67108864, AW_CMD_INGEST, false,
+     "larger sidecars are recorded with an error instead of being read"},
+    {"openlineage.topic", "AW_OPENLINEAGE_TOPIC", "openlineage-topic", CT_STR,
+     OFF(openlineage_topic), "", 0, 0, AW_CMD_INGEST, false,
+     "Kafka topic of OpenLineage RunEvents (empty: not consumed)"},
+    {"lineage.depth", NULL, "depth", CT_INT, OFF(lineage_depth), "10", 0, 1000,
+     AW_CMD_LINEAGE, false, "how many edges to follow"},
+    {"lineage.as_of", NULL, "as-of", CT_STR, OFF(lineage_as_of), "", 0, 0, AW_CMD_LINEAGE,
+     false, "walk the graph as it was at this time (ISO 8601; default now)"},
+    {"lineage.format", NULL, "format", CT_STR, OFF(lineage_format), "table", 0, 0,
+     AW_CMD_LINEAGE, false, "table, json or dot (Graphviz)"},
     {"migrate.status", NULL, "status", CT_BOOL, OFF(migrate_status), "false", 0, 0,
      AW_CMD_MIGRATE, false, "list migrations and whether they are applied; change nothing"},
 };
@@ -319,6 +346,11 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
                 break;
             }
             rc = aw_config_add_rdkafka_prop(cfg, argv[++i], errstr, n);
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 && (cmd & AW_CMD_LINEAGE) &&
+            cfg->nargs < sizeof cfg->args / sizeof cfg->args[0]) {
+            cfg->args[cfg->nargs++] = a; /* lineage up|down URI */
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {

@@ -17,12 +17,19 @@
 #include "aw/pg.h"
 #include "aw/util.h"
 
+/* COPY text being built. */
+typedef struct cbuf {
+    char *p;
+    size_t len, cap;
+} cbuf;
+
 struct aw_indexer {
     char *conninfo;
     aw_pg *pg;
     bool temp_ready;
-    char *buf; /* COPY text of the current batch */
-    size_t len, cap;
+    cbuf rows;  /* aw_batch: one line per object observation */
+    cbuf scs;   /* aw_sc: one line per sidecar or document */
+    cbuf decls; /* aw_decl: one line per lineage declaration */
 };
 
 static const char *const create_temp_sql =
@@ -31,7 +38,17 @@ static const char *const create_temp_sql =
     " sequencer text, seq_key text, size bigint, sha256 text, md5 text, etag text,"
     " content_type text, event_time timestamptz, state text, kind text, event_name text,"
     " event_source text, kafka_topic text, kafka_partition int, kafka_offset bigint,"
-    " kafka_timestamp bigint, record_index int) ON COMMIT DELETE ROWS";
+    " kafka_timestamp bigint, record_index int) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS aw_sc ("
+    " n int, store text, bucket text, key text, version_ref text, kafka_topic text,"
+    " kafka_partition int, kafka_offset bigint, kafka_timestamp bigint, kind text,"
+    " scope text, subject text, doc text, parse_error text, declared_sha256 text,"
+    " declared_at timestamptz, created_at timestamptz, artifact_type text, name text,"
+    " version text, code_commit text, run_key text, job text, event_type text)"
+    " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS aw_decl ("
+    " n int, ordinal int, kind text, child_bucket text, child_key text, parent_uri text,"
+    " parent_bucket text, parent_key text, declared_sha256 text) ON COMMIT DELETE ROWS";
 
 static const char *const upsert_versions_sql =
     "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id,"
@@ -109,6 +126,57 @@ static const char *const insert_checks_sql =
     " ON CONFLICT (object_version_id, check_kind) DO UPDATE SET expected = excluded.expected,"
     "  actual = excluded.actual, ok = excluded.ok, checked_at = now()";
 
+/* A sidecar is identified by its object version (its bytes never change), a
+ * document by its Kafka record; a replay inserts nothing. */
+static const char *const insert_sidecars_sql =
+    "INSERT INTO aw.sidecars (object_version_id, kafka_topic, kafka_partition, kafka_offset,"
+    "  kafka_timestamp, store, bucket, key, kind, scope, subject, doc, parse_error,"
+    "  declared_sha256, declared_at, created_at, artifact_type, name, version, code_commit,"
+    "  run_key, job, event_type)"
+    " SELECT CASE WHEN b.key IS NOT NULL THEN " VERSION_ID_OF_B " END,"
+    "  b.kafka_topic, b.kafka_partition, b.kafka_offset, b.kafka_timestamp, b.store, b.bucket,"
+    "  b.key, b.kind, b.scope, b.subject, b.doc::jsonb, b.parse_error,"
+    "  decode(b.declared_sha256, 'hex'),"
+    "  COALESCE(b.declared_at, CASE WHEN b.kafka_timestamp >= 0"
+    "   THEN to_timestamp(b.kafka_timestamp / 1000.0) END, now()),"
+    "  b.created_at, b.artifact_type, b.name, b.version, b.code_commit, b.run_key, b.job,"
+    "  b.event_type"
+    " FROM aw_sc b ORDER BY b.n"
+    " ON CONFLICT DO NOTHING";
+
+static const char *const upsert_runs_sql =
+    "INSERT INTO aw.runs AS r (run_key, job, last_event)"
+    " SELECT DISTINCT ON (run_key) run_key, job, event_type FROM aw_sc"
+    " WHERE run_key IS NOT NULL ORDER BY run_key, n DESC"
+    " ON CONFLICT (run_key) DO UPDATE SET job = COALESCE(excluded.job, r.job),"
+    "  last_event = COALESCE(excluded.last_event, r.last_event), updated_at = now()"
+    " WHERE (r.job, r.last_event) IS DISTINCT FROM"
+    "  (COALESCE(excluded.job, r.job), COALESCE(excluded.last_event, r.last_event));"
+    "INSERT INTO aw.code_commits (commit)"
+    " SELECT DISTINCT code_commit FROM aw_sc WHERE code_commit IS NOT NULL"
+    " ON CONFLICT DO NOTHING";
+
+static const char *const insert_decls_sql =
+    "INSERT INTO aw.lineage_decls (sidecar_id, ordinal, kind, child_bucket, child_key,"
+    "  parent_uri, parent_bucket, parent_key, declared_sha256)"
+    " SELECT s.id, d.ordinal, d.kind, d.child_bucket, d.child_key, d.parent_uri,"
+    "  d.parent_bucket, d.parent_key, decode(d.declared_sha256, 'hex')"
+    " FROM aw_decl d JOIN aw_sc b ON b.n = d.n"
+    " JOIN aw.sidecars s ON s.id = CASE WHEN b.key IS NOT NULL THEN"
+    "  (SELECT x.id FROM aw.sidecars x WHERE x.object_version_id = " VERSION_ID_OF_B ")"
+    "  ELSE (SELECT x.id FROM aw.sidecars x WHERE x.kafka_topic = b.kafka_topic AND"
+    "   x.kafka_partition = b.kafka_partition AND x.kafka_offset = b.kafka_offset AND"
+    "   x.kafka_timestamp = b.kafka_timestamp) END"
+    " ON CONFLICT (sidecar_id, ordinal) DO NOTHING";
+
+/* Everything lineage-related the batch's keys touch is re-derived. */
+static const char *const refresh_sql =
+    "SELECT aw.lineage_refresh(array_agg(store), array_agg(bucket), array_agg(key)) FROM ("
+    " SELECT store, bucket, key FROM aw_batch"
+    " UNION SELECT store, bucket, subject FROM aw_sc WHERE scope = 'file'"
+    " UNION SELECT NULL, parent_bucket, parent_key FROM aw_decl"
+    " UNION SELECT NULL, child_bucket, child_key FROM aw_decl WHERE child_key IS NOT NULL) t";
+
 int aw_indexer_new(const char *conninfo, aw_indexer **out) {
     *out = NULL;
     aw_indexer *ix = calloc(1, sizeof *ix);
@@ -128,38 +196,40 @@ void aw_indexer_destroy(aw_indexer *ix) {
         return;
     aw_pg_destroy(ix->pg);
     free(ix->conninfo);
-    free(ix->buf);
+    free(ix->rows.p);
+    free(ix->scs.p);
+    free(ix->decls.p);
     free(ix);
 }
 
-static int reserve(aw_indexer *ix, size_t more) {
-    if (ix->len + more <= ix->cap)
+static int reserve(cbuf *b, size_t more) {
+    if (b->len + more <= b->cap)
         return AW_OK;
-    size_t cap = ix->cap ? ix->cap : 1 << 16;
-    while (cap < ix->len + more)
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->len + more)
         cap *= 2;
-    char *nb = realloc(ix->buf, cap);
+    char *nb = realloc(b->p, cap);
     if (!nb)
         return AW_ENOMEM;
-    ix->buf = nb;
-    ix->cap = cap;
+    b->p = nb;
+    b->cap = cap;
     return AW_OK;
 }
 
 /* Appends one COPY text field (escaped), or \N for NULL, then sep. */
-static int field(aw_indexer *ix, const char *s, char sep) {
+static int field(cbuf *b, const char *s, char sep) {
     if (!s) {
-        if (reserve(ix, 3) != AW_OK)
+        if (reserve(b, 3) != AW_OK)
             return AW_ENOMEM;
-        memcpy(ix->buf + ix->len, "\\N", 2);
-        ix->len += 2;
-        ix->buf[ix->len++] = sep;
+        memcpy(b->p + b->len, "\\N", 2);
+        b->len += 2;
+        b->p[b->len++] = sep;
         return AW_OK;
     }
     size_t l = strlen(s);
-    if (reserve(ix, 2 * l + 1) != AW_OK)
+    if (reserve(b, 2 * l + 1) != AW_OK)
         return AW_ENOMEM;
-    char *o = ix->buf + ix->len;
+    char *o = b->p + b->len;
     for (size_t i = 0; i < l; i++) {
         char c = s[i];
         switch (c) {
@@ -171,7 +241,7 @@ static int field(aw_indexer *ix, const char *s, char sep) {
         }
     }
     *o++ = sep;
-    ix->len = (size_t)(o - ix->buf);
+    b->len = (size_t)(o - b->p);
     return AW_OK;
 }
 
@@ -224,31 +294,43 @@ static const char *kind_name(aw_obs_kind k) {
     return k == AW_OBS_CREATED ? "created" : k == AW_OBS_DELETED ? "deleted" : "delete_marker";
 }
 
-static int append_row(aw_indexer *ix, const aw_observation *o) {
-    /* identity is never truncated: buffers are sized to the input */
+/* The version's identity within its key and the normalised sequencer, both
+ * malloc'd (never truncated: sized to the input). */
+static int identity(const aw_observation *o, char **version_ref, char **seq_key) {
     size_t seqlen = o->sequencer ? strlen(o->sequencer) : 0;
     size_t reflen = 64 + seqlen + (o->version_id ? strlen(o->version_id) : 0) +
                     (o->etag ? strlen(o->etag) : 0) + (o->topic ? strlen(o->topic) : 0);
-    char *seq_key = malloc(seqlen + 34), *version_ref = malloc(reflen);
-    char size[24], sha[65], md5[33], part[16], off[24], ts[24], idx[16];
-    if (!seq_key || !version_ref) {
-        free(seq_key);
-        free(version_ref);
+    char *sk = malloc(seqlen + 34), *ref = malloc(reflen);
+    *version_ref = *seq_key = NULL;
+    if (!sk || !ref) {
+        free(sk);
+        free(ref);
         return AW_ENOMEM;
     }
-    const char *sk = NULL;
     bool counter = o->event_source && !strcmp(o->event_source, "versitygw");
-    if (seqlen && aw_sequencer_key(o->sequencer, counter, seq_key, seqlen + 34) == AW_OK)
-        sk = seq_key;
+    if (!seqlen || aw_sequencer_key(o->sequencer, counter, sk, seqlen + 34) != AW_OK) {
+        free(sk);
+        sk = NULL;
+    }
     if (o->version_id && *o->version_id)
-        snprintf(version_ref, reflen, "v:%s", o->version_id);
+        snprintf(ref, reflen, "v:%s", o->version_id);
     else if (sk)
-        snprintf(version_ref, reflen, "s:%s", sk);
+        snprintf(ref, reflen, "s:%s", sk);
     else if (o->etag && *o->etag && o->kind == AW_OBS_CREATED)
-        snprintf(version_ref, reflen, "e:%s", o->etag);
+        snprintf(ref, reflen, "e:%s", o->etag);
     else
-        snprintf(version_ref, reflen, "k:%s/%d/%lld/%d", o->topic, (int)o->partition,
+        snprintf(ref, reflen, "k:%s/%d/%lld/%d", o->topic, (int)o->partition,
                  (long long)o->offset, (int)o->record_index);
+    *version_ref = ref;
+    *seq_key = sk;
+    return AW_OK;
+}
+
+static int append_row(cbuf *b, const aw_observation *o) {
+    char *sk, *version_ref;
+    char size[24], sha[65], md5[33], part[16], off[24], ts[24], idx[16];
+    if (identity(o, &version_ref, &sk) != AW_OK)
+        return AW_ENOMEM;
     snprintf(size, sizeof size, "%lld", (long long)o->size);
     if (o->has_sha256)
         aw_hex(o->sha256, 32, sha);
@@ -261,30 +343,95 @@ static int append_row(aw_indexer *ix, const aw_observation *o) {
     const char *et = timestamp_ok(o->event_time) ? o->event_time : NULL;
     const char *etag = o->etag && *o->etag ? o->etag : NULL;
     int rc = AW_OK;
-    rc |= field(ix, o->store, '\t');
-    rc |= field(ix, o->bucket, '\t');
-    rc |= field(ix, o->key, '\t');
-    rc |= field(ix, version_ref, '\t');
-    rc |= field(ix, o->version_id && *o->version_id ? o->version_id : NULL, '\t');
-    rc |= field(ix, o->sequencer, '\t');
-    rc |= field(ix, sk, '\t');
-    rc |= field(ix, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
-    rc |= field(ix, o->has_sha256 ? sha : NULL, '\t');
-    rc |= field(ix, o->has_md5 ? md5 : NULL, '\t');
-    rc |= field(ix, etag, '\t');
-    rc |= field(ix, o->content_type && *o->content_type ? o->content_type : NULL, '\t');
-    rc |= field(ix, et, '\t');
-    rc |= field(ix, state_name(o->state), '\t');
-    rc |= field(ix, kind_name(o->kind), '\t');
-    rc |= field(ix, o->event_name, '\t');
-    rc |= field(ix, o->event_source, '\t');
-    rc |= field(ix, o->topic, '\t');
-    rc |= field(ix, part, '\t');
-    rc |= field(ix, off, '\t');
-    rc |= field(ix, ts, '\t');
-    rc |= field(ix, idx, '\n');
-    free(seq_key);
+    rc |= field(b, o->store, '\t');
+    rc |= field(b, o->bucket, '\t');
+    rc |= field(b, o->key, '\t');
+    rc |= field(b, version_ref, '\t');
+    rc |= field(b, o->version_id && *o->version_id ? o->version_id : NULL, '\t');
+    rc |= field(b, o->sequencer, '\t');
+    rc |= field(b, sk, '\t');
+    rc |= field(b, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
+    rc |= field(b, o->has_sha256 ? sha : NULL, '\t');
+    rc |= field(b, o->has_md5 ? md5 : NULL, '\t');
+    rc |= field(b, etag, '\t');
+    rc |= field(b, o->content_type && *o->content_type ? o->content_type : NULL, '\t');
+    rc |= field(b, et, '\t');
+    rc |= field(b, state_name(o->state), '\t');
+    rc |= field(b, kind_name(o->kind), '\t');
+    rc |= field(b, o->event_name, '\t');
+    rc |= field(b, o->event_source, '\t');
+    rc |= field(b, o->topic, '\t');
+    rc |= field(b, part, '\t');
+    rc |= field(b, off, '\t');
+    rc |= field(b, ts, '\t');
+    rc |= field(b, idx, '\n');
+    free(sk);
     free(version_ref);
+    return rc ? AW_ENOMEM : AW_OK;
+}
+
+/* One aw_sc line for the sidecar (or document) of o, numbered n, and one
+ * aw_decl line per declared parent. */
+static int append_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
+    const aw_sidecar_doc *d = o->sidecar;
+    bool object = o->kind != AW_OBS_DOCUMENT;
+    char *sk = NULL, *version_ref = NULL;
+    if (object && identity(o, &version_ref, &sk) != AW_OK)
+        return AW_ENOMEM;
+    char num[16], part[16], off[24], ts[24];
+    snprintf(num, sizeof num, "%d", n);
+    snprintf(part, sizeof part, "%d", (int)o->partition);
+    snprintf(off, sizeof off, "%lld", (long long)o->offset);
+    snprintf(ts, sizeof ts, "%lld", (long long)o->timestamp);
+    const char *scope = NULL;
+    if (d->kind == AW_SC_METADATA || d->kind == AW_SC_METRICS)
+        scope = "folder";
+    else if (d->kind == AW_SC_FILE_METADATA || d->kind == AW_SC_SHA256)
+        scope = "file";
+    const char *declared_at = object ? o->event_time : d->created_at;
+    cbuf *b = &ix->scs;
+    int rc = AW_OK;
+    rc |= field(b, num, '\t');
+    rc |= field(b, object ? o->store : NULL, '\t');
+    rc |= field(b, object ? o->bucket : NULL, '\t');
+    rc |= field(b, object ? o->key : NULL, '\t');
+    rc |= field(b, version_ref, '\t');
+    rc |= field(b, object ? NULL : o->topic, '\t');
+    rc |= field(b, object ? NULL : part, '\t');
+    rc |= field(b, object ? NULL : off, '\t');
+    rc |= field(b, object ? NULL : ts, '\t');
+    rc |= field(b, aw_sidecar_kind_name(d->kind), '\t');
+    rc |= field(b, object ? scope : NULL, '\t');
+    rc |= field(b, object ? o->sidecar_subject : NULL, '\t');
+    rc |= field(b, d->json, '\t');
+    rc |= field(b, d->error[0] ? d->error : NULL, '\t');
+    rc |= field(b, d->sha256[0] ? d->sha256 : NULL, '\t');
+    rc |= field(b, timestamp_ok(declared_at) ? declared_at : NULL, '\t');
+    rc |= field(b, timestamp_ok(d->created_at) ? d->created_at : NULL, '\t');
+    rc |= field(b, d->artifact_type, '\t');
+    rc |= field(b, d->name, '\t');
+    rc |= field(b, d->version, '\t');
+    rc |= field(b, d->code_commit, '\t');
+    rc |= field(b, d->run_id, '\t');
+    rc |= field(b, d->job, '\t');
+    rc |= field(b, d->event_type, '\n');
+    free(sk);
+    free(version_ref);
+    for (size_t i = 0; i < d->nparents && !rc; i++) {
+        const aw_lineage_parent *p = &d->parents[i];
+        char ord[24];
+        snprintf(ord, sizeof ord, "%zu", i);
+        b = &ix->decls;
+        rc |= field(b, num, '\t');
+        rc |= field(b, ord, '\t');
+        rc |= field(b, p->kind, '\t');
+        rc |= field(b, p->child_bucket, '\t');
+        rc |= field(b, p->child_key, '\t');
+        rc |= field(b, p->uri, '\t');
+        rc |= field(b, p->bucket, '\t');
+        rc |= field(b, p->key, '\t');
+        rc |= field(b, p->sha256[0] ? p->sha256 : NULL, '\n');
+    }
     return rc ? AW_ENOMEM : AW_OK;
 }
 
@@ -303,9 +450,24 @@ static int failed(aw_indexer *ix) {
         aw_pg_destroy(ix->pg);
         ix->pg = NULL;
     }
-    /* the batch table may have been created in the transaction just undone */
+    /* the batch tables may have been created in the transaction just undone */
     ix->temp_ready = false;
     return AW_EPG;
+}
+
+/* COPY text into a temporary table. */
+static int copy_in(aw_indexer *ix, const char *table, const cbuf *b, char *errstr,
+                   size_t errn) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);
+    if (aw_pg_copy_begin(ix->pg, sql, errstr, errn) != AW_OK)
+        return AW_EPG;
+    int rc = aw_pg_copy_put(ix->pg, b->p, b->len, errstr, errn);
+    char e2[512];
+    if (aw_pg_copy_end(ix->pg, rc == AW_OK ? NULL : "aborted", rc == AW_OK ? errstr : e2,
+                       rc == AW_OK ? errn : sizeof e2) != AW_OK || rc != AW_OK)
+        return AW_EPG;
+    return AW_OK;
 }
 
 int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
@@ -318,10 +480,13 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
             return rc == AW_ENOMEM ? rc : AW_EUNAVAILABLE;
         ix->temp_ready = false;
     }
-    ix->len = 0;
+    ix->rows.len = ix->scs.len = ix->decls.len = 0;
     bool md5s = false;
+    int nsc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (append_row(ix, &obs[i]) != AW_OK)
+        if (obs[i].kind != AW_OBS_DOCUMENT && append_row(&ix->rows, &obs[i]) != AW_OK)
+            return AW_ENOMEM;
+        if (obs[i].sidecar && append_sidecar(ix, &obs[i], nsc++) != AW_OK)
             return AW_ENOMEM;
         md5s |= obs[i].has_md5;
     }
@@ -334,26 +499,34 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
             return failed(ix);
         ix->temp_ready = true;
     }
-    if (aw_pg_copy_begin(pg, "COPY aw_batch FROM STDIN", errstr, errn) != AW_OK)
-        return failed(ix);
-    int rc = aw_pg_copy_put(pg, ix->buf, ix->len, errstr, errn);
-    char e2[512];
-    if (aw_pg_copy_end(pg, rc == AW_OK ? NULL : "aborted", rc == AW_OK ? errstr : e2,
-                       rc == AW_OK ? errn : sizeof e2) != AW_OK || rc != AW_OK)
+    if ((ix->rows.len && copy_in(ix, "aw_batch", &ix->rows, errstr, errn) != AW_OK) ||
+        (ix->scs.len && copy_in(ix, "aw_sc", &ix->scs, errstr, errn) != AW_OK) ||
+        (ix->decls.len && copy_in(ix, "aw_decl", &ix->decls, errstr, errn) != AW_OK))
         return failed(ix);
     /* delete propagation always runs: a create older than a delete indexed
      * in an earlier batch must be marked deleted when it arrives */
     const char *steps[] = {upsert_versions_sql, insert_observations_sql, propagate_deletes_sql,
-                           md5s ? insert_checks_sql : NULL};
-    int64_t ms[5] = {aw_now_ms()};
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        if (steps[i] && aw_pg_query(pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
+                           md5s ? insert_checks_sql : NULL,
+                           nsc ? insert_sidecars_sql : NULL,
+                           nsc ? upsert_runs_sql : NULL,
+                           ix->decls.len ? insert_decls_sql : NULL,
+                           refresh_sql};
+    enum { NSTEPS = sizeof steps / sizeof steps[0] };
+    int64_t ms[NSTEPS + 1] = {aw_now_ms()};
+    for (size_t i = 0; i < NSTEPS; i++) {
+        if (steps[i] && strchr(steps[i], ';')) {
+            if (aw_pg_exec_script(pg, steps[i], errstr, errn) != AW_OK)
+                return failed(ix);
+        } else if (steps[i] && aw_pg_query(pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK) {
             return failed(ix);
+        }
         ms[i + 1] = aw_now_ms();
     }
-    AW_DEBUG("indexer", "%zu rows: versions %lld ms, observations %lld ms, deletes %lld ms, "
-                        "checks %lld ms", n, (long long)(ms[1] - ms[0]), (long long)(ms[2] - ms[1]),
-             (long long)(ms[3] - ms[2]), (long long)(ms[4] - ms[3]));
+    AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions %lld ms, observations %lld ms, "
+                        "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
+             n, nsc, (long long)(ms[1] - ms[0]), (long long)(ms[2] - ms[1]),
+             (long long)(ms[3] - ms[2]), (long long)(ms[4] - ms[3]),
+             (long long)(ms[7] - ms[4]), (long long)(ms[8] - ms[7]));
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
         return failed(ix);
     return AW_OK;

@@ -53,6 +53,8 @@ typedef struct msg {
     char code[24];          /* AW_E... name for the DLQ header */
     char reason[512];
     size_t first_job;       /* its created events are jobs first_job, first_job+1, ... */
+    bool is_doc;            /* a message of the OpenLineage topic, read into doc */
+    aw_sidecar_doc doc;
 } msg;
 
 typedef struct job {        /* one created object to fetch */
@@ -60,6 +62,14 @@ typedef struct job {        /* one created object to fetch */
     aw_hash *hash;
     int64_t bytes;
     uint8_t sha256[32], md5[16]; /* set once the fetch succeeded */
+    /* sidecars: the body is kept (up to sidecar.max_bytes) and read */
+    aw_sidecar_kind sc_kind;
+    char *subject;          /* the folder or file it describes */
+    char *body;
+    size_t blen, bcap, limit;
+    bool truncated;
+    bool has_doc;
+    aw_sidecar_doc doc;
 } job;
 
 /* Everything one batch owns. Observations point into its messages' events. */
@@ -77,6 +87,7 @@ typedef struct batch {
 } batch;
 
 typedef struct partition_state {
+    char topic[256];
     int32_t partition;
     bool eof;               /* everything up to the end was delivered to us */
     bool assigned;
@@ -105,6 +116,8 @@ typedef struct ingest {
     aw_s3 *s3;
     aw_key_encoding keyenc;
     aw_fetch_policy policy;
+    aw_sidecar_rules *rules;
+    size_t sc_max;          /* sidecar.max_bytes */
     bool verify_md5;
 
     batch batches[2];
@@ -122,9 +135,9 @@ typedef struct ingest {
     int64_t first_msg_ms, last_batch_ms; /* for the rate in the summary */
 } ingest;
 
-static partition_state *part_get(ingest *in, int32_t p, bool create) {
+static partition_state *part_get(ingest *in, const char *topic, int32_t p, bool create) {
     for (size_t i = 0; i < in->nparts; i++)
-        if (in->parts[i].partition == p)
+        if (in->parts[i].partition == p && !strcmp(in->parts[i].topic, topic))
             return &in->parts[i];
     if (!create)
         return NULL;
@@ -133,13 +146,22 @@ static partition_state *part_get(ingest *in, int32_t p, bool create) {
         return NULL;
     in->parts = np;
     np[in->nparts] = (partition_state){.partition = p, .rewind = -1};
+    snprintf(np[in->nparts].topic, sizeof np[in->nparts].topic, "%s", topic);
     return &np[in->nparts++];
 }
 
 static void batch_clear(batch *b) {
     for (size_t i = 0; i < b->nmsgs; i++) {
         aw_events_clear(&b->msgs[i].evs);
+        aw_sidecar_doc_clear(&b->msgs[i].doc);
         rd_kafka_message_destroy(b->msgs[i].m);
+    }
+    for (size_t i = 0; i < b->njobs; i++) {
+        job *j = &b->jobs[i];
+        free(j->subject);
+        free(j->body);
+        aw_sidecar_doc_clear(&j->doc);
+        j->subject = j->body = NULL;
     }
     b->nmsgs = 0;
     b->njobs = 0;
@@ -181,7 +203,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < list->cnt; i++) {
-            partition_state *ps = part_get(in, list->elems[i].partition, true);
+            partition_state *ps = part_get(in, list->elems[i].topic, list->elems[i].partition,
+                                           true);
             if (ps) {
                 ps->assigned = true;
                 ps->eof = false;
@@ -207,13 +230,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Work from revoked partitions is dropped, not finished: the next
          * owner gets the same messages, and replays are harmless. */
         for (int i = 0; i < list->cnt; i++) {
-            partition_state *ps = part_get(in, list->elems[i].partition, false);
+            partition_state *ps = part_get(in, list->elems[i].topic, list->elems[i].partition,
+                                           false);
             if (ps)
                 ps->assigned = false;
             batch *bs[2] = {in->cur, in->pending};
             for (int b = 0; b < 2; b++)
                 for (size_t j = 0; bs[b] && j < bs[b]->nmsgs; j++)
-                    if (bs[b]->msgs[j].m->partition == list->elems[i].partition)
+                    if (bs[b]->msgs[j].m->partition == list->elems[i].partition &&
+                        !strcmp(rd_kafka_topic_name(bs[b]->msgs[j].m->rkt), list->elems[i].topic))
                         bs[b]->msgs[j].dropped = true;
         }
         if (cooperative) {
@@ -324,8 +349,11 @@ static int kafka_open(ingest *in) {
         return AW_EKAFKA;
     }
 
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(sub, in->cfg->kafka_topic, RD_KAFKA_PARTITION_UA);
+    if (*in->cfg->openlineage_topic)
+        rd_kafka_topic_partition_list_add(sub, in->cfg->openlineage_topic,
+                                          RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(in->rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (e) {
@@ -345,7 +373,8 @@ static void set_paused(ingest *in, bool pause) {
             /* messages that arrived while paused are read again */
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
             for (int i = 0; i < a->cnt; i++) {
-                partition_state *ps = part_get(in, a->elems[i].partition, false);
+                partition_state *ps = part_get(in, a->elems[i].topic, a->elems[i].partition,
+                                               false);
                 if (ps && ps->rewind >= 0) {
                     rd_kafka_topic_partition_list_add(l, a->elems[i].topic, ps->partition)
                         ->offset = ps->rewind;
@@ -378,7 +407,8 @@ static void idle(ingest *in, long ms) {
         if (m) {
             /* fetched before the pause took effect: read it again on resume */
             if (!m->err) {
-                partition_state *ps = part_get(in, m->partition, true);
+                partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition,
+                                               true);
                 if (ps && (ps->rewind < 0 || m->offset < ps->rewind))
                     ps->rewind = m->offset;
             }
@@ -403,6 +433,14 @@ static int add_msg(ingest *in, batch *b, rd_kafka_message_t *m) {
     memset(x, 0, sizeof *x);
     x->m = m;
     b->bytes += m->len;
+    if (*in->cfg->openlineage_topic &&
+        !strcmp(rd_kafka_topic_name(m->rkt), in->cfg->openlineage_topic)) {
+        /* a RunEvent: read now; an unreadable one is recorded with its error */
+        x->is_doc = true;
+        bool big = m->len > in->sc_max;
+        return aw_sidecar_parse(AW_SC_OPENLINEAGE, m->payload, big ? 0 : m->len, big,
+                                (long long)m->len, NULL, &x->doc);
+    }
     int rc = aw_event_decode(m->payload, m->len, in->keyenc, &x->evs, x->reason, sizeof x->reason);
     if (rc == AW_OK || rc == AW_ESKIP)
         return AW_OK;
@@ -451,7 +489,7 @@ static int collect(ingest *in) {
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            partition_state *ps = part_get(in, m->partition, true);
+            partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition, true);
             if (ps)
                 ps->eof = true;
             rd_kafka_message_destroy(m);
@@ -467,7 +505,7 @@ static int collect(ingest *in) {
                 return AW_EKAFKA;
             continue;
         }
-        partition_state *ps = part_get(in, m->partition, true);
+        partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition, true);
         if (ps)
             ps->eof = false;
         if (!b->nmsgs)
@@ -486,12 +524,32 @@ static int collect(ingest *in) {
 static int job_start(void *ud) {
     job *j = ud;
     j->bytes = 0;
+    j->blen = 0;
+    j->truncated = false;
     return aw_hash_reset(j->hash);
 }
 
 static int job_body(void *ud, const void *data, size_t len) {
     job *j = ud;
     j->bytes += (int64_t)len;
+    if (j->sc_kind != AW_SC_NONE && !j->truncated) {
+        if (j->blen + len > j->limit) {
+            j->truncated = true; /* hashed to the end, but not read */
+        } else {
+            if (j->blen + len > j->bcap) {
+                size_t cap = j->bcap ? j->bcap : 4096;
+                while (cap < j->blen + len)
+                    cap *= 2;
+                char *nb = realloc(j->body, cap);
+                if (!nb)
+                    return AW_ENOMEM;
+                j->body = nb;
+                j->bcap = cap;
+            }
+            memcpy(j->body + j->blen, data, len);
+            j->blen += len;
+        }
+    }
     return aw_hash_update(j->hash, data, len);
 }
 
@@ -505,6 +563,11 @@ static bool md5_etag(const char *etag) {
 }
 
 static int plan_jobs(ingest *in, batch *b) {
+    for (size_t k = 0; k < b->njobs; k++) { /* planned before: start over */
+        free(b->jobs[k].subject);
+        free(b->jobs[k].body);
+        aw_sidecar_doc_clear(&b->jobs[k].doc);
+    }
     size_t need = 0;
     for (size_t i = 0; i < b->nmsgs; i++)
         if (!b->msgs[i].dead && !b->msgs[i].dropped)
@@ -542,6 +605,8 @@ static int plan_jobs(ingest *in, batch *b) {
                 continue;
             size_t k = b->njobs++;
             b->jobs[k] = (job){.msg = i, .ev = e, .hash = b->hashes[k]};
+            b->jobs[k].sc_kind = aw_sidecar_classify(in->rules, ev->key, &b->jobs[k].subject);
+            b->jobs[k].limit = in->sc_max;
             /* An unversioned key may have been overwritten since the event:
              * If-Match makes the store refuse other bytes (412) rather than
              * let them be recorded under this version. */
@@ -602,7 +667,7 @@ static aw_obs_kind obs_kind(aw_event_kind k) {
 static int build_obs(ingest *in, batch *b) {
     size_t need = 0;
     for (size_t i = 0; i < b->nmsgs; i++)
-        need += b->msgs[i].evs.n;
+        need += b->msgs[i].evs.n + b->msgs[i].is_doc;
     if (need > b->obs_cap) {
         aw_observation *no = realloc(b->obs, need * sizeof *no);
         if (!no)
@@ -619,6 +684,18 @@ static int build_obs(ingest *in, batch *b) {
         msg *x = &b->msgs[i];
         if (x->dead || x->dropped)
             continue;
+        if (x->is_doc) {
+            b->obs_msg[n] = i;
+            aw_observation *o = &b->obs[n++];
+            memset(o, 0, sizeof *o);
+            o->kind = AW_OBS_DOCUMENT;
+            o->topic = rd_kafka_topic_name(x->m->rkt);
+            o->partition = x->m->partition;
+            o->offset = x->m->offset;
+            o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
+            o->sidecar = &x->doc;
+            continue;
+        }
         size_t k = x->first_job;
         for (size_t e = 0; e < x->evs.n; e++) {
             const aw_event *ev = &x->evs.v[e];
@@ -662,6 +739,18 @@ static int build_obs(ingest *in, batch *b) {
                 memcpy(o->md5, j->md5, 16);
                 o->has_sha256 = true;
                 o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
+                if (j->sc_kind != AW_SC_NONE) {
+                    if (!j->has_doc) {
+                        const char *sn = j->subject ? strrchr(j->subject, '/') : NULL;
+                        sn = sn ? sn + 1 : j->subject;
+                        if (aw_sidecar_parse(j->sc_kind, j->body, j->blen, j->truncated,
+                                             (long long)j->bytes, sn, &j->doc) != AW_OK)
+                            return AW_ENOMEM;
+                        j->has_doc = true;
+                    }
+                    o->sidecar = &j->doc;
+                    o->sidecar_subject = j->subject;
+                }
             } else if (r->outcome == AW_FETCH_PRECONDITION) {
                 o->state = AW_OBS_SUPERSEDED;
             } else {
@@ -979,6 +1068,7 @@ static void ingest_free(ingest *in) {
         rd_kafka_destroy(in->rk);
     aw_s3_destroy(in->s3);
     aw_indexer_destroy(in->w.ix);
+    aw_sidecar_rules_destroy(in->rules);
 }
 
 int aw_cmd_ingest(aw_config *cfg) {
@@ -987,6 +1077,19 @@ int aw_cmd_ingest(aw_config *cfg) {
     char err[1024];
     if (aw_key_encoding_parse(cfg->event_key_encoding, &in.keyenc) != AW_OK)
         return 2;
+    const char *globs[AW_SC_NKINDS] = {
+        [AW_SC_METADATA] = cfg->sidecar_metadata,
+        [AW_SC_FILE_METADATA] = cfg->sidecar_file_metadata,
+        [AW_SC_SHA256] = cfg->sidecar_sha256,
+        [AW_SC_METRICS] = cfg->sidecar_metrics,
+        [AW_SC_OPENLINEAGE] = cfg->sidecar_openlineage,
+    };
+    int grc = aw_sidecar_rules_new(globs, &in.rules, err, sizeof err);
+    if (grc != AW_OK) {
+        fprintf(stderr, "artifact-watch ingest: %s\n", grc == AW_ENOMEM ? "out of memory" : err);
+        return 2;
+    }
+    in.sc_max = (size_t)cfg->sidecar_max_bytes;
     snprintf(in.dlq_name, sizeof in.dlq_name, "%s",
              *cfg->kafka_dlq_topic ? cfg->kafka_dlq_topic : "");
     if (!in.dlq_name[0])
@@ -1026,8 +1129,9 @@ int aw_cmd_ingest(aw_config *cfg) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    AW_INFO(LOG, "consuming %s as group %s from %s; dead letters to %s; %ld fetches in flight%s",
-            cfg->kafka_topic, cfg->kafka_group, cfg->kafka_brokers, in.dlq_name,
+    AW_INFO(LOG, "consuming %s%s%s as group %s from %s; dead letters to %s; %ld fetches in "
+                 "flight%s", cfg->kafka_topic, *cfg->openlineage_topic ? " and OpenLineage " : "",
+            cfg->openlineage_topic, cfg->kafka_group, cfg->kafka_brokers, in.dlq_name,
             cfg->fetch_concurrency, cfg->drain ? "; draining" : "");
 
     int64_t last = aw_now_ms();

@@ -61,8 +61,24 @@ typedef struct aw_config {
     long batch_ms;
     bool verify_md5;
     bool drain;
+    char *sidecar_metadata;
+    char *sidecar_file_metadata;
+    char *sidecar_sha256;
+    char *sidecar_metrics;
+    char *sidecar_openlineage;
+    long sidecar_max_bytes;
+    char *openlineage_topic;
+    /* lineage */
+    long lineage_depth;
+    char *lineage_as_of;
+    char *lineage_format;
     /* migrate */
     bool migrate_status;
+
+    /* Positional arguments of commands that take them (lineage up|down URI),
+     * borrowed from argv. */
+    const char *args[4];
+    size_t nargs;
 
     /* librdkafka properties from -X and the properties file, in order. */
     aw_kv *rdkafka_props;

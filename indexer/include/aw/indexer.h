@@ -11,11 +11,14 @@
 #include <stdint.h>
 
 #include "aw/err.h"
+#include "aw/sidecar.h"
 
 typedef enum aw_obs_kind {
     AW_OBS_CREATED = 1,
     AW_OBS_DELETED,
     AW_OBS_DELETE_MARKER,
+    AW_OBS_DOCUMENT,         /* a lineage document from Kafka, not an object: only
+                                sidecar and the Kafka coordinates are set */
 } aw_obs_kind;
 
 /* What became of the bytes of a created version when ingest tried to read them. */
@@ -41,6 +44,11 @@ typedef struct aw_observation {
     int64_t offset;
     int64_t timestamp;       /* the record's timestamp in ms, -1 if none */
     int32_t record_index;
+    /* The object is a sidecar and was read (or, for AW_OBS_DOCUMENT, the
+     * message is one): what it says, and what it describes (the folder or
+     * file key; NULL for OpenLineage). Borrowed for the call. */
+    const aw_sidecar_doc *sidecar;
+    const char *sidecar_subject;
 } aw_observation;
 
 typedef struct aw_indexer aw_indexer;
@@ -51,7 +59,10 @@ int aw_indexer_new(const char *conninfo, aw_indexer **out) AW_WUR;
 void aw_indexer_destroy(aw_indexer *ix);
 
 /*
- * Writes obs[0..n) in one transaction. AW_OK: all of it is durable.
+ * Writes obs[0..n) in one transaction: object versions, observations and
+ * checks, then the sidecars among them (documents, runs, code commits,
+ * lineage declarations), then re-resolves the lineage the batch's keys
+ * touch (aw.lineage_refresh). AW_OK: all of it is durable.
  * AW_EUNAVAILABLE: the database could not be reached or went away; nothing
  * was written, try again later (the connection is re-established then).
  * AW_EPG: the server rejected this data; nothing was written, and the
