@@ -14,6 +14,7 @@
 #include "aw/config.h"
 #include "aw/http.h"
 #include "aw/ingest.h"
+#include "aw/lineage.h"
 #include "aw/log.h"
 #include "aw/migrate.h"
 #include "aw/pg.h"
@@ -38,7 +39,7 @@ static const command commands[] = {
      "consume bucket events from Kafka, fetch and SHA-256 objects, index them"},
     {"migrate", AW_CMD_MIGRATE, cmd_migrate,
      "apply the schema migrations to PostgreSQL (idempotent)"},
-    {"lineage", AW_CMD_LINEAGE, NULL,
+    {"lineage", AW_CMD_LINEAGE, aw_cmd_lineage,
      "show what an object came from or what depends on it"},
     {"policy", AW_CMD_POLICY, NULL, "plan, report and apply retention rules"},
     {"scrub", AW_CMD_SCRUB, NULL, "re-read stored objects and verify checksums"},
@@ -134,7 +135,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (help) {
-        printf("usage: artifact-watch %s [options]\n\n%s.\n", cmd->name, cmd->summary);
+        printf("usage: artifact-watch %s%s [options]\n\n%s.\n", cmd->name,
+               cmd->mask == AW_CMD_LINEAGE ? " up|down s3://bucket/key" : "", cmd->summary);
         if (!cmd->run)
             printf("\nNot built yet: this command exits with status 2.\n");
         printf("\n");

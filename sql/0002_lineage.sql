@@ -19,6 +19,12 @@ CREATE FUNCTION aw.version_time(v aw.object_versions) RETURNS timestamptz
   LANGUAGE sql STABLE PARALLEL SAFE
   RETURN COALESCE(v.event_time, v.first_seen_at);
 
+-- How a version is shown to people: the store's version id, else the
+-- sequencer the store sent, else the ETag.
+CREATE FUNCTION aw.version_label(v aw.object_versions) RETURNS text
+  LANGUAGE sql STABLE PARALLEL SAFE
+  RETURN COALESCE(v.version_id, 'seq:' || v.sequencer, 'etag:' || v.etag, v.version_ref);
+
 -- Every sidecar read, whether or not it made sense: parse_error says what
 -- was wrong, and everything that could be understood is kept. Object
 -- sidecars are identified by their object version (a version's bytes never
@@ -333,10 +339,10 @@ $$;
 -- One readable row per edge.
 CREATE VIEW aw.lineage_edges AS
 SELECT format('s3://%s/%s', c.bucket, c.key) AS child_uri,
-       COALESCE(c.version_id, c.version_ref)  AS child_version,
+       aw.version_label(c)  AS child_version,
        encode(c.sha256, 'hex')               AS child_sha256,
        d.parent_uri,
-       COALESCE(p.version_id, p.version_ref)  AS parent_version,
+       aw.version_label(p)  AS parent_version,
        encode(p.sha256, 'hex')               AS parent_sha256,
        encode(d.declared_sha256, 'hex')      AS declared_sha256,
        e.kind,
@@ -357,6 +363,29 @@ SELECT format('s3://%s/%s', c.bucket, c.key) AS child_uri,
   JOIN aw.sidecars s ON s.id = d.sidecar_id
   JOIN aw.object_versions c ON c.id = e.child_version_id
   LEFT JOIN aw.object_versions p ON p.id = e.parent_version_id;
+
+-- The files of each artifact (sidecars left out), current versions only.
+CREATE VIEW aw.artifact_objects AS
+SELECT a.id AS artifact_id,
+       a.name,
+       a.version,
+       a.artifact_type,
+       format('s3://%s/%s', o.bucket, o.key) AS uri,
+       encode(o.sha256, 'hex') AS sha256,
+       o.size,
+       o.event_time,
+       o.id AS object_version_id
+  FROM aw.artifacts a
+  JOIN aw.object_versions o
+    ON o.store = a.store AND o.bucket = a.bucket AND aw.dirname(o.key) = a.folder
+ WHERE o.state = 'present' AND NOT o.deleted
+   AND (o.version_id IS NOT NULL OR o.id = (
+         SELECT l.id FROM aw.object_versions l
+          WHERE l.store = o.store AND l.bucket = o.bucket AND l.key = o.key
+            AND l.state <> 'tombstone' AND l.version_id IS NULL
+          ORDER BY l.seq_key DESC NULLS LAST, aw.version_time(l) DESC, l.id DESC LIMIT 1))
+   AND NOT EXISTS (SELECT FROM aw.sidecars s WHERE s.bucket = o.bucket AND s.key = o.key
+                     AND s.store = o.store);
 
 -- Declared checksums of files (<file>.sha256) against what was measured.
 CREATE VIEW aw.declared_checksums AS
@@ -414,7 +443,7 @@ BEGIN
   b := split_part(substring(p_uri from '://(.*)$'), '/', 1);
   k := substring(substring(p_uri from '://(.*)$') from length(b) + 2);
   SELECT array_agg(ROW(0, format('s3://%s/%s', v.bucket, v.key),
-                       COALESCE(v.version_id, v.version_ref), encode(v.sha256, 'hex'),
+                       aw.version_label(v), encode(v.sha256, 'hex'),
                        NULL, NULL, NULL, NULL, NULL, v.deleted, v.id,
                        ARRAY[format('s3://%s/%s', v.bucket, v.key)])::aw.lineage_node)
     INTO frontier
@@ -434,7 +463,7 @@ BEGIN
         SELECT DISTINCT ON (COALESCE(e.parent_version_id::text, d.parent_uri))
                ROW(lvl, CASE WHEN p.id IS NULL THEN d.parent_uri
                              ELSE format('s3://%s/%s', p.bucket, p.key) END,
-                   COALESCE(p.version_id, p.version_ref), encode(p.sha256, 'hex'),
+                   aw.version_label(p), encode(p.sha256, 'hex'),
                    e.kind, e.state, encode(d.declared_sha256, 'hex'), s.run_key, s.code_commit,
                    p.deleted, p.id,
                    f.path || CASE WHEN p.id IS NULL THEN d.parent_uri
@@ -453,7 +482,7 @@ BEGIN
       SELECT array_agg(x) INTO nxt FROM (
         SELECT DISTINCT ON (e.child_version_id)
                ROW(lvl, format('s3://%s/%s', c.bucket, c.key),
-                   COALESCE(c.version_id, c.version_ref), encode(c.sha256, 'hex'),
+                   aw.version_label(c), encode(c.sha256, 'hex'),
                    e.kind, e.state, encode(d.declared_sha256, 'hex'), s.run_key, s.code_commit,
                    c.deleted, c.id, f.path || format('s3://%s/%s', c.bucket, c.key)
                )::aw.lineage_node AS x
