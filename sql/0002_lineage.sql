@@ -13,6 +13,8 @@ CREATE FUNCTION aw.dirname(k text) RETURNS text
               ELSE left(k, length(k) - strpos(reverse(k), '/') + 1) END;
 
 CREATE INDEX object_versions_folder ON aw.object_versions (store, bucket, aw.dirname(key));
+-- URIs name a bucket and key but no store: lineage looks versions up by these
+CREATE INDEX object_versions_bucket_key ON aw.object_versions (bucket, key);
 
 -- When a version was written, as far as we know.
 CREATE FUNCTION aw.version_time(v aw.object_versions) RETURNS timestamptz
@@ -424,16 +426,29 @@ CREATE TYPE aw.lineage_node AS (
 -- Breadth-first walk from the version of uri current at as_of (now when
 -- NULL), upstream (towards inputs) or downstream (towards what was made
 -- from it). Every node is reported once, at its smallest depth, so cycles
--- and diamonds cost nothing extra. Edges declared after as_of are ignored.
+-- and diamonds cost nothing extra; when several edges reach a node at that
+-- depth, the least sure one is reported (mismatch, missing, unverified,
+-- verified), then the one from the node whose URI sorts first. Edges declared after as_of are ignored. The walk touches only
+-- aw.edges, level by level; names, checksums and paths are joined once at
+-- the end. Plans are generic, so a session plans each statement once.
 CREATE FUNCTION aw.lineage_walk(p_uri text, max_depth integer, as_of timestamptz,
                                 upstream boolean)
-  RETURNS SETOF aw.lineage_node LANGUAGE plpgsql STABLE AS $$
+  RETURNS SETOF aw.lineage_node LANGUAGE plpgsql STABLE
+  SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   b text;
   k text;
-  frontier aw.lineage_node[];
-  nxt aw.lineage_node[];
-  seen text[];
+  ids bigint[];      -- every node reached, in order (NULL: a parent never seen)
+  eids bigint[];     -- the edge it was reached by
+  preds integer[];   -- the position of the node it was reached from
+  depths integer[];
+  f_ids bigint[];    -- the frontier and the positions of its nodes
+  f_pos integer[];
+  n_ids bigint[];
+  n_eids bigint[];
+  n_preds integer[];
+  seen bigint[];
+  base integer;
   lvl integer := 0;
 BEGIN
   IF p_uri !~ '^(s3|s3a|s3n|gs)://[^/]+/.' THEN
@@ -442,67 +457,88 @@ BEGIN
   END IF;
   b := split_part(substring(p_uri from '://(.*)$'), '/', 1);
   k := substring(substring(p_uri from '://(.*)$') from length(b) + 2);
-  SELECT array_agg(ROW(0, format('s3://%s/%s', v.bucket, v.key),
-                       aw.version_label(v), encode(v.sha256, 'hex'),
-                       NULL, NULL, NULL, NULL, NULL, v.deleted, v.id,
-                       ARRAY[format('s3://%s/%s', v.bucket, v.key)])::aw.lineage_node)
-    INTO frontier
-    FROM (SELECT DISTINCT ON (v.store) v.* FROM aw.object_versions v
+  SELECT array_agg(v.id) INTO f_ids
+    FROM (SELECT DISTINCT ON (v.store) v.id FROM aw.object_versions v
            WHERE v.bucket = b AND v.key = k AND v.state <> 'tombstone'
              AND (as_of IS NULL OR aw.version_time(v) <= as_of)
            ORDER BY v.store, v.seq_key DESC NULLS LAST, aw.version_time(v) DESC, v.id DESC) v;
-  IF frontier IS NULL THEN
+  IF f_ids IS NULL THEN
     RETURN;
   END IF;
-  RETURN QUERY SELECT * FROM unnest(frontier);
-  SELECT array_agg(f.object_version_id::text) INTO seen FROM unnest(frontier) f;
-  WHILE lvl < max_depth AND cardinality(frontier) > 0 LOOP
+  ids := f_ids;
+  seen := f_ids;
+  eids := array_fill(NULL::bigint, ARRAY[cardinality(f_ids)]);
+  preds := array_fill(NULL::integer, ARRAY[cardinality(f_ids)]);
+  depths := array_fill(0, ARRAY[cardinality(f_ids)]);
+  f_pos := ARRAY(SELECT generate_series(1, cardinality(f_ids)));
+  WHILE lvl < max_depth AND cardinality(f_ids) > 0 LOOP
     lvl := lvl + 1;
+    n_ids := NULL;
     IF upstream THEN
-      SELECT array_agg(x) INTO nxt FROM (
-        SELECT DISTINCT ON (COALESCE(e.parent_version_id::text, d.parent_uri))
-               ROW(lvl, CASE WHEN p.id IS NULL THEN d.parent_uri
-                             ELSE format('s3://%s/%s', p.bucket, p.key) END,
-                   aw.version_label(p), encode(p.sha256, 'hex'),
-                   e.kind, e.state, encode(d.declared_sha256, 'hex'), s.run_key, s.code_commit,
-                   p.deleted, p.id,
-                   f.path || CASE WHEN p.id IS NULL THEN d.parent_uri
-                                  ELSE format('s3://%s/%s', p.bucket, p.key) END
-               )::aw.lineage_node AS x
-          FROM unnest(frontier) f
-          JOIN aw.edges e ON e.child_version_id = f.object_version_id
-          JOIN aw.lineage_decls d ON d.id = e.decl_id
-          JOIN aw.sidecars s ON s.id = d.sidecar_id
-          LEFT JOIN aw.object_versions p ON p.id = e.parent_version_id
-         WHERE (as_of IS NULL OR e.declared_at <= as_of)
-           AND NOT (COALESCE(e.parent_version_id::text, d.parent_uri) = ANY (seen))
-         ORDER BY COALESCE(e.parent_version_id::text, d.parent_uri),
-                  array_to_string(f.path, ' '), e.state, e.id) y;
+      SELECT array_agg(x.pid), array_agg(x.eid), array_agg(x.pos)
+        INTO n_ids, n_eids, n_preds
+        FROM (SELECT DISTINCT ON (COALESCE(e.parent_version_id, -e.decl_id), f.pos)
+                     e.parent_version_id AS pid, e.id AS eid, f.pos
+                FROM unnest(f_ids, f_pos) AS f(id, pos)
+                JOIN aw.edges e ON e.child_version_id = f.id
+               WHERE (as_of IS NULL OR e.declared_at <= as_of)
+                 AND (e.parent_version_id IS NULL OR e.parent_version_id <> ALL (seen))
+               ORDER BY COALESCE(e.parent_version_id, -e.decl_id), f.pos,
+                        array_position(ARRAY['mismatch', 'missing', 'unverified', 'verified'],
+                                       e.state), e.id) x;
     ELSE
-      SELECT array_agg(x) INTO nxt FROM (
-        SELECT DISTINCT ON (e.child_version_id)
-               ROW(lvl, format('s3://%s/%s', c.bucket, c.key),
-                   aw.version_label(c), encode(c.sha256, 'hex'),
-                   e.kind, e.state, encode(d.declared_sha256, 'hex'), s.run_key, s.code_commit,
-                   c.deleted, c.id, f.path || format('s3://%s/%s', c.bucket, c.key)
-               )::aw.lineage_node AS x
-          FROM unnest(frontier) f
-          JOIN aw.edges e ON e.parent_version_id = f.object_version_id
-          JOIN aw.lineage_decls d ON d.id = e.decl_id
-          JOIN aw.sidecars s ON s.id = d.sidecar_id
-          JOIN aw.object_versions c ON c.id = e.child_version_id
-         WHERE (as_of IS NULL OR e.declared_at <= as_of)
-           AND NOT (e.child_version_id::text = ANY (seen))
-         ORDER BY e.child_version_id, array_to_string(f.path, ' '), e.state, e.id) y;
+      SELECT array_agg(x.cid), array_agg(x.eid), array_agg(x.pos)
+        INTO n_ids, n_eids, n_preds
+        FROM (SELECT DISTINCT ON (e.child_version_id, f.pos)
+                     e.child_version_id AS cid, e.id AS eid, f.pos
+                FROM unnest(f_ids, f_pos) AS f(id, pos)
+                JOIN aw.edges e ON e.parent_version_id = f.id
+               WHERE (as_of IS NULL OR e.declared_at <= as_of)
+                 AND e.child_version_id <> ALL (seen)
+               ORDER BY e.child_version_id, f.pos,
+                        array_position(ARRAY['mismatch', 'missing', 'unverified', 'verified'],
+                                       e.state), e.id) x;
     END IF;
-    IF nxt IS NULL THEN
-      EXIT;
-    END IF;
-    RETURN QUERY SELECT * FROM unnest(nxt);
-    seen := seen || ARRAY(SELECT COALESCE(n.object_version_id::text, n.uri) FROM unnest(nxt) n);
-    -- a parent never seen has nothing upstream of it
-    frontier := ARRAY(SELECT n FROM unnest(nxt) n WHERE n.object_version_id IS NOT NULL);
+    EXIT WHEN n_eids IS NULL;
+    base := cardinality(ids);
+    ids := ids || n_ids;
+    eids := eids || n_eids;
+    preds := preds || n_preds;
+    depths := depths || array_fill(lvl, ARRAY[cardinality(n_eids)]);
+    -- the next frontier: each new node once (a parent never seen has
+    -- nothing upstream of it)
+    SELECT array_agg(x.id ORDER BY x.i), array_agg(base + x.i::integer ORDER BY x.i)
+      INTO f_ids, f_pos
+      FROM (SELECT DISTINCT ON (u.id) u.id, u.i
+              FROM unnest(n_ids) WITH ORDINALITY AS u(id, i) WHERE u.id IS NOT NULL
+             ORDER BY u.id, u.i) x;
+    seen := seen || f_ids;
   END LOOP;
+  RETURN QUERY
+  WITH RECURSIVE n AS MATERIALIZED (
+    SELECT u.pos, u.depth, u.pred, u.eid, v.id AS vid,
+           CASE WHEN v.id IS NOT NULL THEN format('s3://%s/%s', v.bucket, v.key)
+                ELSE d.parent_uri END AS uri,
+           aw.version_label(v) AS version, encode(v.sha256, 'hex') AS sha256,
+           e.kind, e.state, encode(d.declared_sha256, 'hex') AS declared, s.run_key,
+           s.code_commit, v.deleted
+      FROM unnest(ids, eids, preds, depths) WITH ORDINALITY AS u(id, eid, pred, depth, pos)
+      LEFT JOIN aw.object_versions v ON v.id = u.id
+      LEFT JOIN aw.edges e ON e.id = u.eid
+      LEFT JOIN aw.lineage_decls d ON d.id = e.decl_id
+      LEFT JOIN aw.sidecars s ON s.id = d.sidecar_id
+  ), p AS (
+    SELECT n.pos, ARRAY[n.uri] AS path FROM n WHERE n.pred IS NULL
+    UNION ALL
+    SELECT n.pos, p.path || n.uri FROM n JOIN p ON n.pred = p.pos
+  )
+  SELECT DISTINCT ON (COALESCE(n.vid::text, n.uri))
+         n.depth, n.uri, n.version, n.sha256, n.kind, n.state, n.declared, n.run_key,
+         n.code_commit, n.deleted, n.vid, p.path
+    FROM n JOIN p ON p.pos = n.pos LEFT JOIN n AS pn ON pn.pos = n.pred
+   ORDER BY COALESCE(n.vid::text, n.uri), n.depth,
+            array_position(ARRAY['mismatch', 'missing', 'unverified', 'verified'], n.state),
+            pn.uri, n.pos;
 END
 $$;
 
