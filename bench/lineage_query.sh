@@ -72,7 +72,7 @@ SELECT d.id, d.sidecar_id,
        timestamptz '2026-01-01' + d.sidecar_id * interval '1 second'
   FROM aw.lineage_decls d;
 EOF
-    q -q -c "VACUUM ANALYZE"
+    q -q -c "VACUUM ANALYZE aw.object_versions, aw.sidecars, aw.lineage_decls, aw.edges"
     echo "generated in $(($(date +%s) - t0)) s" >&2
 fi
 echo "graph: $(q -c "SELECT count(*) FROM aw.object_versions") object versions, $(q -c "SELECT count(*) FROM aw.edges") edges, database $(q -c "SELECT pg_size_pretty(pg_database_size('$DB'))")"

@@ -520,6 +520,8 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
                      long long total_size, const char *subject_name, aw_sidecar_doc *d) {
     memset(d, 0, sizeof *d);
     d->kind = k;
+    if (!body)
+        body = "", len = 0;
     if (truncated) {
         adderr(d, "%lld bytes: larger than the sidecar size limit; not read", total_size);
         return AW_OK;
@@ -527,7 +529,7 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
     if (k == AW_SC_SHA256)
         return read_sha256(d, body, len, subject_name);
     json_error_t je;
-    json_t *root = json_loadb(body ? body : "", len, 0, &je);
+    json_t *root = json_loadb(body, len, 0, &je);
     if (!root && strstr(je.text, "too big integer")) /* valid JSON all the same */
         root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL, &je);
     if (!root) {

@@ -20,13 +20,33 @@ done
 h=$("$AW_BIN" ingest --help)
 for opt in --brokers --topic --group --dlq-topic --kafka-properties -X --s3-endpoint --region \
     AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN --path-style --fetch-concurrency \
-    --fetch-retries --fetch-timeout-ms --batch-max --batch-ms --verify-md5 --drain --key-encoding --pg; do
+    --fetch-retries --fetch-timeout-ms --batch-max --batch-ms --verify-md5 --drain --key-encoding --pg \
+    --sidecar-metadata --sidecar-file-metadata --sidecar-sha256 --sidecar-metrics \
+    --sidecar-openlineage --sidecar-max-bytes --openlineage-topic; do
     has "$h" "$opt"
 done
+h=$("$AW_BIN" lineage --help)
+has "$h" "usage: artifact-watch lineage up|down s3://bucket/key"
+for opt in --depth --as-of --format --pg; do has "$h" "$opt"; done
+# lineage: usage errors before any connection
+for args in "" "up" "sideways s3://b/k" "up s3://b/k extra" "up s3://b/k --format yaml"; do
+    rc=0
+    # shellcheck disable=SC2086
+    out=$("$AW_BIN" lineage $args 2>&1) || rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 2 ]] || fail "lineage $args exited $rc, want 2"
+    has "$out" "artifact-watch lineage: "
+done
+# a bad sidecar pattern is a configuration error naming the pattern
+rc=0
+out=$("$AW_BIN" ingest --sidecar-sha256 'digest.txt' 2>&1) || rc=$?
+checks=$((checks + 1))
+[[ $rc == 2 ]] || fail "a bad sidecar pattern exited $rc, want 2"
+has "$out" 'sha256 sidecar pattern "digest.txt": must be "*SUFFIX"' 
 h=$("$AW_BIN" migrate --help)
 has "$h" "--status"
 has "$h" "--pg"
-for c in lineage policy scrub backfill; do
+for c in policy scrub backfill; do
     rc=0
     out=$("$AW_BIN" "$c" 2>&1) || rc=$?
     checks=$((checks + 1))
