@@ -7,8 +7,9 @@
 
 -- The folder of a key: everything up to and including the last '/', '' at
 -- the root.
+-- (Not STRICT, so the planner inlines it.)
 CREATE FUNCTION aw.dirname(k text) RETURNS text
-  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
   RETURN CASE WHEN strpos(k, '/') = 0 THEN ''
               ELSE left(k, length(k) - strpos(reverse(k), '/') + 1) END;
 
@@ -230,22 +231,27 @@ BEGIN
   SELECT DISTINCT s, b, k, aw.dirname(k)
     FROM unnest(p_store, p_bucket, p_key) AS t(s, b, k) WHERE b IS NOT NULL AND k IS NOT NULL;
 
-  -- artifacts named by the folder convention or by a folder metadata.json
+  -- artifacts named by the folder convention or by a folder metadata.json:
+  -- each touched folder once
   INSERT INTO aw.artifacts AS a (store, bucket, folder, name, version)
-  SELECT DISTINCT t.store, t.bucket, t.folder, (aw.folder_artifact(t.folder)).name,
-         (aw.folder_artifact(t.folder)).version
-    FROM aw_touched t
-   WHERE t.store IS NOT NULL
-     AND ((aw.folder_artifact(t.folder)).name IS NOT NULL
-          OR EXISTS (SELECT FROM aw.sidecars s WHERE s.bucket = t.bucket AND s.subject = t.folder
-                       AND s.kind IN ('metadata', 'metrics') AND s.store = t.store))
+  SELECT f.store, f.bucket, f.folder, m[1], m[2]
+    FROM (SELECT DISTINCT store, bucket, folder FROM aw_touched WHERE store IS NOT NULL) f
+    LEFT JOIN LATERAL regexp_match(f.folder,
+                '(?:^|/)([^/]+)/([vV]?[0-9]+(?:[._-][0-9A-Za-z]+)*)/$') m ON true
+   WHERE m IS NOT NULL
+      OR EXISTS (SELECT FROM aw.sidecars s WHERE s.bucket = f.bucket AND s.subject = f.folder
+                   AND s.kind IN ('metadata', 'metrics') AND s.store = f.store)
   ON CONFLICT (store, bucket, folder) DO NOTHING;
+  -- metadata and metrics of the folders whose metadata.json or metrics.json
+  -- arrived in this batch
   UPDATE aw.artifacts a
      SET name = COALESCE(md.name, (aw.folder_artifact(a.folder)).name, a.name),
          version = COALESCE(md.version, (aw.folder_artifact(a.folder)).version, a.version),
          artifact_type = md.artifact_type, metadata = md.doc, metrics = mt.doc,
          updated_at = now()
-    FROM (SELECT DISTINCT store, bucket, folder FROM aw_touched) t
+    FROM (SELECT DISTINCT t.store, t.bucket, t.folder FROM aw_touched t
+           WHERE EXISTS (SELECT FROM aw.sidecars s WHERE s.bucket = t.bucket AND s.key = t.key
+                           AND s.kind IN ('metadata', 'metrics') AND s.store = t.store)) t
     LEFT JOIN LATERAL (SELECT s.name, s.version, s.artifact_type, s.doc FROM aw.sidecars s
                         WHERE s.bucket = t.bucket AND s.subject = t.folder
                           AND s.kind = 'metadata' AND s.store = t.store AND s.doc IS NOT NULL
