@@ -226,9 +226,11 @@ BEGIN
       ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE aw_affected (decl_id bigint PRIMARY KEY) ON COMMIT DELETE ROWS;
   END IF;
-  TRUNCATE aw_touched, aw_affected;
+  -- DELETE, not TRUNCATE: a temporary table's TRUNCATE rewrites the catalog
+  DELETE FROM aw_touched;
+  DELETE FROM aw_affected;
   INSERT INTO aw_touched
-  SELECT DISTINCT s, b, k, aw.dirname(k)
+  SELECT s, b, k, aw.dirname(k)
     FROM unnest(p_store, p_bucket, p_key) AS t(s, b, k) WHERE b IS NOT NULL AND k IS NOT NULL;
 
   -- artifacts named by the folder convention or by a folder metadata.json:
