@@ -244,6 +244,17 @@ BEGIN
       OR EXISTS (SELECT FROM aw.sidecars s WHERE s.bucket = f.bucket AND s.subject = f.folder
                    AND s.kind IN ('metadata', 'metrics') AND s.store = f.store)
   ON CONFLICT (store, bucket, folder) DO NOTHING;
+  -- buckets no sidecar lives in and no declaration names cost nothing more
+  IF NOT EXISTS (SELECT FROM aw.sidecars s
+                  WHERE s.bucket IN (SELECT DISTINCT t.bucket FROM aw_touched t))
+     AND NOT EXISTS (SELECT FROM aw.lineage_decls d
+                      WHERE d.parent_bucket IN (SELECT DISTINCT t.bucket FROM aw_touched t))
+     AND NOT EXISTS (SELECT FROM aw.lineage_decls d
+                      WHERE d.child_key IS NOT NULL
+                        AND d.child_bucket IN (SELECT DISTINCT t.bucket FROM aw_touched t)) THEN
+    RETURN 0;
+  END IF;
+
   -- metadata and metrics of the folders whose metadata.json or metrics.json
   -- arrived in this batch
   UPDATE aw.artifacts a
