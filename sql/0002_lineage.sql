@@ -13,7 +13,10 @@ CREATE FUNCTION aw.dirname(k text) RETURNS text
   RETURN CASE WHEN strpos(k, '/') = 0 THEN ''
               ELSE left(k, length(k) - strpos(reverse(k), '/') + 1) END;
 
-CREATE INDEX object_versions_folder ON aw.object_versions (store, bucket, aw.dirname(key));
+-- The folder leads: with (store, bucket) first, a planner without
+-- statistics (a new table) took this index for lookups by key and scanned a
+-- whole bucket per row.
+CREATE INDEX object_versions_folder ON aw.object_versions (aw.dirname(key), bucket, store);
 -- URIs name a bucket and key but no store: lineage looks versions up by these
 CREATE INDEX object_versions_bucket_key ON aw.object_versions (bucket, key);
 
