@@ -148,35 +148,25 @@ static const char *type_name(const json_t *v) {
     return "?";
 }
 
-static int depth_of(const json_t *v, int limit) {
-    int max = 0;
+/* Levels of objects and lists in v, counted up to just past limit. */
+static int depth_of(json_t *v, int limit) {
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
     if (limit < 0)
         return 1;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
-            int d = depth_of(x, limit - 1);
-            if (d > max)
-                max = d;
-            if (max > limit)
-                break;
-        }
-        return max + 1;
+    int max = 0;
+    void *it = json_is_object(v) ? json_object_iter(v) : NULL;
+    for (size_t i = 0; max <= limit; i++) {
+        json_t *x = json_is_object(v) ? json_object_iter_value(it) : json_array_get(v, i);
+        if (!x)
+            break;
+        int d = depth_of(x, limit - 1);
+        if (d > max)
+            max = d;
+        if (it)
+            it = json_object_iter_next(v, it);
     }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) {
-            int d = depth_of(x, limit - 1);
-            if (d > max)
-                max = d;
-            if (max > limit)
-                break;
-        }
-        return max + 1;
-    }
-    return 0;
+    return max + 1;
 }
 
 /* A string field; a number is accepted as its decimal text (versions and run
@@ -217,13 +207,18 @@ static bool digest_norm(const char *s, char out[65]) {
     return true;
 }
 
+/* What follows an object store scheme (s3://, s3a://, s3n://, gs://), or NULL. */
+static const char *after_scheme(const char *uri) {
+    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (!strncasecmp(uri, schemes[i], strlen(schemes[i])))
+            return uri + strlen(schemes[i]);
+    return NULL;
+}
+
 int aw_object_uri_parse(const char *uri, char **bucket, char **key) {
     *bucket = *key = NULL;
-    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
-    const char *p = NULL;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !p; i++)
-        if (!strncasecmp(uri, schemes[i], strlen(schemes[i])))
-            p = uri + strlen(schemes[i]);
+    const char *p = after_scheme(uri);
     if (!p)
         return AW_EPARSE;
     const char *slash = strchr(p, '/');
@@ -370,11 +365,7 @@ static bool ol_object(json_t *ds, char **bucket, char **key) {
     const char *name = json_string_value(json_object_get(ds, "name"));
     if (!ns || !name || !*name)
         return false;
-    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
-    const char *b = NULL;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !b; i++)
-        if (!strncasecmp(ns, schemes[i], strlen(schemes[i])))
-            b = ns + strlen(schemes[i]);
+    const char *b = after_scheme(ns);
     if (!b || !*b)
         return false;
     size_t bl = strcspn(b, "/");
