@@ -151,7 +151,9 @@ static const char *const upsert_runs_sql =
     " ON CONFLICT (run_key) DO UPDATE SET job = COALESCE(excluded.job, r.job),"
     "  last_event = COALESCE(excluded.last_event, r.last_event), updated_at = now()"
     " WHERE (r.job, r.last_event) IS DISTINCT FROM"
-    "  (COALESCE(excluded.job, r.job), COALESCE(excluded.last_event, r.last_event));"
+    "  (COALESCE(excluded.job, r.job), COALESCE(excluded.last_event, r.last_event))";
+
+static const char *const insert_commits_sql =
     "INSERT INTO aw.code_commits (commit)"
     " SELECT DISTINCT code_commit FROM aw_sc WHERE code_commit IS NOT NULL"
     " ON CONFLICT DO NOTHING";
@@ -509,24 +511,21 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
                            md5s ? insert_checks_sql : NULL,
                            nsc ? insert_sidecars_sql : NULL,
                            nsc ? upsert_runs_sql : NULL,
+                           nsc ? insert_commits_sql : NULL,
                            ix->decls.len ? insert_decls_sql : NULL,
                            refresh_sql};
     enum { NSTEPS = sizeof steps / sizeof steps[0] };
     int64_t ms[NSTEPS + 1] = {aw_now_ms()};
     for (size_t i = 0; i < NSTEPS; i++) {
-        if (steps[i] && strchr(steps[i], ';')) {
-            if (aw_pg_exec_script(pg, steps[i], errstr, errn) != AW_OK)
-                return failed(ix);
-        } else if (steps[i] && aw_pg_query(pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK) {
+        if (steps[i] && aw_pg_query(pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
             return failed(ix);
-        }
         ms[i + 1] = aw_now_ms();
     }
     AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions %lld ms, observations %lld ms, "
                         "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
              n, nsc, (long long)(ms[1] - ms[0]), (long long)(ms[2] - ms[1]),
              (long long)(ms[3] - ms[2]), (long long)(ms[4] - ms[3]),
-             (long long)(ms[7] - ms[4]), (long long)(ms[8] - ms[7]));
+             (long long)(ms[8] - ms[4]), (long long)(ms[9] - ms[8]));
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
         return failed(ix);
     return AW_OK;

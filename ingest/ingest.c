@@ -563,11 +563,6 @@ static bool md5_etag(const char *etag) {
 }
 
 static int plan_jobs(ingest *in, batch *b) {
-    for (size_t k = 0; k < b->njobs; k++) { /* planned before: start over */
-        free(b->jobs[k].subject);
-        free(b->jobs[k].body);
-        aw_sidecar_doc_clear(&b->jobs[k].doc);
-    }
     size_t need = 0;
     for (size_t i = 0; i < b->nmsgs; i++)
         if (!b->msgs[i].dead && !b->msgs[i].dropped)
