@@ -239,11 +239,10 @@ BEGIN
   -- artifacts named by the folder convention or by a folder metadata.json:
   -- each touched folder once
   INSERT INTO aw.artifacts AS a (store, bucket, folder, name, version)
-  SELECT f.store, f.bucket, f.folder, m[1], m[2]
+  SELECT f.store, f.bucket, f.folder, m.name, m.version
     FROM (SELECT DISTINCT store, bucket, folder FROM aw_touched WHERE store IS NOT NULL) f
-    LEFT JOIN LATERAL regexp_match(f.folder,
-                '(?:^|/)([^/]+)/([vV]?[0-9]+(?:[._-][0-9A-Za-z]+)*)/$') m ON true
-   WHERE m IS NOT NULL
+    CROSS JOIN LATERAL aw.folder_artifact(f.folder) m
+   WHERE m.name IS NOT NULL
       OR EXISTS (SELECT FROM aw.sidecars s WHERE s.bucket = f.bucket AND s.subject = f.folder
                    AND s.kind IN ('metadata', 'metrics') AND s.store = f.store)
   ON CONFLICT (store, bucket, folder) DO NOTHING;
