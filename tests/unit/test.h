@@ -53,6 +53,28 @@ static int aw_test_checks;
             FAIL_("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_);   \
     } while (0)
 
+/* A whole file, NUL-terminated, its length in *len; NULL if it cannot be opened. */
+static inline char *test_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap + 1);
+    ASSERT(buf != NULL);
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            ASSERT(buf != NULL);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
 #define TEST_DONE()                                                            \
     do {                                                                       \
         printf("%s: %d checks passed\n", __FILE__, aw_test_checks);            \

@@ -13,28 +13,6 @@
 #include "aw/event.h"
 #include "test.h"
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    ASSERT(buf != NULL);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            ASSERT(buf != NULL);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static const char *kind_name(aw_event_kind k) {
     return k == AW_EV_CREATED ? "created" : k == AW_EV_DELETED ? "deleted" : "delete_marker";
 }
@@ -65,10 +43,10 @@ static int run_fixture(const char *dir, const char *name) {
     char path[1024];
     size_t jlen, elen;
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
-    char *json = slurp(path, &jlen);
+    char *json = test_slurp(path, &jlen);
     ASSERT(json != NULL);
     snprintf(path, sizeof path, "%s/%s.expected", dir, name);
-    char *expected = slurp(path, &elen);
+    char *expected = test_slurp(path, &elen);
     if (!expected)
         FAIL_("fixture %s has no .expected file", name);
     char *want = expected;

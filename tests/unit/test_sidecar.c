@@ -16,27 +16,6 @@
 static const char *const default_globs[AW_SC_NKINDS] = {
     NULL, "metadata.json", "*.metadata.json", "*.sha256", "metrics.json", "*.openlineage.json"};
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-    ASSERT(buf != NULL);
-    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            ASSERT(buf != NULL);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 #define O(s) ((s) && *(s) ? (s) : "-")
 
 static void render(const aw_sidecar_doc *d, const char *subject, char *out, size_t cap) {
@@ -84,7 +63,7 @@ static void run_case(aw_sidecar_rules *rules, const char *dir, const char *name,
         FAIL_("%s: not classified as a sidecar", key);
     size_t len, elen;
     snprintf(path, sizeof path, "%s/%s/%s", dir, name, file);
-    char *body = slurp(path, &len);
+    char *body = test_slurp(path, &len);
     ASSERT(body != NULL);
     const char *sn = subject && strrchr(subject, '/') ? strrchr(subject, '/') + 1 : subject;
     aw_sidecar_doc doc;
@@ -92,7 +71,7 @@ static void run_case(aw_sidecar_rules *rules, const char *dir, const char *name,
     static char got[1 << 14];
     render(&doc, subject, got, sizeof got);
     snprintf(path, sizeof path, "%s/%s/expected", dir, name);
-    char *want = slurp(path, &elen);
+    char *want = test_slurp(path, &elen);
     if (print)
         printf("== %s\n%s", name, got);
     else if (!want)
