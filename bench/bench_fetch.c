@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include "aw/http.h"
+#include "aw/hash.h"
 #include "aw/util.h"
 
 typedef struct slot {

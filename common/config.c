@@ -1,7 +1,8 @@
 /*
- * The configuration table and its loaders. The table is the single place a
- * key exists: adding a row gives the key a file name, an env variable, a flag,
- * a default, validation and a line in --help at once.
+ * The loaders of the settings table (settings.c): defaults, the config file,
+ * the environment and the flags, in that order, each value checked by the
+ * type its row declares. Nothing here knows a particular key except the
+ * few every command shares (--config, --help, -X).
  */
 #include "aw/config.h"
 
@@ -12,109 +13,11 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CT_STR, CT_INT, CT_BOOL } conf_type;
+#include "config_keys.h"
 
-typedef struct conf_key {
-    const char *name; /* config file key */
-    const char *env;  /* environment variable, NULL for none */
-    const char *flag; /* --flag, NULL for none */
-    conf_type type;
-    size_t offset;
-    const char *def;
-    long min, max;     /* CT_INT range */
-    unsigned cmds;     /* AW_CMD_* bits */
-    bool secret;       /* masked in --print-config */
-    const char *help;
-} conf_key;
-
+#define keys aw_conf_keys
+#define NKEYS aw_conf_nkeys
 #define OFF(f) offsetof(aw_config, f)
-#define S3CMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_SCRUB | AW_CMD_BACKFILL)
-#define PGCMDS (AW_CMD_ALL)
-#define KCMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_BACKFILL)
-
-static const conf_key keys[] = {
-    {"log.level", "AW_LOG_LEVEL", "log-level", CT_STR, OFF(log_level), "info", 0, 0,
-     AW_CMD_ALL, false, "error, warn, info or debug"},
-    {"print_config", NULL, "print-config", CT_BOOL, OFF(print_config), "false", 0, 0,
-     AW_CMD_ALL, false, "print the effective configuration (secrets masked) and exit"},
-    {"pg.conninfo", "AW_PG_URI", "pg", CT_STR, OFF(pg_conninfo), "", 0, 0, PGCMDS,
-     true, "libpq conninfo or URI; empty uses libpq defaults and PG* variables"},
-    {"kafka.brokers", "AW_KAFKA_BROKERS", "brokers", CT_STR, OFF(kafka_brokers),
-     "127.0.0.1:9092", 0, 0, KCMDS, false, "Kafka bootstrap servers (host:port,...)"},
-    {"kafka.topic", "AW_KAFKA_TOPIC", "topic", CT_STR, OFF(kafka_topic),
-     "aw.bucket-events", 0, 0, AW_CMD_INGEST, false, "topic carrying bucket notifications"},
-    {"kafka.group", "AW_KAFKA_GROUP", "group", CT_STR, OFF(kafka_group),
-     "artifact-watch", 0, 0, AW_CMD_INGEST, false, "consumer group id"},
-    {"kafka.dlq_topic", "AW_KAFKA_DLQ_TOPIC", "dlq-topic", CT_STR, OFF(kafka_dlq_topic),
-     "", 0, 0, AW_CMD_INGEST, false, "dead-letter topic (default: <topic>.dlq)"},
-    {"kafka.properties_file", "AW_KAFKA_PROPERTIES", "kafka-properties", CT_STR,
-     OFF(kafka_properties_file), "", 0, 0, KCMDS, false,
-     "file of librdkafka key=value properties (applied before -X)"},
-    {"s3.endpoint", "AWS_ENDPOINT_URL_S3", "s3-endpoint", CT_STR, OFF(s3_endpoint), "",
-     0, 0, S3CMDS, false, "S3 endpoint URL (default: AWS for the region)"},
-    {"s3.region", "AWS_REGION", "region", CT_STR, OFF(s3_region), "us-east-1", 0, 0,
-     S3CMDS, false, "region used for SigV4 signing"},
-    {"s3.access_key_id", "AWS_ACCESS_KEY_ID", NULL, CT_STR, OFF(s3_access_key_id), "",
-     0, 0, S3CMDS, false, "access key id; empty sends unsigned requests"},
-    {"s3.secret_access_key", "AWS_SECRET_ACCESS_KEY", NULL, CT_STR,
-     OFF(s3_secret_access_key), "", 0, 0, S3CMDS, true, "secret access key"},
-    {"s3.session_token", "AWS_SESSION_TOKEN", NULL, CT_STR, OFF(s3_session_token), "",
-     0, 0, S3CMDS, true, "session token for temporary credentials"},
-    {"s3.path_style", "AW_S3_PATH_STYLE", "path-style", CT_BOOL, OFF(s3_path_style),
-     "true", 0, 0, S3CMDS, false, "path-style URLs (endpoint/bucket/key)"},
-    {"s3.store", "AW_STORE", "store", CT_STR, OFF(s3_store), "default", 0, 0,
-     S3CMDS | AW_CMD_LINEAGE, false, "name of this object store in the database"},
-    {"event.key_encoding", "AW_EVENT_KEY_ENCODING", "key-encoding", CT_STR,
-     OFF(event_key_encoding), "auto", 0, 0, AW_CMD_INGEST, false,
-     "object keys in events: auto, url (form-encoded) or raw"},
-    {"fetch.concurrency", "AW_FETCH_CONCURRENCY", "fetch-concurrency", CT_INT,
-     OFF(fetch_concurrency), "16", 1, 1024, AW_CMD_INGEST | AW_CMD_SCRUB, false,
-     "parallel object downloads"},
-    {"fetch.timeout_ms", "AW_FETCH_TIMEOUT_MS", "fetch-timeout-ms", CT_INT,
-     OFF(fetch_timeout_ms), "30000", 100, 86400000, AW_CMD_INGEST | AW_CMD_SCRUB, false,
-     "abort a download with no progress for this long"},
-    {"fetch.retries", "AW_FETCH_RETRIES", "fetch-retries", CT_INT, OFF(fetch_retries),
-     "5", 0, 100, AW_CMD_INGEST | AW_CMD_SCRUB, false,
-     "retries on 5xx, 429 and timeouts before dead-lettering"},
-    {"batch.max", "AW_BATCH_MAX", "batch-max", CT_INT, OFF(batch_max), "2000", 1,
-     100000, AW_CMD_INGEST, false, "observations per PostgreSQL transaction"},
-    {"batch.ms", "AW_BATCH_MS", "batch-ms", CT_INT, OFF(batch_ms), "200", 1, 60000,
-     AW_CMD_INGEST, false, "longest wait before a partial batch is written"},
-    {"fetch.verify_md5", "AW_VERIFY_MD5", "verify-md5", CT_BOOL, OFF(verify_md5),
-     "false", 0, 0, AW_CMD_INGEST, false, "also compute MD5 and compare with a single-part ETag"},
-    {"ingest.drain", NULL, "drain", CT_BOOL, OFF(drain), "false", 0, 0, AW_CMD_INGEST,
-     false, "exit 0 once every assigned partition is consumed to its end"},
-    {"sidecar.metadata", "AW_SIDECAR_METADATA", "sidecar-metadata", CT_STR,
-     OFF(sidecar_metadata), "metadata.json", 0, 0, AW_CMD_INGEST, false,
-     "basename globs of folder metadata sidecars (comma-separated; empty disables)"},
-    {"sidecar.file_metadata", "AW_SIDECAR_FILE_METADATA", "sidecar-file-metadata", CT_STR,
-     OFF(sidecar_file_metadata), "*.metadata.json", 0, 0, AW_CMD_INGEST, false,
-     "per-file metadata sidecars, \"*SUFFIX\": <file>SUFFIX describes <file>"},
-    {"sidecar.sha256", "AW_SIDECAR_SHA256", "sidecar-sha256", CT_STR, OFF(sidecar_sha256),
-     "*.sha256", 0, 0, AW_CMD_INGEST, false,
-     "declared-digest sidecars, \"*SUFFIX\": <file>SUFFIX holds <file>'s SHA-256"},
-    {"sidecar.metrics", "AW_SIDECAR_METRICS", "sidecar-metrics", CT_STR,
-     OFF(sidecar_metrics), "metrics.json", 0, 0, AW_CMD_INGEST, false,
-     "basename globs of folder metrics sidecars"},
-    {"sidecar.openlineage", "AW_SIDECAR_OPENLINEAGE", "sidecar-openlineage", CT_STR,
-     OFF(sidecar_openlineage), "*.openlineage.json", 0, 0, AW_CMD_INGEST, false,
-     "basename globs of objects holding an OpenLineage RunEvent"},
-    {"sidecar.max_bytes", "AW_SIDECAR_MAX_BYTES", "sidecar-max-bytes", CT_INT,
-     OFF(sidecar_max_bytes), "1048576", 1024, 67108864, AW_CMD_INGEST, false,
-     "larger sidecars are recorded with an error instead of being read"},
-    {"openlineage.topic", "AW_OPENLINEAGE_TOPIC", "openlineage-topic", CT_STR,
-     OFF(openlineage_topic), "", 0, 0, AW_CMD_INGEST, false,
-     "Kafka topic of OpenLineage RunEvents (empty: not consumed)"},
-    {"lineage.depth", NULL, "depth", CT_INT, OFF(lineage_depth), "10", 0, 1000,
-     AW_CMD_LINEAGE, false, "how many edges to follow"},
-    {"lineage.as_of", NULL, "as-of", CT_STR, OFF(lineage_as_of), "", 0, 0, AW_CMD_LINEAGE,
-     false, "walk the graph as it was at this time (ISO 8601; default now)"},
-    {"lineage.format", NULL, "format", CT_STR, OFF(lineage_format), "table", 0, 0,
-     AW_CMD_LINEAGE, false, "table, json or dot (Graphviz)"},
-    {"migrate.status", NULL, "status", CT_BOOL, OFF(migrate_status), "false", 0, 0,
-     AW_CMD_MIGRATE, false, "list migrations and whether they are applied; change nothing"},
-};
-#define NKEYS (sizeof keys / sizeof keys[0])
 
 static void errf(char *errstr, size_t n, const char *fmt, ...) AW_PRINTF(3, 4);
 static void errf(char *errstr, size_t n, const char *fmt, ...) {
@@ -138,11 +41,47 @@ static int parse_bool(const char *s, bool *out) {
     return AW_EINVAL;
 }
 
+int aw_parse_long(const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == ' ' || *s == '+')
+        return AW_EINVAL;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < min || x > max)
+        return AW_EINVAL;
+    *out = x;
+    return AW_OK;
+}
+
+int aw_word_index(const char *const *words, const char *s) {
+    for (int i = 0; words && words[i]; i++)
+        if (!strcmp(words[i], s))
+            return i;
+    return -1;
+}
+
+/* "a, b or c" for the error of an enumerated key. */
+static void words_list(const char *const *w, char *out, size_t n) {
+    size_t l = 0;
+    out[0] = '\0';
+    for (int i = 0; w[i] && l < n; i++)
+        l += (size_t)snprintf(out + l, n - l, "%s%s", i == 0 ? "" : w[i + 1] ? ", " : " or ",
+                              w[i]);
+}
+
 /* Sets key k from text value v; `src` names the origin for errors. */
 static int set_value(aw_config *cfg, const conf_key *k, const char *v, const char *src,
                      char *errstr, size_t n) {
     char *base = (char *)cfg + k->offset;
     switch (k->type) {
+    case CT_ENUM:
+        if (aw_word_index(k->words, v) < 0) {
+            char w[256];
+            words_list(k->words, w, sizeof w);
+            errf(errstr, n, "%s: %s=\"%s\" must be %s", src, k->name, v, w);
+            return AW_ECONFIG;
+        }
+        __attribute__((fallthrough)); /* stored as its word */
     case CT_STR: {
         char *dup = strdup(v);
         if (!dup)
@@ -151,18 +90,13 @@ static int set_value(aw_config *cfg, const conf_key *k, const char *v, const cha
         *(char **)base = dup;
         return AW_OK;
     }
-    case CT_INT: {
-        char *end;
-        errno = 0;
-        long x = strtol(v, &end, 10);
-        if (errno || end == v || *end || x < k->min || x > k->max) {
+    case CT_INT:
+        if (aw_parse_long(v, k->min, k->max, (long *)base) != AW_OK) {
             errf(errstr, n, "%s: %s=\"%s\" is not a whole number from %ld to %ld", src,
                  k->name, v, k->min, k->max);
             return AW_ECONFIG;
         }
-        *(long *)base = x;
         return AW_OK;
-    }
     case CT_BOOL:
         if (parse_bool(v, (bool *)base) != AW_OK) {
             errf(errstr, n, "%s: %s=\"%s\" is not a boolean (true/false, yes/no, 1/0)",
@@ -191,7 +125,7 @@ void aw_config_free(aw_config *cfg) {
     if (!cfg)
         return;
     for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].type == CT_STR) {
+        if (keys[i].type == CT_STR || keys[i].type == CT_ENUM) {
             char **p = (char **)((char *)cfg + keys[i].offset);
             free(*p);
             *p = NULL;
@@ -333,8 +267,22 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
     cfg->rdkafka_props = NULL;
     cfg->rdkafka_props_n = 0;
     rc = AW_OK;
+    bool only_args = false; /* after "--" */
     for (int i = 1; i < argc && rc == AW_OK; i++) {
         const char *a = argv[i];
+        if (!only_args && !strcmp(a, "--")) {
+            only_args = true;
+            continue;
+        }
+        if (only_args || strncmp(a, "-", 1) != 0 || !a[1]) {
+            if (cfg->nargs >= AW_CONFIG_MAX_ARGS) {
+                errf(errstr, n, "more than %d arguments", AW_CONFIG_MAX_ARGS);
+                rc = AW_ECONFIG;
+                break;
+            }
+            cfg->args[cfg->nargs++] = a;
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             *want_help = true;
             continue;
@@ -348,13 +296,8 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
             rc = aw_config_add_rdkafka_prop(cfg, argv[++i], errstr, n);
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 && (cmd & AW_CMD_LINEAGE) &&
-            cfg->nargs < sizeof cfg->args / sizeof cfg->args[0]) {
-            cfg->args[cfg->nargs++] = a; /* lineage up|down URI */
-            continue;
-        }
         if (strncmp(a, "--", 2) != 0) {
-            errf(errstr, n, "unexpected argument \"%s\" (see --help)", a);
+            errf(errstr, n, "unknown option %s (see --help)", a);
             rc = AW_ECONFIG;
             break;
         }
@@ -409,7 +352,7 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
     nx = cfg->rdkafka_props_n;
     cfg->rdkafka_props = saved;
     cfg->rdkafka_props_n = saved_n;
-    if (rc == AW_OK && *cfg->kafka_properties_file && (cmd & KCMDS))
+    if (rc == AW_OK && *cfg->kafka_properties_file && (cmd & AW_KAFKA_CMDS))
         rc = load_file(cfg, cmd, cfg->kafka_properties_file, true, errstr, n);
     for (size_t i = 0; i < nx; i++) {
         if (rc == AW_OK)
@@ -421,13 +364,6 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
     if (rc != AW_OK)
         return rc;
 
-    /* cross-key checks */
-    if (strcmp(cfg->event_key_encoding, "auto") && strcmp(cfg->event_key_encoding, "url") &&
-        strcmp(cfg->event_key_encoding, "raw")) {
-        errf(errstr, n, "event.key_encoding=\"%s\" must be auto, url or raw",
-             cfg->event_key_encoding);
-        return AW_ECONFIG;
-    }
     return AW_OK;
 }
 
@@ -442,14 +378,15 @@ void aw_config_usage(FILE *out, unsigned cmd) {
         char flag[96];
         if (k->flag)
             snprintf(flag, sizeof flag, "--%s%s", k->flag,
-                     k->type == CT_BOOL ? "[=BOOL]" : k->type == CT_INT ? " N" : " VALUE");
+                     k->type == CT_BOOL ? "[=BOOL]" : k->type == CT_INT ? " N"
+                     : k->type == CT_ENUM ? " WORD" : " VALUE");
         else
             snprintf(flag, sizeof flag, "(no flag)");
         fprintf(out, "  %s\n      %s%s%s; %s (default: %s%s%s)\n", flag,
                 k->env ? k->env : "", k->env ? " / " : "", k->name, k->help,
                 *k->def ? "\"" : "", *k->def ? k->def : "none", *k->def ? "\"" : "");
     }
-    if (cmd & KCMDS)
+    if (cmd & AW_KAFKA_CMDS)
         fprintf(out, "  -X key=value\n      any librdkafka property, passed through "
                      "(repeatable; wins over --kafka-properties)\n");
     fprintf(out, "  -h, --help\n      this text\n");
@@ -464,7 +401,8 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd) {
         if (k->offset == OFF(print_config))
             continue;
         switch (k->type) {
-        case CT_STR: {
+        case CT_STR:
+        case CT_ENUM: {
             const char *v = *(char *const *)base;
             fprintf(out, "%s = %s\n", k->name, k->secret && v && *v ? "(set)" : v ? v : "");
             break;

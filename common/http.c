@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "aw/util.h"
+#include "http_internal.h"
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -132,42 +133,6 @@ int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
     return AW_OK;
 }
 
-/* The request URL for bucket/key (key raw, unencoded; version_id may be
- * NULL). AW_EINVAL if it does not fit. */
-static int s3_object_url(const aw_s3 *s3, const char *bucket, const char *key,
-                     const char *version_id, char *buf, size_t cap) {
-    size_t pos = 0;
-    const char *ep = s3->endpoint;
-    if (s3->path_style) {
-        if (aw_fmt(buf, cap, "%s/", ep) != AW_OK)
-            return AW_EINVAL;
-        pos = strlen(buf);
-        if (aw_uriencode(bucket, strlen(bucket), false, buf, cap, &pos) != AW_OK)
-            return AW_EINVAL;
-    } else {
-        /* virtual-hosted: scheme://bucket.host[:port] */
-        const char *host = strstr(ep, "://") + 3;
-        if (aw_fmt(buf, cap, "%.*s%s.%s", (int)(host - ep), ep, bucket, host) != AW_OK)
-            return AW_EINVAL;
-        pos = strlen(buf);
-    }
-    if (pos + 1 >= cap)
-        return AW_EINVAL;
-    buf[pos++] = '/';
-    if (aw_uriencode(key, strlen(key), true, buf, cap, &pos) != AW_OK)
-        return AW_EINVAL;
-    if (version_id && *version_id) {
-        static const char q[] = "?versionId=";
-        if (pos + sizeof q >= cap)
-            return AW_EINVAL;
-        memcpy(buf + pos, q, sizeof q);
-        pos += sizeof q - 1;
-        if (aw_uriencode(version_id, strlen(version_id), false, buf, cap, &pos) != AW_OK)
-            return AW_EINVAL;
-    }
-    return AW_OK;
-}
-
 /* One transfer slot: an easy handle kept across requests (its connection
  * stays in the multi handle's cache) and the request it serves now. */
 typedef struct slot {
@@ -244,7 +209,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
 /* Prepares slot s for request r. AW_EINVAL when the URL does not fit. */
 static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     char url[8192];
-    if (s3_object_url(s3, r->bucket, r->key, r->version_id, url, sizeof url) != AW_OK) {
+    if (aw_s3_object_url(s3->endpoint, s3->path_style, r->bucket, r->key, r->version_id, url,
+                         sizeof url) != AW_OK) {
         snprintf(r->error, sizeof r->error, "object URL too long");
         return AW_EINVAL;
     }
@@ -300,65 +266,79 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     return AW_OK;
 }
 
-typedef enum { DONE, RETRY, RETRY_UNAVAILABLE } verdict;
-
-/* Decides what a finished transfer means. */
-static verdict classify(slot *s, CURLcode cc) {
-    aw_fetch *r = s->req;
-    long st = r->info.status;
-    if (s->cb_err != AW_OK) {
-        r->outcome = AW_FETCH_FAILED;
-        snprintf(r->error, sizeof r->error, "body consumer failed: %s", aw_strerror(s->cb_err));
-        return DONE;
+aw_verdict aw_fetch_classify(aw_xfer_end end, long st, int64_t content_length,
+                             int64_t received, aw_fetch_outcome *outcome, char *error,
+                             size_t errn) {
+    switch (end) {
+    case AW_XFER_CONSUMER:
+    case AW_XFER_REFUSED:
+        *outcome = AW_FETCH_FAILED;
+        return AW_VERDICT_DONE;
+    case AW_XFER_UNREACHABLE:
+        *outcome = AW_FETCH_UNAVAILABLE;
+        return AW_VERDICT_RETRY_UNAVAILABLE;
+    case AW_XFER_BROKEN:
+        *outcome = AW_FETCH_FAILED;
+        return AW_VERDICT_RETRY;
+    case AW_XFER_COMPLETE:
+        break;
     }
-    if (cc != CURLE_OK) {
+    if (st >= 200 && st < 300) {
+        if (content_length >= 0 && received != content_length) {
+            snprintf(error, errn, "short body: %lld of %lld bytes", (long long)received,
+                     (long long)content_length);
+            *outcome = AW_FETCH_FAILED;
+            return AW_VERDICT_RETRY;
+        }
+        *outcome = AW_FETCH_OK;
+        error[0] = '\0';
+        return AW_VERDICT_DONE;
+    }
+    snprintf(error, errn, "HTTP %ld", st);
+    if (st == 404) {
+        *outcome = AW_FETCH_NOT_FOUND;
+        return AW_VERDICT_DONE;
+    }
+    if (st == 412) {
+        *outcome = AW_FETCH_PRECONDITION;
+        return AW_VERDICT_DONE;
+    }
+    if (st == 401 || st == 403) {
+        *outcome = AW_FETCH_UNAVAILABLE;
+        snprintf(error, errn, "HTTP %ld: the store refuses our credentials", st);
+        return AW_VERDICT_RETRY_UNAVAILABLE;
+    }
+    *outcome = AW_FETCH_FAILED;
+    return st == 429 || st >= 500 || st == 408 ? AW_VERDICT_RETRY : AW_VERDICT_DONE;
+}
+
+/* Decides what a finished transfer of slot s means. */
+static aw_verdict classify(slot *s, CURLcode cc) {
+    aw_fetch *r = s->req;
+    aw_xfer_end end = AW_XFER_COMPLETE;
+    if (s->cb_err != AW_OK) {
+        snprintf(r->error, sizeof r->error, "body consumer failed: %s", aw_strerror(s->cb_err));
+        end = AW_XFER_CONSUMER;
+    } else if (cc != CURLE_OK) {
         snprintf(r->error, sizeof r->error, "%s", s->cerr[0] ? s->cerr : curl_easy_strerror(cc));
         switch (cc) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
-            r->outcome = AW_FETCH_UNAVAILABLE;
-            return RETRY_UNAVAILABLE;
+            end = AW_XFER_UNREACHABLE;
+            break;
         case CURLE_URL_MALFORMAT:
         case CURLE_OUT_OF_MEMORY:
-            r->outcome = AW_FETCH_FAILED;
-            return DONE;
+            end = AW_XFER_REFUSED;
+            break;
         default: /* timeouts, resets, short bodies */
-            r->outcome = AW_FETCH_FAILED;
-            return RETRY;
+            end = AW_XFER_BROKEN;
         }
     }
-    if (st >= 200 && st < 300) {
-        if (r->info.content_length >= 0) {
-            curl_off_t got = 0;
-            curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
-            if (got != r->info.content_length) {
-                snprintf(r->error, sizeof r->error, "short body: %lld of %lld bytes",
-                         (long long)got, (long long)r->info.content_length);
-                r->outcome = AW_FETCH_FAILED;
-                return RETRY;
-            }
-        }
-        r->outcome = AW_FETCH_OK;
-        r->error[0] = '\0';
-        return DONE;
-    }
-    snprintf(r->error, sizeof r->error, "HTTP %ld", st);
-    if (st == 404) {
-        r->outcome = AW_FETCH_NOT_FOUND;
-        return DONE;
-    }
-    if (st == 412) {
-        r->outcome = AW_FETCH_PRECONDITION;
-        return DONE;
-    }
-    if (st == 401 || st == 403) {
-        r->outcome = AW_FETCH_UNAVAILABLE;
-        snprintf(r->error, sizeof r->error, "HTTP %ld: the store refuses our credentials", st);
-        return RETRY_UNAVAILABLE;
-    }
-    r->outcome = AW_FETCH_FAILED;
-    return st == 429 || st >= 500 || st == 408 ? RETRY : DONE;
+    curl_off_t got = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+    return aw_fetch_classify(end, r->info.status, r->info.content_length, (int64_t)got,
+                             &r->outcome, r->error, sizeof r->error);
 }
 
 static long backoff_ms(aw_s3 *s3, const aw_fetch_policy *p, int attempt) {
@@ -391,7 +371,7 @@ static int ensure_slots(aw_s3 *s3, int n) {
 }
 
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
-                     const volatile int *stop) {
+                     const volatile sig_atomic_t *stop) {
     int conc = policy->concurrency > 0 ? policy->concurrency : 1;
     if ((size_t)conc > n)
         conc = (int)n;
@@ -402,17 +382,17 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
     curl_multi_setopt(s3->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)policy->concurrency);
     for (size_t i = 0; i < n; i++) {
         reqs[i].attempts = 0;
-        reqs[i].next_try_ms_ = 0;
-        reqs[i].slot_ = -1;
         reqs[i].outcome = AW_FETCH_FAILED;
         reqs[i].error[0] = '\0';
     }
     int *free_slots = malloc((size_t)conc * sizeof *free_slots);
     /* requests waiting to (re)start, in order; a retry goes to the back */
     size_t *queue = malloc(n * sizeof *queue);
-    if (!free_slots || !queue) {
+    int64_t *next_try = calloc(n, sizeof *next_try); /* when a retry is due */
+    if (!free_slots || !queue || !next_try) {
         free(free_slots);
         free(queue);
+        free(next_try);
         return AW_ENOMEM;
     }
     int nfree = conc;
@@ -422,13 +402,16 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
     for (size_t i = 0; i < n; i++)
         queue[i] = i;
     int rc = AW_OK;
+    int64_t stop_at = -1; /* when a stop request ends the grace period */
 
     while (done < n) {
-        if (stop && *stop) {
+        int64_t now = aw_now_ms(), next_wait = 100;
+        if (stop && *stop && stop_at < 0)
+            stop_at = now + (policy->stop_grace_ms > 0 ? policy->stop_grace_ms : 0);
+        if (stop_at >= 0 && now >= stop_at) {
             rc = AW_EINTERRUPTED;
             break;
         }
-        int64_t now = aw_now_ms(), next_wait = 100;
         /* start what is due, in queue order */
         size_t scanned = 0, qn = qlen;
         while (nfree > 0 && scanned < qn) {
@@ -437,11 +420,11 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
             qlen--;
             scanned++;
             aw_fetch *r = &reqs[idx];
-            if (r->next_try_ms_ > now) {
+            if (next_try[idx] > now) {
                 queue[(qhead + qlen) % n] = idx; /* not yet: back of the queue */
                 qlen++;
-                if (r->next_try_ms_ - now < next_wait)
-                    next_wait = r->next_try_ms_ - now;
+                if (next_try[idx] - now < next_wait)
+                    next_wait = next_try[idx] - now;
                 continue;
             }
             int si = free_slots[--nfree];
@@ -457,7 +440,6 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
                 }
                 continue;
             }
-            r->slot_ = si;
             curl_multi_add_handle(s3->multi, s->easy);
         }
         int running = 0;
@@ -472,14 +454,14 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
             CURLcode cc = m->data.result;
             curl_multi_remove_handle(s3->multi, m->easy_handle);
             aw_fetch *r = s->req;
-            verdict v = classify(s, cc);
+            aw_verdict v = classify(s, cc);
             free_slots[nfree++] = (int)(s - s3->slots);
-            r->slot_ = -1;
             s->req = NULL;
             finished++;
-            if (v != DONE && r->attempts <= policy->retries) {
-                r->next_try_ms_ = aw_now_ms() + backoff_ms(s3, policy, r->attempts);
-                queue[(qhead + qlen) % n] = (size_t)(r - reqs);
+            if (v != AW_VERDICT_DONE && r->attempts <= policy->retries) {
+                size_t idx = (size_t)(r - reqs);
+                next_try[idx] = aw_now_ms() + backoff_ms(s3, policy, r->attempts);
+                queue[(qhead + qlen) % n] = idx;
                 qlen++;
                 continue;
             }
@@ -502,6 +484,7 @@ out:
     }
     free(free_slots);
     free(queue);
+    free(next_try);
     return rc;
 }
 

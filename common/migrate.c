@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/hash.h"
 #include "aw/log.h"
-#include "aw/util.h"
 
 /* An arbitrary constant shared by every artifact-watch migrate process. */
 #define MIGRATE_LOCK "7260519334"
@@ -42,18 +42,7 @@ static int version_of(const char *name) {
 }
 
 static int sha_hex(const aw_migration *m, char out[65]) {
-    aw_hash *h;
-    uint8_t d[32];
-    int rc = aw_hash_new(false, &h);
-    if (rc != AW_OK)
-        return rc;
-    rc = aw_hash_update(h, m->sql, m->len);
-    if (rc == AW_OK)
-        rc = aw_hash_final(h, d, NULL);
-    aw_hash_destroy(h);
-    if (rc == AW_OK)
-        aw_hex(d, 32, out);
-    return rc;
+    return aw_sha256_hex(m->sql, m->len, out);
 }
 
 static void unlock(aw_pg *pg) {

@@ -171,4 +171,6 @@ bool aw_pg_failure_is_transient(const aw_pg *pg) {
            !strcmp(s, "57P03") || !strcmp(s, "40001") || !strcmp(s, "40P01");
 }
 
+const char *aw_pg_sqlstate(const aw_pg *pg) { return pg->sqlstate; }
+
 bool aw_pg_is_broken(const aw_pg *pg) { return PQstatus(pg->conn) != CONNECTION_OK; }

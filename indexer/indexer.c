@@ -8,7 +8,6 @@
  */
 #include "aw/indexer.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +15,18 @@
 #include "aw/log.h"
 #include "aw/pg.h"
 #include "aw/util.h"
-
-/* COPY text being built. */
-typedef struct cbuf {
-    char *p;
-    size_t len, cap;
-} cbuf;
+#include "rows.h"
+#include "sidecar.h"
 
 struct aw_indexer {
     char *conninfo;
     aw_pg *pg;
     bool temp_ready;
-    cbuf rows;  /* aw_batch: one line per object observation */
-    cbuf scs;   /* aw_sc: one line per sidecar or document */
-    cbuf decls; /* aw_decl: one line per lineage declaration */
+    aw_sidecar_rules *rules; /* which keys are sidecars; fixed at creation */
+    size_t sc_max;           /* sidecar.max_bytes */
+    rows_buf rows;  /* aw_batch: one line per object observation */
+    rows_buf scs;   /* aw_sc: one line per sidecar or document */
+    rows_buf decls; /* aw_decl: one line per lineage declaration */
 };
 
 static const char *const create_temp_sql =
@@ -179,16 +176,29 @@ static const char *const refresh_sql =
     " UNION SELECT NULL, parent_bucket, parent_key FROM aw_decl"
     " UNION SELECT NULL, child_bucket, child_key FROM aw_decl WHERE child_key IS NOT NULL) t";
 
-int aw_indexer_new(const char *conninfo, aw_indexer **out) {
+int aw_indexer_new(const aw_config *cfg, aw_indexer **out, char *errstr, size_t errn) {
     *out = NULL;
     aw_indexer *ix = calloc(1, sizeof *ix);
     if (!ix)
         return AW_ENOMEM;
-    ix->conninfo = strdup(conninfo ? conninfo : "");
+    ix->conninfo = strdup(cfg->pg_conninfo ? cfg->pg_conninfo : "");
     if (!ix->conninfo) {
         free(ix);
         return AW_ENOMEM;
     }
+    const char *globs[AW_SC_NKINDS] = {
+        [AW_SC_METADATA] = cfg->sidecar_metadata,
+        [AW_SC_FILE_METADATA] = cfg->sidecar_file_metadata,
+        [AW_SC_SHA256] = cfg->sidecar_sha256,
+        [AW_SC_METRICS] = cfg->sidecar_metrics,
+        [AW_SC_OPENLINEAGE] = cfg->sidecar_openlineage,
+    };
+    int rc = aw_sidecar_rules_new(globs, &ix->rules, errstr, errn);
+    if (rc != AW_OK) {
+        aw_indexer_destroy(ix);
+        return rc;
+    }
+    ix->sc_max = (size_t)cfg->sidecar_max_bytes;
     *out = ix;
     return AW_OK;
 }
@@ -197,244 +207,38 @@ void aw_indexer_destroy(aw_indexer *ix) {
     if (!ix)
         return;
     aw_pg_destroy(ix->pg);
+    aw_sidecar_rules_destroy(ix->rules);
     free(ix->conninfo);
-    free(ix->rows.p);
-    free(ix->scs.p);
-    free(ix->decls.p);
+    rows_buf_free(&ix->rows);
+    rows_buf_free(&ix->scs);
+    rows_buf_free(&ix->decls);
     free(ix);
 }
 
-static int reserve(cbuf *b, size_t more) {
-    if (b->len + more <= b->cap)
+size_t aw_indexer_keep_bytes(const aw_indexer *ix, const char *key) {
+    return aw_sidecar_classify(ix->rules, key, NULL) != AW_SC_NONE ? ix->sc_max : 0;
+}
+
+/* Reads the sidecar (or document) o carries and appends its lines. A
+ * sidecar that makes no sense is still recorded, with its parse error. */
+static int add_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
+    aw_sidecar_kind kind = AW_SC_OPENLINEAGE;
+    char *subject = NULL;
+    if (o->kind != AW_OBS_DOCUMENT)
+        kind = aw_sidecar_classify(ix->rules, o->key, &subject);
+    if (kind == AW_SC_NONE)
         return AW_OK;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *nb = realloc(b->p, cap);
-    if (!nb)
-        return AW_ENOMEM;
-    b->p = nb;
-    b->cap = cap;
-    return AW_OK;
-}
-
-/* Appends one COPY text field (escaped), or \N for NULL, then sep. */
-static int field(cbuf *b, const char *s, char sep) {
-    if (!s) {
-        if (reserve(b, 3) != AW_OK)
-            return AW_ENOMEM;
-        memcpy(b->p + b->len, "\\N", 2);
-        b->len += 2;
-        b->p[b->len++] = sep;
-        return AW_OK;
-    }
-    size_t l = strlen(s);
-    if (reserve(b, 2 * l + 1) != AW_OK)
-        return AW_ENOMEM;
-    char *o = b->p + b->len;
-    for (size_t i = 0; i < l; i++) {
-        char c = s[i];
-        switch (c) {
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        default: *o++ = c;
-        }
-    }
-    *o++ = sep;
-    b->len = (size_t)(o - b->p);
-    return AW_OK;
-}
-
-static bool digits(const char *s, int n) {
-    for (int i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* Accepts ISO 8601 date-times as stores send them; anything else would make
- * the whole COPY fail, so it is stored as NULL instead. */
-static bool timestamp_ok(const char *t) {
-    if (!t || strlen(t) < 19 || strlen(t) > 40 || !digits(t, 4) || t[4] != '-' ||
-        !digits(t + 5, 2) || t[7] != '-' || !digits(t + 8, 2) || (t[10] != 'T' && t[10] != ' ') ||
-        !digits(t + 11, 2) || t[13] != ':' || !digits(t + 14, 2) || t[16] != ':' ||
-        !digits(t + 17, 2))
-        return false;
-    int mo = (t[5] - '0') * 10 + t[6] - '0', d = (t[8] - '0') * 10 + t[9] - '0';
-    int h = (t[11] - '0') * 10 + t[12] - '0', mi = (t[14] - '0') * 10 + t[15] - '0';
-    int s = (t[17] - '0') * 10 + t[18] - '0';
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        return false;
-    const char *p = t + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (*p == 'Z')
-        return p[1] == '\0';
-    if (*p == '+' || *p == '-')
-        return digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0';
-    return *p == '\0';
-}
-
-static const char *state_name(aw_obs_state s) {
-    switch (s) {
-    case AW_OBS_PRESENT: return "present";
-    case AW_OBS_VANISHED: return "vanished";
-    case AW_OBS_SUPERSEDED: return "superseded";
-    case AW_OBS_TOMBSTONE: return "tombstone";
-    }
-    return "tombstone";
-}
-
-static const char *kind_name(aw_obs_kind k) {
-    return k == AW_OBS_CREATED ? "created" : k == AW_OBS_DELETED ? "deleted" : "delete_marker";
-}
-
-/* The version's identity within its key and the normalised sequencer, both
- * malloc'd (never truncated: sized to the input). */
-static int identity(const aw_observation *o, char **version_ref, char **seq_key) {
-    size_t seqlen = o->sequencer ? strlen(o->sequencer) : 0;
-    size_t reflen = 64 + seqlen + (o->version_id ? strlen(o->version_id) : 0) +
-                    (o->etag ? strlen(o->etag) : 0) + (o->topic ? strlen(o->topic) : 0);
-    char *sk = malloc(seqlen + 34), *ref = malloc(reflen);
-    *version_ref = *seq_key = NULL;
-    if (!sk || !ref) {
-        free(sk);
-        free(ref);
-        return AW_ENOMEM;
-    }
-    bool counter = o->event_source && !strcmp(o->event_source, "versitygw");
-    if (!seqlen || aw_sequencer_key(o->sequencer, counter, sk, seqlen + 34) != AW_OK) {
-        free(sk);
-        sk = NULL;
-    }
-    if (o->version_id && *o->version_id)
-        snprintf(ref, reflen, "v:%s", o->version_id);
-    else if (sk)
-        snprintf(ref, reflen, "s:%s", sk);
-    else if (o->etag && *o->etag && o->kind == AW_OBS_CREATED)
-        snprintf(ref, reflen, "e:%s", o->etag);
-    else
-        snprintf(ref, reflen, "k:%s/%d/%lld/%d", o->topic, (int)o->partition,
-                 (long long)o->offset, (int)o->record_index);
-    *version_ref = ref;
-    *seq_key = sk;
-    return AW_OK;
-}
-
-static int append_row(cbuf *b, const aw_observation *o) {
-    char *sk, *version_ref;
-    char size[24], sha[65], md5[33], part[16], off[24], ts[24], idx[16];
-    if (identity(o, &version_ref, &sk) != AW_OK)
-        return AW_ENOMEM;
-    snprintf(size, sizeof size, "%lld", (long long)o->size);
-    if (o->has_sha256)
-        aw_hex(o->sha256, 32, sha);
-    if (o->has_md5)
-        aw_hex(o->md5, 16, md5);
-    snprintf(part, sizeof part, "%d", (int)o->partition);
-    snprintf(off, sizeof off, "%lld", (long long)o->offset);
-    snprintf(ts, sizeof ts, "%lld", (long long)o->timestamp);
-    snprintf(idx, sizeof idx, "%d", (int)o->record_index);
-    const char *et = timestamp_ok(o->event_time) ? o->event_time : NULL;
-    const char *etag = o->etag && *o->etag ? o->etag : NULL;
-    int rc = AW_OK;
-    rc |= field(b, o->store, '\t');
-    rc |= field(b, o->bucket, '\t');
-    rc |= field(b, o->key, '\t');
-    rc |= field(b, version_ref, '\t');
-    rc |= field(b, o->version_id && *o->version_id ? o->version_id : NULL, '\t');
-    rc |= field(b, o->sequencer, '\t');
-    rc |= field(b, sk, '\t');
-    rc |= field(b, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
-    rc |= field(b, o->has_sha256 ? sha : NULL, '\t');
-    rc |= field(b, o->has_md5 ? md5 : NULL, '\t');
-    rc |= field(b, etag, '\t');
-    rc |= field(b, o->content_type && *o->content_type ? o->content_type : NULL, '\t');
-    rc |= field(b, et, '\t');
-    rc |= field(b, state_name(o->state), '\t');
-    rc |= field(b, kind_name(o->kind), '\t');
-    rc |= field(b, o->event_name, '\t');
-    rc |= field(b, o->event_source, '\t');
-    rc |= field(b, o->topic, '\t');
-    rc |= field(b, part, '\t');
-    rc |= field(b, off, '\t');
-    rc |= field(b, ts, '\t');
-    rc |= field(b, idx, '\n');
-    free(sk);
-    free(version_ref);
-    return rc ? AW_ENOMEM : AW_OK;
-}
-
-/* One aw_sc line for the sidecar (or document) of o, numbered n, and one
- * aw_decl line per declared parent. */
-static int append_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
-    const aw_sidecar_doc *d = o->sidecar;
-    bool object = o->kind != AW_OBS_DOCUMENT;
-    char *sk = NULL, *version_ref = NULL;
-    if (object && identity(o, &version_ref, &sk) != AW_OK)
-        return AW_ENOMEM;
-    char num[16], part[16], off[24], ts[24];
-    snprintf(num, sizeof num, "%d", n);
-    snprintf(part, sizeof part, "%d", (int)o->partition);
-    snprintf(off, sizeof off, "%lld", (long long)o->offset);
-    snprintf(ts, sizeof ts, "%lld", (long long)o->timestamp);
-    const char *scope = NULL;
-    if (d->kind == AW_SC_METADATA || d->kind == AW_SC_METRICS)
-        scope = "folder";
-    else if (d->kind == AW_SC_FILE_METADATA || d->kind == AW_SC_SHA256)
-        scope = "file";
-    const char *declared_at = object ? o->event_time : d->created_at;
-    cbuf *b = &ix->scs;
-    int rc = AW_OK;
-    rc |= field(b, num, '\t');
-    rc |= field(b, object ? o->store : NULL, '\t');
-    rc |= field(b, object ? o->bucket : NULL, '\t');
-    rc |= field(b, object ? o->key : NULL, '\t');
-    rc |= field(b, version_ref, '\t');
-    rc |= field(b, object ? NULL : o->topic, '\t');
-    rc |= field(b, object ? NULL : part, '\t');
-    rc |= field(b, object ? NULL : off, '\t');
-    rc |= field(b, object ? NULL : ts, '\t');
-    rc |= field(b, aw_sidecar_kind_name(d->kind), '\t');
-    rc |= field(b, object ? scope : NULL, '\t');
-    rc |= field(b, object ? o->sidecar_subject : NULL, '\t');
-    rc |= field(b, d->json, '\t');
-    rc |= field(b, d->error[0] ? d->error : NULL, '\t');
-    rc |= field(b, d->sha256[0] ? d->sha256 : NULL, '\t');
-    rc |= field(b, timestamp_ok(declared_at) ? declared_at : NULL, '\t');
-    rc |= field(b, timestamp_ok(d->created_at) ? d->created_at : NULL, '\t');
-    rc |= field(b, d->artifact_type, '\t');
-    rc |= field(b, d->name, '\t');
-    rc |= field(b, d->version, '\t');
-    rc |= field(b, d->code_commit, '\t');
-    rc |= field(b, d->run_id, '\t');
-    rc |= field(b, d->job, '\t');
-    rc |= field(b, d->event_type, '\n');
-    free(sk);
-    free(version_ref);
-    for (size_t i = 0; i < d->nparents && !rc; i++) {
-        const aw_lineage_parent *p = &d->parents[i];
-        char ord[24];
-        snprintf(ord, sizeof ord, "%zu", i);
-        b = &ix->decls;
-        rc |= field(b, num, '\t');
-        rc |= field(b, ord, '\t');
-        rc |= field(b, p->kind, '\t');
-        rc |= field(b, p->child_bucket, '\t');
-        rc |= field(b, p->child_key, '\t');
-        rc |= field(b, p->uri, '\t');
-        rc |= field(b, p->bucket, '\t');
-        rc |= field(b, p->key, '\t');
-        rc |= field(b, p->sha256[0] ? p->sha256 : NULL, '\n');
-    }
-    return rc ? AW_ENOMEM : AW_OK;
+    const char *sn = subject ? strrchr(subject, '/') : NULL;
+    sn = sn ? sn + 1 : subject;
+    bool cut = o->body_cut || o->body_len > ix->sc_max;
+    long long total = o->kind == AW_OBS_DOCUMENT ? (long long)o->body_len : (long long)o->size;
+    aw_sidecar_doc doc;
+    int rc = aw_sidecar_parse(kind, o->body, cut ? 0 : o->body_len, cut, total, sn, &doc);
+    if (rc == AW_OK)
+        rc = rows_sidecar(&ix->scs, &ix->decls, o, &doc, subject, n);
+    aw_sidecar_doc_clear(&doc);
+    free(subject);
+    return rc;
 }
 
 /* Classifies a failure (errstr already holds the server's words) and drops
@@ -458,7 +262,7 @@ static int failed(aw_indexer *ix) {
 }
 
 /* COPY text into a temporary table. */
-static int copy_in(aw_indexer *ix, const char *table, const cbuf *b, char *errstr,
+static int copy_in(aw_indexer *ix, const char *table, const rows_buf *b, char *errstr,
                    size_t errn) {
     char sql[64];
     snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);
@@ -486,11 +290,16 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     bool md5s = false;
     int nsc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (obs[i].kind != AW_OBS_DOCUMENT && append_row(&ix->rows, &obs[i]) != AW_OK)
+        const aw_observation *o = &obs[i];
+        if (o->kind != AW_OBS_DOCUMENT && rows_object(&ix->rows, o) != AW_OK)
             return AW_ENOMEM;
-        if (obs[i].sidecar && append_sidecar(ix, &obs[i], nsc++) != AW_OK)
-            return AW_ENOMEM;
-        md5s |= obs[i].has_md5;
+        if (o->has_body || o->kind == AW_OBS_DOCUMENT) {
+            size_t before = ix->scs.len;
+            if (add_sidecar(ix, o, nsc) != AW_OK)
+                return AW_ENOMEM;
+            nsc += ix->scs.len > before;
+        }
+        md5s |= o->has_md5;
     }
 
     aw_pg *pg = ix->pg;

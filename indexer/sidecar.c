@@ -2,7 +2,7 @@
  * Sidecar classification and parsing. Nothing here touches the network or
  * the database: bytes in, a normalised document out.
  */
-#include "aw/sidecar.h"
+#include "sidecar.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "aw/util.h"
+#include "aw/codec.h"
 
 static const char *const kind_names[AW_SC_NKINDS] = {"none", "metadata", "file_metadata",
                                                      "sha256", "metrics", "openlineage"};
@@ -207,34 +207,6 @@ static bool digest_norm(const char *s, char out[65]) {
     return true;
 }
 
-/* What follows an object store scheme (s3://, s3a://, s3n://, gs://), or NULL. */
-static const char *after_scheme(const char *uri) {
-    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (!strncasecmp(uri, schemes[i], strlen(schemes[i])))
-            return uri + strlen(schemes[i]);
-    return NULL;
-}
-
-int aw_object_uri_parse(const char *uri, char **bucket, char **key) {
-    *bucket = *key = NULL;
-    const char *p = after_scheme(uri);
-    if (!p)
-        return AW_EPARSE;
-    const char *slash = strchr(p, '/');
-    if (!slash || slash == p || !slash[1])
-        return AW_EPARSE;
-    *bucket = strndup(p, (size_t)(slash - p));
-    *key = strdup(slash + 1);
-    if (!*bucket || !*key) {
-        free(*bucket);
-        free(*key);
-        *bucket = *key = NULL;
-        return AW_ENOMEM;
-    }
-    return AW_OK;
-}
-
 static int add_parent(aw_sidecar_doc *d, const char *bucket, const char *key,
                       const char *sha, const char *cbucket, const char *ckey, const char *kind) {
     aw_lineage_parent *np = realloc(d->parents, (d->nparents + 1) * sizeof *np);
@@ -365,9 +337,10 @@ static bool ol_object(json_t *ds, char **bucket, char **key) {
     const char *name = json_string_value(json_object_get(ds, "name"));
     if (!ns || !name || !*name)
         return false;
-    const char *b = after_scheme(ns);
-    if (!b || !*b)
+    size_t sl = aw_object_scheme_len(ns);
+    if (!sl || !ns[sl])
         return false;
+    const char *b = ns + sl;
     size_t bl = strcspn(b, "/");
     while (*name == '/')
         name++;

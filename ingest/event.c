@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "aw/json.h"
-#include "aw/util.h"
 
 #define ERR(...) (snprintf(errstr, errn, __VA_ARGS__), AW_EPARSE)
 
@@ -184,6 +184,7 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
              * "arn:aws:s3:::/<bucket>/<key>" is a proper copy: take the key
              * from the ARN when it names the same bucket. */
             e.source = "versitygw";
+            e.seq_order = AW_SEQ_COUNTER;
             form = false;
             size_t bl = strlen(bucket);
             if (arn && !strncmp(arn, "arn:aws:s3:::/", 14) && !strncmp(arn + 14, bucket, bl) &&

@@ -36,6 +36,22 @@ wait_for() { # description seconds 'shell condition': polls until it holds
         sleep 0.2
     done
 }
+# Starts ingest (group twosig-$run_id) against an endpoint that accepts
+# connections and never answers, and waits until it is fetching; sets $pid
+# and $hole (the endpoint's pid).
+ingest_on_silent_endpoint() { # log extra-flags...
+    local log=$1
+    shift
+    python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(128)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$log.port" &
+    hole=$!
+    wait_for "the silent endpoint to listen" 10 "[[ -s $log.port ]]"
+    "$AW_BIN" ingest --group "twosig-$run_id" --s3-endpoint "http://127.0.0.1:$(cat "$log.port")" \
+        --fetch-timeout-ms 120000 -X session.timeout.ms=6000 "$@" >"$log" 2>&1 &
+    pid=$!
+    wait_for "ingest to start fetching" 30 "grep -q assigned $log 2>/dev/null"
+}
 start_ingest() { # group log: the binary itself in the background
     "$AW_BIN" ingest --group "$1" --batch-ms 50 -X session.timeout.ms=6000 >"$2" 2>&1 &
     pid=$!
@@ -89,15 +105,7 @@ kill -TERM "$pid"
 wait "$pid" || true
 b3=$(unique_bucket twosig)
 upload_n "$b3" 2
-python3 -c 'import socket,time
-s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(128)
-print(s.getsockname()[1], flush=True); time.sleep(120)' >"$work/port" &
-hole=$!
-wait_for "the silent endpoint to listen" 10 '[[ -s $work/port ]]'
-"$AW_BIN" ingest --group "twosig-$run_id" --s3-endpoint "http://127.0.0.1:$(cat "$work/port")" \
-    --fetch-timeout-ms 120000 -X session.timeout.ms=6000 >"$work/sig.log" 2>&1 &
-pid=$!
-wait_for "ingest to start fetching" 30 'grep -q "assigned" "$work/sig.log"'
+ingest_on_silent_endpoint "$work/sig.log"
 sleep 1
 kill -TERM "$pid"
 sleep 1.5
@@ -108,6 +116,20 @@ wait "$pid" || rc=$?
 pid=
 kill "$hole" 2>/dev/null || true
 expect_eq "exit status after a second SIGTERM" 143 "$rc"
+
+# --- one SIGTERM and a fetch that never ends: after --shutdown-grace-ms the
+# fetch is abandoned, ingest exits 0 and the batch is replayed by the next run
+ingest_on_silent_endpoint "$work/grace.log" --shutdown-grace-ms 1500
+sleep 1
+t0=$SECONDS
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+kill "$hole" 2>/dev/null || true
+expect_eq "exit status after one SIGTERM with a fetch that never ends" 0 "$rc"
+((SECONDS - t0 <= 10)) || fail "ingest took $((SECONDS - t0)) s to stop; the grace period was 1.5 s"
+expect_contains "ingest log after the grace period" "$(cat "$work/grace.log")" "abandoned and will be replayed"
 "$AW_BIN" ingest --group "twosig-$run_id" --drain --log-level warn
 expect_eq "objects of the interrupted batch indexed by the next run" 2 "$(rows "$b3")"
 

@@ -20,6 +20,8 @@
 
 #include "aw/event.h"
 #include "aw/http.h"
+#include "aw/codec.h"
+#include "aw/hash.h"
 #include "aw/util.h"
 
 static const char *env_or(const char *name, const char *def) {

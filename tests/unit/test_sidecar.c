@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aw/sidecar.h"
+#include "sidecar.h"
 #include "test.h"
 
 static const char *const default_globs[AW_SC_NKINDS] = {

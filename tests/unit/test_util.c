@@ -1,9 +1,10 @@
-/* Hashing, hex, URL coding, error names and sequencer order. */
+/* Hashing, hex, URL coding, UTF-8, object URIs and error names. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "aw/err.h"
-#include "aw/util.h"
+#include "aw/hash.h"
 #include "test.h"
 
 static void sha_of(const char *s, size_t len, char hex[65]) {
@@ -14,14 +15,6 @@ static void sha_of(const char *s, size_t len, char hex[65]) {
     ASSERT_INT_EQ(aw_hash_final(h, d, NULL), AW_OK);
     aw_hash_destroy(h);
     aw_hex(d, 32, hex);
-}
-
-/* <0, 0, >0: the order the indexer gives two sequencers of one key */
-static int seq_cmp(const char *a, const char *b, bool counter) {
-    char ka[128], kb[128];
-    ASSERT_INT_EQ(aw_sequencer_key(a, counter, ka, sizeof ka), AW_OK);
-    ASSERT_INT_EQ(aw_sequencer_key(b, counter, kb, sizeof kb), AW_OK);
-    return strcmp(ka, kb);
 }
 
 static void decodes(const char *in, bool form, const char *want) {
@@ -90,21 +83,25 @@ int main(void) {
     ASSERT_STR_EQ(aw_strerror(AW_ECHECKSUM), "checksum mismatch");
     ASSERT_STR_EQ(aw_err_name(12345), "AW_E?");
 
-    /* AWS: right-pad with '0' and compare; versitygw: a hex counter */
-    ASSERT(seq_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6", false) < 0);
-    ASSERT(seq_cmp("0055AED6DCD9028", "0055AED6DCD90281E5", false) < 0);
-    ASSERT(seq_cmp("0055AED6DCD90280", "0055AED6DCD9028", false) == 0);
-    ASSERT(seq_cmp("0055aed6", "0055AED6", false) == 0);
-    ASSERT(seq_cmp("9", "A", true) < 0);
-    ASSERT(seq_cmp("F", "10", true) < 0);
-    ASSERT(seq_cmp("38D", "31A", true) > 0);
-    ASSERT(seq_cmp("F", "10", false) > 0); /* the same text read as AWS's */
-    char k[64];
-    ASSERT_INT_EQ(aw_sequencer_key("3a9", true, k, sizeof k), AW_OK);
-    ASSERT_STR_EQ(k, "c000000000000000000000000000003A9");
-    ASSERT_INT_EQ(aw_sequencer_key("0055aeD6", false, k, sizeof k), AW_OK);
-    ASSERT_STR_EQ(k, "h0055AED6000000000000000000000000");
-    ASSERT_INT_EQ(aw_sequencer_key("0055aeD6", false, k, 10), AW_EINVAL);
+    /* object URIs: the schemes pipelines write, and what is not one */
+    char *bk, *ky;
+    ASSERT_INT_EQ(aw_object_uri_parse("s3://ml/a/b c.csv", &bk, &ky), AW_OK);
+    ASSERT_STR_EQ(bk, "ml");
+    ASSERT_STR_EQ(ky, "a/b c.csv");
+    free(bk);
+    free(ky);
+    ASSERT_INT_EQ(aw_object_uri_parse("S3A://lake/x", &bk, &ky), AW_OK);
+    ASSERT_STR_EQ(bk, "lake");
+    free(bk);
+    free(ky);
+    ASSERT_INT_EQ(aw_object_uri_parse("s3://bucket-only", &bk, &ky), AW_EPARSE);
+    ASSERT_INT_EQ(aw_object_uri_parse("s3://bucket/", &bk, &ky), AW_EPARSE);
+    ASSERT_INT_EQ(aw_object_uri_parse("https://x/y", &bk, &ky), AW_EPARSE);
+    ASSERT_INT_EQ(aw_object_uri_parse("s3:///key", &bk, &ky), AW_EPARSE);
+    ASSERT_INT_EQ(aw_object_scheme_len("gs://b/k"), 5);
+    ASSERT_INT_EQ(aw_object_scheme_len("file:///x"), 0);
+    ASSERT_INT_EQ(aw_sha256_hex("abc", 3, hex), AW_OK);
+    ASSERT_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 
     { const char *ok = "caf\xc3\xa9 \xe6\x95\xb0 \xf0\x9f\x98\x80"; ASSERT(aw_utf8_valid(ok, strlen(ok))); }
     ASSERT(!aw_utf8_valid("\xff", 1));

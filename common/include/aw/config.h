@@ -1,7 +1,8 @@
 /*
- * Configuration: every key is declared once, in the table in config.c, with
- * its config-file name, environment variable, command-line flag, type, default
- * and help text. Values are applied in increasing precedence:
+ * Configuration: every key is declared once, in the table in settings.c,
+ * with its config-file name, environment variable, command-line flag, type
+ * (string, integer with a range, boolean, or one of a list of words),
+ * default and help text. Values are applied in increasing precedence:
  * defaults < config file < environment < flags, and every value remembers
  * where it came from so an error can name the source ("aw.conf:12",
  * "env AW_FETCH_CONCURRENCY", "flag --fetch-concurrency").
@@ -24,12 +25,16 @@ enum {
     AW_CMD_SCRUB = 1u << 4,
     AW_CMD_BACKFILL = 1u << 5,
     AW_CMD_ALL = 0xffffu,
+    AW_CMD_NONE = 1u << 16, /* commands without settings of their own (version) */
 };
 
 typedef struct aw_kv {
     char *key;
     char *value;
 } aw_kv;
+
+/* The most positional arguments a command line may carry. */
+#define AW_CONFIG_MAX_ARGS 64
 
 typedef struct aw_config {
     /* general */
@@ -59,6 +64,7 @@ typedef struct aw_config {
     long fetch_retries;
     long batch_max;
     long batch_ms;
+    long shutdown_grace_ms;
     bool verify_md5;
     bool drain;
     char *sidecar_metadata;
@@ -75,9 +81,8 @@ typedef struct aw_config {
     /* migrate */
     bool migrate_status;
 
-    /* Positional arguments of commands that take them (lineage up|down URI),
-     * borrowed from argv. */
-    const char *args[4];
+    /* Positional arguments (lineage up|down URI, ...), borrowed from argv. */
+    const char *args[AW_CONFIG_MAX_ARGS];
     size_t nargs;
 
     /* librdkafka properties from -X and the properties file, in order. */
@@ -88,15 +93,18 @@ typedef struct aw_config {
 /* Fills cfg with the defaults. Returns AW_ENOMEM. */
 int aw_config_init(aw_config *cfg) AW_WUR;
 
-/* Frees every string the config owns; the struct itself is the caller's. */
+/* Frees every string the config owns; the struct itself is the caller's.
+ * NULL is ignored. */
 void aw_config_free(aw_config *cfg);
 
 /*
  * Loads configuration for command `cmd` (an AW_CMD_* bit) from, in order:
  * the file named by --config or AW_CONFIG (if any), the environment, then the
- * flags in argv (argv[0] is the subcommand name). Unknown flags, keys that do
- * not belong to the command and bad values fail with AW_ECONFIG and a message
- * in errstr naming the key and its source. `--help` sets *want_help.
+ * flags in argv (argv[0] is the subcommand name). Arguments that are not
+ * flags are collected in cfg->args (the command decides what it accepts).
+ * Unknown flags, keys that do not belong to the command and bad values fail
+ * with AW_ECONFIG and a message in errstr naming the key and its source.
+ * `--help` sets *want_help.
  */
 int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv,
                    bool *want_help, char *errstr, size_t errstr_size) AW_WUR;
@@ -110,5 +118,15 @@ void aw_config_usage(FILE *out, unsigned cmd);
 
 /* Writes the effective configuration, secrets masked, for `--print-config`. */
 void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd);
+
+/*
+ * The checked integer parser behind every integer setting, for other text
+ * that must be a whole number: decimal, no sign games, within [min, max].
+ * AW_EINVAL otherwise.
+ */
+int aw_parse_long(const char *s, long min, long max, long *out) AW_WUR;
+
+/* The index of s in the NULL-terminated list words, or -1. */
+int aw_word_index(const char *const *words, const char *s);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef AW_HTTP_H
 #define AW_HTTP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,9 +79,6 @@ typedef struct aw_fetch {
     aw_s3_object_info info;
     int attempts;
     char error[320];
-    /* private to http.c */
-    int64_t next_try_ms_;
-    int slot_;
 } aw_fetch;
 
 typedef struct aw_fetch_policy {
@@ -88,17 +86,20 @@ typedef struct aw_fetch_policy {
     int retries;             /* further attempts after the first, for retryable failures */
     long backoff_base_ms;    /* first retry waits up to this long (full jitter), doubling */
     long backoff_max_ms;
+    long stop_grace_ms;      /* after *stop becomes non-zero, how long transfers may
+                                still run before they are abandoned */
 } aw_fetch_policy;
 
 /*
  * Runs every fetch in reqs[0..n) with at most policy->concurrency in flight
  * over reused connections, and returns when each has an outcome. Returns
- * AW_OK (look at each req's outcome), AW_EINTERRUPTED when *stop became
- * non-zero (unfinished requests then have outcome AW_FETCH_FAILED and error
- * "interrupted"), or AW_ENOMEM.
+ * AW_OK (look at each req's outcome), AW_EINTERRUPTED when *stop (if stop is
+ * not NULL) became non-zero and policy->stop_grace_ms passed before the
+ * last request ended (unfinished requests then have outcome
+ * AW_FETCH_FAILED and error "interrupted"), or AW_ENOMEM.
  */
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
-                     const volatile int *stop) AW_WUR;
+                     const volatile sig_atomic_t *stop) AW_WUR;
 
 /*
  * A single GET with no retries, streamed to cb. AW_OK when a response

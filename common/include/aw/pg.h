@@ -30,7 +30,7 @@ int aw_pg_exec_script(aw_pg *pg, const char *sql, char *errstr, size_t errstr_si
  * Runs one parameterized statement (text parameters, NULL entries are SQL
  * NULL). On success *out (if out is not NULL) receives the result, owned by
  * the caller and freed with aw_pg_result_free; with out NULL the rows are
- * discarded. SQLSTATE of a failure is copied to sqlstate (6 bytes) when given.
+ * discarded. After a failure aw_pg_sqlstate() tells what kind it was.
  */
 int aw_pg_query(aw_pg *pg, const char *sql, int nparams, const char *const *params,
                 aw_pg_result **out, char *errstr, size_t errstr_size) AW_WUR;
@@ -39,6 +39,10 @@ int aw_pg_result_rows(const aw_pg_result *r);
 /* The text value, or NULL for SQL NULL. Valid until the result is freed. */
 const char *aw_pg_result_get(const aw_pg_result *r, int row, int col);
 void aw_pg_result_free(aw_pg_result *r);
+
+/* The SQLSTATE of the last failed statement ("22023"), "" after a success or
+ * when the failure had none (the connection broke). */
+const char *aw_pg_sqlstate(const aw_pg *pg);
 
 /* True when the connection is unusable and must be re-established. */
 bool aw_pg_is_broken(const aw_pg *pg);

@@ -1,7 +1,10 @@
 /*
- * The indexer: the one interface through which ingest hands what it saw to
- * PostgreSQL. A batch of observations becomes one transaction of set-based,
- * idempotent upserts, so a batch replayed after a crash changes nothing.
+ * The indexer: the one door through which ingest (and backfill) hand what
+ * they saw to PostgreSQL. A batch of observations becomes one transaction of
+ * set-based, idempotent upserts, so a batch replayed after a crash changes
+ * nothing. The indexer is the only writer of the lineage graph: it decides
+ * which objects are sidecars, asks for their first bytes, and reads them
+ * inside its write.
  */
 #ifndef AW_INDEXER_H
 #define AW_INDEXER_H
@@ -10,15 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aw/config.h"
 #include "aw/err.h"
-#include "aw/sidecar.h"
 
 typedef enum aw_obs_kind {
     AW_OBS_CREATED = 1,
     AW_OBS_DELETED,
     AW_OBS_DELETE_MARKER,
-    AW_OBS_DOCUMENT,         /* a lineage document from Kafka, not an object: only
-                                sidecar and the Kafka coordinates are set */
+    AW_OBS_DOCUMENT,         /* an OpenLineage RunEvent from Kafka, not an object:
+                                only the body and the Kafka coordinates are set */
 } aw_obs_kind;
 
 /* What became of the bytes of a created version when ingest tried to read them. */
@@ -34,6 +37,8 @@ typedef struct aw_observation {
     const char *store, *bucket, *key;
     const char *version_id, *sequencer, *etag, *content_type, *event_time;
     const char *event_name, *event_source;
+    bool seq_counter;        /* the sequencer is a counter (compared by value), not
+                                an AWS hex string (compared from the left) */
     aw_obs_kind kind;
     aw_obs_state state;
     int64_t size;            /* measured bytes, else the event's size, else -1 */
@@ -44,25 +49,41 @@ typedef struct aw_observation {
     int64_t offset;
     int64_t timestamp;       /* the record's timestamp in ms, -1 if none */
     int32_t record_index;
-    /* The object is a sidecar and was read (or, for AW_OBS_DOCUMENT, the
-     * message is one): what it says, and what it describes (the folder or
-     * file key; NULL for OpenLineage). Borrowed for the call. */
-    const aw_sidecar_doc *sidecar;
-    const char *sidecar_subject;
+    /* The first bytes of the object when aw_indexer_keep_bytes asked for
+     * them (has_body; body_cut when the object was longer than that), or the
+     * message of an AW_OBS_DOCUMENT. Borrowed for the call. */
+    bool has_body, body_cut;
+    const char *body;
+    size_t body_len;
 } aw_observation;
 
 typedef struct aw_indexer aw_indexer;
 
-/* Connects lazily: creating the indexer never fails for an unreachable
- * database; the first write does. */
-int aw_indexer_new(const char *conninfo, aw_indexer **out) AW_WUR;
+/*
+ * Takes the database and the sidecar settings from cfg (copied). Connects
+ * lazily: creating the indexer never fails for an unreachable database; the
+ * first write does. AW_ECONFIG with the reason in errstr for a bad sidecar
+ * pattern; AW_ENOMEM.
+ */
+int aw_indexer_new(const aw_config *cfg, aw_indexer **out, char *errstr,
+                   size_t errstr_size) AW_WUR;
+
+/* NULL is ignored. */
 void aw_indexer_destroy(aw_indexer *ix);
 
 /*
+ * How many leading bytes of the object at key the indexer wants to read:
+ * 0 for an ordinary object, the sidecar size limit for a sidecar (a longer
+ * one is handed over cut, with body_cut set). Reads only settings fixed at
+ * creation, so any thread may ask while another writes.
+ */
+size_t aw_indexer_keep_bytes(const aw_indexer *ix, const char *key);
+
+/*
  * Writes obs[0..n) in one transaction: object versions, observations and
- * checks, then the sidecars among them (documents, runs, code commits,
- * lineage declarations), then re-resolves the lineage the batch's keys
- * touch (aw.lineage_refresh). AW_OK: all of it is durable.
+ * checks, then the sidecars among them (read here: documents, runs, code
+ * commits, lineage declarations), then re-resolves the lineage the batch's
+ * keys touch (aw.lineage_refresh). AW_OK: all of it is durable.
  * AW_EUNAVAILABLE: the database could not be reached or went away; nothing
  * was written, try again later (the connection is re-established then).
  * AW_EPG: the server rejected this data; nothing was written, and the

@@ -26,8 +26,15 @@ typedef enum aw_key_encoding {
     AW_KEYS_RAW,      /* keys are taken as sent */
 } aw_key_encoding;
 
+/* How the sequencers of a store order the events of one key. */
+typedef enum aw_seq_order {
+    AW_SEQ_HEX = 0,   /* AWS: hex strings compared from the left (shorter right-padded) */
+    AW_SEQ_COUNTER,   /* a counter (versitygw: hex without leading zeros), by value */
+} aw_seq_order;
+
 typedef struct aw_event {
     aw_event_kind kind;
+    aw_seq_order seq_order;
     const char *source;     /* static: "aws:s3", "minio:s3", "ceph:s3", "versitygw",
                                "eventbridge", "gcs", "azure" */
     char *event_name;       /* as sent, "s3:" prefix removed */

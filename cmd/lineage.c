@@ -1,16 +1,18 @@
 /*
- * The lineage command. One query for the nodes (the SQL walk), and for DOT
- * one more for every edge among them, so diamonds show all their edges and
- * not only the path by which a node was first reached.
+ * `artifact-watch lineage up|down s3://bucket/key`: the walks of
+ * aw.lineage_upstream / aw.lineage_downstream printed as a table, JSON or
+ * Graphviz DOT. Everything it shows comes from those SQL functions, so the
+ * command line and SQL never disagree; it only reads. One query for the
+ * nodes, and for DOT one more for every edge among them, so diamonds show
+ * all their edges and not only the path by which a node was first reached.
  */
-#include "aw/lineage.h"
-
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aw/pg.h"
+#include "commands.h"
 
 enum { C_DEPTH, C_URI, C_VERSION, C_SHA, C_KIND, C_STATE, C_DECLARED, C_RUN, C_COMMIT,
        C_DELETED, C_ID, C_PATH, NCOLS };
@@ -37,6 +39,12 @@ static const char *const edges_sql =
 #define V(r, i, c) aw_pg_result_get((r), (i), (c))
 #define S(x) ((x) ? (x) : "")
 
+/* An integer column; the SQL walk never returns anything else there. */
+static long num(const aw_pg_result *r, int row, int col) {
+    long v = 0;
+    return aw_parse_long(V(r, row, col), -1, 1L << 62, &v) == AW_OK ? v : 0;
+}
+
 static void short_hex(const char *h, char out[16]) {
     snprintf(out, 16, "%.12s", h ? h : "-");
 }
@@ -45,7 +53,7 @@ static void print_table(const aw_pg_result *r) {
     int n = aw_pg_result_rows(r);
     size_t wuri = 3, wver = 7;
     for (int i = 0; i < n; i++) {
-        size_t l = strlen(S(V(r, i, C_URI))) + 2 * (size_t)atoi(S(V(r, i, C_DEPTH)));
+        size_t l = strlen(S(V(r, i, C_URI))) + 2 * (size_t)num(r, i, C_DEPTH);
         if (l > wuri)
             wuri = l;
         if (strlen(S(V(r, i, C_VERSION))) > wver)
@@ -58,7 +66,7 @@ static void print_table(const aw_pg_result *r) {
     printf("%-5s  %-10s  %-11s  %-*s  %-*s  %-12s  %-12s  %s\n", "DEPTH", "STATE", "EDGE",
            (int)wuri, "URI", (int)wver, "VERSION", "SHA256", "DECLARED", "RUN/COMMIT");
     for (int i = 0; i < n; i++) {
-        int depth = atoi(S(V(r, i, C_DEPTH)));
+        int depth = (int)num(r, i, C_DEPTH);
         char uri[1200], sha[16], decl[16], run[300];
         snprintf(uri, sizeof uri, "%*s%s%s", 2 * depth, "", S(V(r, i, C_URI)),
                  V(r, i, C_DELETED) && !strcmp(V(r, i, C_DELETED), "t") ? " (deleted)" : "");
@@ -88,13 +96,13 @@ static int print_json(const aw_pg_result *r, const char *dir, const char *uri) {
         const char *id = V(r, i, C_ID);
         json_t *o = json_pack(
             "{s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "depth",
-            atoi(S(V(r, i, C_DEPTH))), "uri", jstr(V(r, i, C_URI)), "version",
+            (int)num(r, i, C_DEPTH), "uri", jstr(V(r, i, C_URI)), "version",
             jstr(V(r, i, C_VERSION)), "sha256", jstr(V(r, i, C_SHA)), "edge_kind",
             jstr(V(r, i, C_KIND)), "edge_state", jstr(V(r, i, C_STATE)), "declared_sha256",
             jstr(V(r, i, C_DECLARED)), "run", jstr(V(r, i, C_RUN)), "code_commit",
             jstr(V(r, i, C_COMMIT)), "deleted",
             V(r, i, C_DELETED) && !strcmp(V(r, i, C_DELETED), "t"), "object_version_id",
-            id ? json_integer(atoll(id)) : json_null(), "path", path ? path : json_null());
+            id ? json_integer(num(r, i, C_ID)) : json_null(), "path", path ? path : json_null());
         if (!o || json_array_append_new(nodes, o)) {
             json_decref(nodes);
             return 1;
@@ -195,7 +203,7 @@ static int print_dot(aw_pg *pg, const aw_pg_result *r, const char *as_of, char *
         dot_str(label);
         if (!V(r, i, C_ID) || deleted)
             printf(", style=dashed, color=orange");
-        if (atoi(S(V(r, i, C_DEPTH))) == 0)
+        if (num(r, i, C_DEPTH) == 0)
             printf(", penwidth=2");
         printf("];\n");
     }
@@ -213,13 +221,9 @@ static int print_dot(aw_pg *pg, const aw_pg_result *r, const char *as_of, char *
     return 0;
 }
 
-int aw_cmd_lineage(aw_config *cfg) {
+int cmd_lineage(aw_config *cfg) {
     const char *usage = "usage: artifact-watch lineage up|down s3://bucket/key [--depth N] "
                         "[--as-of TIME] [--format table|json|dot]";
-    if (cfg->nargs != 2) {
-        fprintf(stderr, "artifact-watch lineage: %s\n", usage);
-        return 2;
-    }
     const char *dir = cfg->args[0], *uri = cfg->args[1];
     int up;
     if (!strcmp(dir, "up") || !strcmp(dir, "upstream"))
@@ -231,12 +235,7 @@ int aw_cmd_lineage(aw_config *cfg) {
                 dir, usage);
         return 2;
     }
-    const char *fmt = cfg->lineage_format;
-    if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "dot")) {
-        fprintf(stderr, "artifact-watch lineage: --format \"%s\" must be table, json or dot\n",
-                fmt);
-        return 2;
-    }
+    const char *fmt = cfg->lineage_format; /* table, json or dot: the settings table checked */
     char err[1024], depth[24];
     snprintf(depth, sizeof depth, "%ld", cfg->lineage_depth);
     aw_pg *pg = NULL;
@@ -248,10 +247,9 @@ int aw_cmd_lineage(aw_config *cfg) {
     aw_pg_result *r = NULL;
     int status = 0;
     if (aw_pg_query(pg, walk_sql[up], 3, params, &r, err, sizeof err) != AW_OK) {
-        /* bad URI (22023) and bad time (22007/22008) are the caller's */
-        bool usage_err = strstr(err, "is not an s3://bucket/key URI") ||
-                         strstr(err, "timestamp") || strstr(err, "time zone") ||
-                         strstr(err, "date/time");
+        /* a bad URI (22023) and a bad time (class 22: 22007, 22008) are the
+         * caller's; anything else is the database's */
+        bool usage_err = !strncmp(aw_pg_sqlstate(pg), "22", 2);
         fprintf(stderr, "artifact-watch lineage: %s\n", err);
         aw_pg_destroy(pg);
         return usage_err ? 2 : 1;

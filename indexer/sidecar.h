@@ -4,7 +4,8 @@
  * globs (configurable); what a sidecar says is read by aw_sidecar_parse,
  * a pure function of its bytes, so it is fixture-testable like the event
  * decoder. A sidecar that cannot be read is still a result: its error is
- * recorded next to it and never stops anything else.
+ * recorded next to it and never stops anything else. Private to indexer/:
+ * the rest of the program reaches sidecars only through aw/indexer.h.
  */
 #ifndef AW_SIDECAR_H
 #define AW_SIDECAR_H
@@ -90,11 +91,5 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
                      aw_sidecar_doc *out) AW_WUR;
 
 void aw_sidecar_doc_clear(aw_sidecar_doc *d);
-
-/*
- * Splits "s3://bucket/key" (also s3a://, s3n://, gs://) into malloc'd bucket
- * and key. AW_EPARSE when it is not such a URI or has no key.
- */
-int aw_object_uri_parse(const char *uri, char **bucket, char **key) AW_WUR;
 
 #endif

@@ -1,0 +1,35 @@
+/*
+ * The shape of a row of the settings table, shared by the table
+ * (settings.c) and the parser that reads it (config.c). Private to common/.
+ */
+#ifndef AW_CONFIG_KEYS_H
+#define AW_CONFIG_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aw/config.h"
+
+typedef enum { CT_STR, CT_INT, CT_BOOL, CT_ENUM } conf_type;
+
+typedef struct conf_key {
+    const char *name;          /* config file key */
+    const char *env;           /* environment variable, NULL for none */
+    const char *flag;          /* --flag, NULL for none */
+    conf_type type;
+    size_t offset;             /* of the field in aw_config */
+    const char *def;
+    long min, max;             /* CT_INT range */
+    const char *const *words;  /* CT_ENUM: the accepted words, NULL-terminated */
+    unsigned cmds;             /* AW_CMD_* bits */
+    bool secret;               /* masked in --print-config */
+    const char *help;
+} conf_key;
+
+extern const conf_key aw_conf_keys[];
+extern const size_t aw_conf_nkeys;
+
+/* Commands that talk to Kafka: they take -X and --kafka-properties. */
+#define AW_KAFKA_CMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_BACKFILL)
+
+#endif

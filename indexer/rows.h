@@ -1,0 +1,61 @@
+/*
+ * COPY text for the indexer's batch tables, and the identity of a version.
+ * Private to indexer/: indexer.c streams what these functions build, and
+ * tests/unit/test_rows.c checks the escaping and the identity rules.
+ */
+#ifndef AW_ROWS_H
+#define AW_ROWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aw/err.h"
+#include "aw/indexer.h"
+#include "sidecar.h"
+
+/* A growing buffer of COPY text (text format). */
+typedef struct rows_buf {
+    char *p;
+    size_t len, cap;
+} rows_buf;
+
+void rows_buf_free(rows_buf *b);
+
+/* Appends one field, escaped for COPY text format, or \N for NULL, then
+ * sep ('\t' between fields, '\n' after the last). AW_ENOMEM. */
+int rows_field(rows_buf *b, const char *s, char sep) AW_WUR;
+
+/*
+ * Normalises a sequencer so that plain string comparison orders the events
+ * of one key. AWS sequencers are hex strings compared from the left: they
+ * are upper-cased and right-padded with '0' to 32 characters. A store that
+ * sends a counter (versitygw: hex without leading zeros) has it left-padded
+ * instead, so 9 < A < 10. AW_EINVAL when out is too small (it needs
+ * strlen(seq) + 34 bytes at most).
+ */
+int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) AW_WUR;
+
+/*
+ * The version's identity within its key (version_ref) and its normalised
+ * sequencer (seq_key, NULL without one), both malloc'd and never truncated:
+ * the store's version id ("v:"), else the sequencer ("s:"), else for a
+ * created object its ETag ("e:"), else the Kafka record ("k:"). AW_ENOMEM.
+ */
+int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) AW_WUR;
+
+/* True for the ISO 8601 date-times stores send, which PostgreSQL reads as
+ * timestamptz; anything else would fail a whole COPY and is stored as NULL. */
+bool rows_timestamp_ok(const char *t);
+
+/* One aw_batch line for an object observation. */
+int rows_object(rows_buf *b, const aw_observation *o) AW_WUR;
+
+/*
+ * One aw_sc line for a sidecar (or a document) read from o, numbered n, and
+ * one aw_decl line per lineage declaration in it. subject is what the
+ * sidecar describes (a folder, a file key, NULL for OpenLineage).
+ */
+int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
+                 const aw_sidecar_doc *d, const char *subject, int n) AW_WUR;
+
+#endif

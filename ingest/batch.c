@@ -1,0 +1,196 @@
+/*
+ * A batch's messages: each Kafka message is decoded into object events when
+ * it arrives, may be marked dead (then it goes to the dead-letter topic
+ * instead of being indexed), and once its objects are fetched becomes the
+ * observations the indexer writes. Observations borrow the messages' strings,
+ * so a batch is cleared only after the indexer is done with it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/log.h"
+#include "aw/util.h"
+#include "internal.h"
+
+void batch_clear(batch *b) {
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        aw_events_clear(&b->msgs[i].evs);
+        rd_kafka_message_destroy(b->msgs[i].m);
+    }
+    for (size_t i = 0; i < b->njobs; i++) {
+        free(b->jobs[i].body);
+        b->jobs[i].body = NULL;
+    }
+    b->nmsgs = 0;
+    b->njobs = 0;
+    b->nobs = 0;
+    b->bytes = 0;
+}
+
+void batch_free(batch *b) {
+    batch_clear(b);
+    free(b->msgs);
+    free(b->jobs);
+    free(b->reqs);
+    for (size_t i = 0; i < b->nhashes; i++)
+        aw_hash_destroy(b->hashes[i]);
+    free(b->hashes);
+    free(b->obs);
+    free(b->obs_msg);
+}
+
+
+void msg_dead(msg *x, const char *code, const char *fmt, ...) {
+    x->dead = true;
+    snprintf(x->code, sizeof x->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->reason, sizeof x->reason, fmt, ap);
+    va_end(ap);
+    AW_WARN(LOG, "%s [%d] @%lld: dead letter (%s): %s", rd_kafka_topic_name(x->m->rkt),
+            (int)x->m->partition, (long long)x->m->offset, x->code, x->reason);
+}
+
+int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
+    if (b->nmsgs == b->msgs_cap) {
+        size_t cap = b->msgs_cap ? b->msgs_cap * 2 : 256;
+        msg *nm = realloc(b->msgs, cap * sizeof *nm);
+        if (!nm)
+            return AW_ENOMEM;
+        b->msgs = nm;
+        b->msgs_cap = cap;
+    }
+    msg *x = &b->msgs[b->nmsgs++];
+    memset(x, 0, sizeof *x);
+    x->m = m;
+    b->bytes += m->len;
+    if (*in->cfg->openlineage_topic &&
+        !strcmp(rd_kafka_topic_name(m->rkt), in->cfg->openlineage_topic)) {
+        /* a RunEvent: the indexer reads it (an unreadable one is recorded
+         * with its error, never dead-lettered) */
+        x->is_doc = true;
+        return AW_OK;
+    }
+    char why[sizeof x->reason];
+    int rc = aw_event_decode(m->payload, m->len, in->keyenc, &x->evs, why, sizeof why);
+    if (rc == AW_OK || rc == AW_ESKIP)
+        return AW_OK;
+    if (rc == AW_ENOMEM)
+        return rc;
+    msg_dead(x, aw_err_name(rc), "%s", why);
+    return AW_OK;
+}
+
+
+static bool md5_etag(const char *etag) {
+    if (!etag || strlen(etag) != 32)
+        return false;
+    for (int i = 0; i < 32; i++)
+        if (!strchr("0123456789abcdefABCDEF", etag[i]))
+            return false;
+    return true;
+}
+
+static aw_obs_kind obs_kind(aw_event_kind k) {
+    return k == AW_EV_CREATED ? AW_OBS_CREATED : k == AW_EV_DELETED ? AW_OBS_DELETED
+                                                                     : AW_OBS_DELETE_MARKER;
+}
+
+int batch_observe(ingest *in, batch *b) {
+    size_t need = 0;
+    for (size_t i = 0; i < b->nmsgs; i++)
+        need += b->msgs[i].evs.n + b->msgs[i].is_doc;
+    if (need > b->obs_cap) {
+        aw_observation *no = realloc(b->obs, need * sizeof *no);
+        if (!no)
+            return AW_ENOMEM;
+        b->obs = no;
+        size_t *nm = realloc(b->obs_msg, need * sizeof *nm);
+        if (!nm)
+            return AW_ENOMEM;
+        b->obs_msg = nm;
+        b->obs_cap = need;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
+        if (x->dead || x->dropped)
+            continue;
+        if (x->is_doc) {
+            b->obs_msg[n] = i;
+            aw_observation *o = &b->obs[n++];
+            memset(o, 0, sizeof *o);
+            o->kind = AW_OBS_DOCUMENT;
+            o->topic = rd_kafka_topic_name(x->m->rkt);
+            o->partition = x->m->partition;
+            o->offset = x->m->offset;
+            o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
+            o->body = x->m->payload;
+            o->body_len = x->m->len;
+            o->has_body = true;
+            continue;
+        }
+        size_t k = x->first_job;
+        for (size_t e = 0; e < x->evs.n; e++) {
+            const aw_event *ev = &x->evs.v[e];
+            job *j = NULL;
+            aw_fetch *r = NULL;
+            if (ev->kind == AW_EV_CREATED) {
+                j = &b->jobs[k];
+                r = &b->reqs[k];
+                k++;
+            }
+            b->obs_msg[n] = i;
+            aw_observation *o = &b->obs[n++];
+            memset(o, 0, sizeof *o);
+            o->store = in->cfg->s3_store;
+            o->bucket = ev->bucket;
+            o->key = ev->key;
+            o->version_id = ev->version_id;
+            o->sequencer = ev->sequencer;
+            o->etag = ev->etag;
+            o->content_type = ev->content_type;
+            o->event_time = ev->event_time;
+            o->event_name = ev->event_name;
+            o->event_source = ev->source;
+            o->seq_counter = ev->seq_order == AW_SEQ_COUNTER;
+            o->kind = obs_kind(ev->kind);
+            o->size = ev->size;
+            o->topic = rd_kafka_topic_name(x->m->rkt);
+            o->partition = x->m->partition;
+            o->offset = x->m->offset;
+            o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
+            o->record_index = (int32_t)e;
+            if (!r) {
+                o->state = AW_OBS_TOMBSTONE;
+                continue;
+            }
+            if (r->outcome == AW_FETCH_OK) {
+                o->state = AW_OBS_PRESENT;
+                o->size = j->bytes;
+                if (r->info.content_type[0])
+                    o->content_type = r->info.content_type;
+                memcpy(o->sha256, j->sha256, 32);
+                memcpy(o->md5, j->md5, 16);
+                o->has_sha256 = true;
+                o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
+                if (j->keep) {
+                    o->has_body = true;
+                    o->body = j->body;
+                    o->body_len = j->blen;
+                    o->body_cut = j->cut;
+                }
+            } else if (r->outcome == AW_FETCH_PRECONDITION) {
+                o->state = AW_OBS_SUPERSEDED;
+            } else {
+                o->state = AW_OBS_VANISHED;
+                in->n_vanished++;
+            }
+        }
+    }
+    b->nobs = n;
+    return AW_OK;
+}
+

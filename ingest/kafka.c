@@ -1,0 +1,410 @@
+/*
+ * The Kafka side of ingest: the consumer (cooperative-sticky group, offsets
+ * stored by hand only after a batch is durable, pause/resume during outages)
+ * and the producer of dead letters. librdkafka's own log lines and errors are
+ * routed into ours.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/log.h"
+#include "aw/util.h"
+#include "internal.h"
+
+static partition_state *part_get(ingest *in, const char *topic, int32_t p, bool create) {
+    for (size_t i = 0; i < in->nparts; i++)
+        if (in->parts[i].partition == p && !strcmp(in->parts[i].topic, topic))
+            return &in->parts[i];
+    if (!create)
+        return NULL;
+    partition_state *np = realloc(in->parts, (in->nparts + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    in->parts = np;
+    np[in->nparts] = (partition_state){.partition = p, .rewind = -1};
+    snprintf(np[in->nparts].topic, sizeof np[in->nparts].topic, "%s", topic);
+    return &np[in->nparts++];
+}
+
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    aw_log_level l = level <= 3 ? AW_LOG_ERROR : level <= 4 ? AW_LOG_WARN
+                     : level <= 6 ? AW_LOG_INFO : AW_LOG_DEBUG;
+    if (aw_log_enabled(l))
+        aw_log(l, "rdkafka", "%s: %s", fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    AW_WARN("rdkafka", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque) {
+    ingest *in = opaque;
+    bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < list->cnt; i++) {
+            partition_state *ps = part_get(in, list->elems[i].topic, list->elems[i].partition,
+                                           true);
+            if (ps) {
+                ps->assigned = true;
+                ps->eof = false;
+            }
+        }
+        rd_kafka_error_t *e = NULL;
+        rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, list);
+        else
+            re = rd_kafka_assign(rk, list);
+        if (e) {
+            AW_ERROR(LOG, "assign: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else if (re) {
+            AW_ERROR(LOG, "assign: %s", rd_kafka_err2str(re));
+        }
+        if (in->paused)
+            rd_kafka_pause_partitions(rk, list);
+        AW_INFO(LOG, "assigned %d partition(s) of %s", list->cnt,
+                list->cnt ? list->elems[0].topic : "-");
+    } else {
+        /* Work from revoked partitions is dropped, not finished: the next
+         * owner gets the same messages, and replays are harmless. */
+        for (int i = 0; i < list->cnt; i++) {
+            partition_state *ps = part_get(in, list->elems[i].topic, list->elems[i].partition,
+                                           false);
+            if (ps)
+                ps->assigned = false;
+            batch *bs[2] = {in->cur, in->pending};
+            for (int b = 0; b < 2; b++)
+                for (size_t j = 0; bs[b] && j < bs[b]->nmsgs; j++)
+                    if (bs[b]->msgs[j].m->partition == list->elems[i].partition &&
+                        !strcmp(rd_kafka_topic_name(bs[b]->msgs[j].m->rkt), list->elems[i].topic))
+                        bs[b]->msgs[j].dropped = true;
+        }
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, list);
+            if (e)
+                rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, NULL);
+        }
+        AW_INFO(LOG, "revoked %d partition(s)", list->cnt);
+    }
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    ingest *in = opaque;
+    if (m->err) {
+        in->dlq_failures++;
+        AW_WARN(LOG, "dead letter not delivered to %s: %s", in->dlq_name, rd_kafka_err2str(m->err));
+    }
+}
+
+/* Applies one property, naming it when librdkafka refuses. */
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, const char *who) {
+    char err[512];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "artifact-watch ingest: %s property %s=%s: %s\n", who, k, v, err);
+        return AW_ECONFIG;
+    }
+    return AW_OK;
+}
+
+static rd_kafka_conf_t *base_conf(ingest *in, const char *who) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_opaque(conf, in);
+    if (conf_set(conf, "bootstrap.servers", in->cfg->kafka_brokers, who) != AW_OK ||
+        conf_set(conf, "client.id", "artifact-watch", who) != AW_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+/* User properties (-X, properties file) go last so they win. */
+static int apply_user_props(ingest *in, rd_kafka_conf_t *conf, const char *who, bool producer) {
+    for (size_t i = 0; i < in->cfg->rdkafka_props_n; i++) {
+        const aw_kv *kv = &in->cfg->rdkafka_props[i];
+        /* consumer-only settings would only draw warnings from the producer */
+        if (producer && (!strncmp(kv->key, "group.", 6) || !strncmp(kv->key, "auto.", 5) ||
+                         !strncmp(kv->key, "enable.auto", 11) ||
+                         !strncmp(kv->key, "partition.assignment", 20) ||
+                         !strncmp(kv->key, "fetch.", 6) || !strncmp(kv->key, "queued.", 7) ||
+                         !strncmp(kv->key, "session.", 8) || !strncmp(kv->key, "max.poll", 8) ||
+                         !strcmp(kv->key, "enable.partition.eof") ||
+                         !strcmp(kv->key, "isolation.level")))
+            continue;
+        if (conf_set(conf, kv->key, kv->value, who) != AW_OK)
+            return AW_ECONFIG;
+    }
+    return AW_OK;
+}
+
+int kafka_open(ingest *in) {
+    char err[512];
+    rd_kafka_conf_t *conf = base_conf(in, "consumer");
+    if (!conf)
+        return AW_ECONFIG;
+    /* Offsets are stored by hand once a batch is in PostgreSQL and committed
+     * in the background; the prefetch queue is bounded so memory is too. */
+    if (conf_set(conf, "group.id", in->cfg->kafka_group, "consumer") ||
+        conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", "consumer") ||
+        conf_set(conf, "enable.auto.offset.store", "false", "consumer") ||
+        conf_set(conf, "enable.auto.commit", "true", "consumer") ||
+        conf_set(conf, "auto.commit.interval.ms", "1000", "consumer") ||
+        conf_set(conf, "auto.offset.reset", "earliest", "consumer") ||
+        conf_set(conf, "enable.partition.eof", "true", "consumer") ||
+        conf_set(conf, "queued.max.messages.kbytes", "8192", "consumer") ||
+        apply_user_props(in, conf, "consumer", false)) {
+        rd_kafka_conf_destroy(conf);
+        return AW_ECONFIG;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!in->rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "artifact-watch ingest: Kafka consumer: %s\n", err);
+        return AW_EKAFKA;
+    }
+    rd_kafka_poll_set_consumer(in->rk);
+
+    conf = base_conf(in, "dead-letter producer");
+    if (!conf)
+        return AW_ECONFIG;
+    if (conf_set(conf, "acks", "all", "dead-letter producer") ||
+        conf_set(conf, "linger.ms", "5", "dead-letter producer") ||
+        conf_set(conf, "message.timeout.ms", "30000", "dead-letter producer") ||
+        apply_user_props(in, conf, "dead-letter producer", true)) {
+        rd_kafka_conf_destroy(conf);
+        return AW_ECONFIG;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    in->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!in->dlq) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "artifact-watch ingest: Kafka producer: %s\n", err);
+        return AW_EKAFKA;
+    }
+
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(sub, in->cfg->kafka_topic, RD_KAFKA_PARTITION_UA);
+    if (*in->cfg->openlineage_topic)
+        rd_kafka_topic_partition_list_add(sub, in->cfg->openlineage_topic,
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(in->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        fprintf(stderr, "artifact-watch ingest: subscribe to %s: %s\n", in->cfg->kafka_topic,
+                rd_kafka_err2str(e));
+        return AW_EKAFKA;
+    }
+    return AW_OK;
+}
+
+void kafka_set_paused(ingest *in, bool pause) {
+    if (in->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(in->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+        if (!pause) {
+            /* messages that arrived while paused are read again */
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+            for (int i = 0; i < a->cnt; i++) {
+                partition_state *ps = part_get(in, a->elems[i].topic, a->elems[i].partition,
+                                               false);
+                if (ps && ps->rewind >= 0) {
+                    rd_kafka_topic_partition_list_add(l, a->elems[i].topic, ps->partition)
+                        ->offset = ps->rewind;
+                    ps->rewind = -1;
+                }
+            }
+            if (l->cnt) {
+                rd_kafka_error_t *e = rd_kafka_seek_partitions(in->rk, l, 5000);
+                if (e) {
+                    AW_WARN(LOG, "seek after pause: %s", rd_kafka_error_string(e));
+                    rd_kafka_error_destroy(e);
+                }
+            }
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+        if (pause)
+            rd_kafka_pause_partitions(in->rk, a);
+        else
+            rd_kafka_resume_partitions(in->rk, a);
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    in->paused = pause;
+}
+
+void kafka_idle(ingest *in, long ms) {
+    int64_t until = aw_now_ms() + ms;
+    while (!ingest_stop && aw_now_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, 100);
+        if (m) {
+            /* fetched before the pause took effect: read it again on resume */
+            if (!m->err) {
+                partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition,
+                                               true);
+                if (ps && (ps->rewind < 0 || m->offset < ps->rewind))
+                    ps->rewind = m->offset;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(in->dlq, 0);
+    }
+}
+
+/* ------------------------------------------------------------ collect */
+
+bool kafka_all_at_end(const ingest *in) {
+    size_t assigned = 0;
+    for (size_t i = 0; i < in->nparts; i++) {
+        if (!in->parts[i].assigned)
+            continue;
+        assigned++;
+        if (!in->parts[i].eof)
+            return false;
+    }
+    return assigned > 0;
+}
+
+int kafka_collect(ingest *in) {
+    batch *b = in->cur;
+    int64_t first = 0;
+    const size_t max_bytes = 32u << 20;
+    while (!ingest_stop && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes) {
+        long wait = 100;
+        if (b->nmsgs) {
+            int64_t left = first + in->cfg->batch_ms - aw_now_ms();
+            if (left <= 0)
+                break;
+            wait = left < 100 ? (long)left : 100;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, (int)wait);
+        rd_kafka_poll(in->dlq, 0);
+        if (!m) {
+            /* a quiet moment: let a written batch get its offsets stored */
+            if ((in->pending && !b->nmsgs) ||
+                (kafka_all_at_end(in) && (b->nmsgs || in->cfg->drain)))
+                break;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition, true);
+            if (ps)
+                ps->eof = true;
+            rd_kafka_message_destroy(m);
+            if (kafka_all_at_end(in))
+                break;
+            continue;
+        }
+        if (m->err) {
+            AW_WARN(LOG, "consumer: %s", rd_kafka_message_errstr(m));
+            bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+            rd_kafka_message_destroy(m);
+            if (fatal)
+                return AW_EKAFKA;
+            continue;
+        }
+        partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition, true);
+        if (ps)
+            ps->eof = false;
+        if (!b->nmsgs)
+            first = aw_now_ms();
+        if (!in->first_msg_ms)
+            in->first_msg_ms = aw_now_ms();
+        int rc = batch_add(in, b, m);
+        if (rc != AW_OK)
+            return rc;
+    }
+    return AW_OK;
+}
+
+/* ------------------------------------------------------------ after a batch */
+
+int kafka_dead_letter(void *arg, char *why, size_t n) {
+    ingest *in = arg;
+    batch *b = in->pending;
+    int sent = 0;
+    in->dlq_failures = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
+        if (!x->dead || x->dropped)
+            continue;
+        rd_kafka_headers_t *h = NULL;
+        rd_kafka_headers_t *orig = NULL;
+        if (rd_kafka_message_headers(x->m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+            h = rd_kafka_headers_copy(orig);
+        else
+            h = rd_kafka_headers_new(6);
+        char part[16], off[24];
+        snprintf(part, sizeof part, "%d", (int)x->m->partition);
+        snprintf(off, sizeof off, "%lld", (long long)x->m->offset);
+        rd_kafka_header_add(h, "aw-error", -1, x->reason, -1);
+        rd_kafka_header_add(h, "aw-error-code", -1, x->code, -1);
+        rd_kafka_header_add(h, "aw-source-topic", -1, rd_kafka_topic_name(x->m->rkt), -1);
+        rd_kafka_header_add(h, "aw-source-partition", -1, part, -1);
+        rd_kafka_header_add(h, "aw-source-offset", -1, off, -1);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            in->dlq, RD_KAFKA_V_TOPIC(in->dlq_name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(x->m->payload, x->m->len), RD_KAFKA_V_KEY(x->m->key, x->m->key_len),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (e) {
+            rd_kafka_headers_destroy(h);
+            snprintf(why, n, "producing to %s: %s", in->dlq_name, rd_kafka_err2str(e));
+            return AW_EUNAVAILABLE;
+        }
+        sent++;
+    }
+    if (!sent)
+        return AW_OK;
+    rd_kafka_flush(in->dlq, 30000);
+    if (rd_kafka_outq_len(in->dlq) > 0 || in->dlq_failures) {
+        snprintf(why, n, "dead letters not acknowledged by %s", in->dlq_name);
+        return AW_EUNAVAILABLE;
+    }
+    in->n_dead += (uint64_t)sent;
+    return AW_OK;
+}
+
+
+void kafka_store_offsets(ingest *in, const batch *b) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        const msg *x = &b->msgs[i];
+        if (x->dropped)
+            continue;
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+            l, rd_kafka_topic_name(x->m->rkt), x->m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(x->m->rkt),
+                                                   x->m->partition);
+        if (x->m->offset + 1 > tp->offset)
+            tp->offset = x->m->offset + 1;
+    }
+    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_offsets_store(in->rk, l) : 0;
+    if (e && e != RD_KAFKA_RESP_ERR__STATE)
+        AW_WARN(LOG, "storing offsets: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+
+void kafka_close(ingest *in) {
+    if (in->dlq) {
+        rd_kafka_flush(in->dlq, 10000);
+        rd_kafka_destroy(in->dlq);
+        in->dlq = NULL;
+    }
+    if (in->rk) {
+        rd_kafka_destroy(in->rk);
+        in->rk = NULL;
+    }
+}

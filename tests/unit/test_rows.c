@@ -1,0 +1,142 @@
+/*
+ * The indexer's COPY text and version identity (indexer/rows.c): how outside
+ * text is escaped before PostgreSQL reads it, which fields name a version,
+ * how sequencers order, and which times are passed on.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rows.h"
+#include "test.h"
+
+/* <0, 0, >0: the order the indexer gives two sequencers of one key */
+static int seq_cmp(const char *a, const char *b, bool counter) {
+    char ka[128], kb[128];
+    ASSERT_INT_EQ(aw_sequencer_key(a, counter, ka, sizeof ka), AW_OK);
+    ASSERT_INT_EQ(aw_sequencer_key(b, counter, kb, sizeof kb), AW_OK);
+    return strcmp(ka, kb);
+}
+
+/* the COPY text of one field, NUL-terminated */
+static char *field_text(const char *s) {
+    rows_buf b = {0};
+    ASSERT_INT_EQ(rows_field(&b, s, '\n'), AW_OK);
+    char *out = strndup(b.p, b.len);
+    rows_buf_free(&b);
+    return out;
+}
+
+static void identity_is(const aw_observation *o, const char *ref, const char *seq) {
+    char *r, *s;
+    ASSERT_INT_EQ(rows_identity(o, &r, &s), AW_OK);
+    ASSERT_STR_EQ(r, ref);
+    if (seq)
+        ASSERT_STR_EQ(s, seq);
+    else
+        ASSERT(s == NULL);
+    free(r);
+    free(s);
+}
+
+int main(void) {
+    /* COPY text: backslash, tab, newline and CR escaped; NULL is \N */
+    char *t = field_text("a\\b\tc\nd\re");
+    ASSERT_STR_EQ(t, "a\\\\b\\tc\\nd\\re\n");
+    free(t);
+    t = field_text(NULL);
+    ASSERT_STR_EQ(t, "\\N\n");
+    free(t);
+    t = field_text("\\N");
+    ASSERT_STR_EQ(t, "\\\\N\n"); /* the text \N is not NULL */
+    free(t);
+    t = field_text("caf\xc3\xa9 \xe6\x95\xb0 %2F +");
+    ASSERT_STR_EQ(t, "caf\xc3\xa9 \xe6\x95\xb0 %2F +\n");
+    free(t);
+    /* a long field grows the buffer, nothing is cut */
+    size_t big = 300000;
+    char *longs = malloc(big + 1);
+    ASSERT(longs != NULL);
+    memset(longs, '\t', big);
+    longs[big] = '\0';
+    t = field_text(longs);
+    ASSERT_INT_EQ(strlen(t), 2 * big + 1);
+    free(t);
+    free(longs);
+
+    /* sequencers: AWS right-pads with '0' and compares; versitygw counts */
+    ASSERT(seq_cmp("0055AED6DCD90281E5", "0055AED6DCD90281E6", false) < 0);
+    ASSERT(seq_cmp("0055AED6DCD9028", "0055AED6DCD90281E5", false) < 0);
+    ASSERT(seq_cmp("0055AED6DCD90280", "0055AED6DCD9028", false) == 0);
+    ASSERT(seq_cmp("0055aed6", "0055AED6", false) == 0);
+    ASSERT(seq_cmp("9", "A", true) < 0);
+    ASSERT(seq_cmp("F", "10", true) < 0);
+    ASSERT(seq_cmp("38D", "31A", true) > 0);
+    ASSERT(seq_cmp("F", "10", false) > 0); /* the same text read as AWS's */
+    char k[64];
+    ASSERT_INT_EQ(aw_sequencer_key("3a9", true, k, sizeof k), AW_OK);
+    ASSERT_STR_EQ(k, "c000000000000000000000000000003A9");
+    ASSERT_INT_EQ(aw_sequencer_key("0055aeD6", false, k, sizeof k), AW_OK);
+    ASSERT_STR_EQ(k, "h0055AED6000000000000000000000000");
+    ASSERT_INT_EQ(aw_sequencer_key("0055aeD6", false, k, 10), AW_EINVAL);
+
+    /* identity: version id, else sequencer, else ETag (created only), else
+     * the Kafka record */
+    aw_observation o = {.kind = AW_OBS_CREATED, .version_id = "3HL4kqtJ", .sequencer = "0A",
+                        .etag = "abc", .topic = "t", .partition = 2, .offset = 7};
+    identity_is(&o, "v:3HL4kqtJ", "h0A000000000000000000000000000000");
+    o.version_id = "";
+    identity_is(&o, "s:h0A000000000000000000000000000000", "h0A000000000000000000000000000000");
+    o.seq_counter = true;
+    identity_is(&o, "s:c0000000000000000000000000000000A", "c0000000000000000000000000000000A");
+    o.sequencer = NULL;
+    identity_is(&o, "e:abc", NULL);
+    o.kind = AW_OBS_DELETED; /* a delete's ETag names no bytes */
+    o.record_index = 3;
+    identity_is(&o, "k:t/2/7/3", NULL);
+    /* nothing is truncated, however long */
+    char *lseq = malloc(5001);
+    ASSERT(lseq != NULL);
+    memset(lseq, 'F', 5000);
+    lseq[5000] = '\0';
+    o.sequencer = lseq;
+    o.seq_counter = false;
+    char *r, *s;
+    ASSERT_INT_EQ(rows_identity(&o, &r, &s), AW_OK);
+    ASSERT_INT_EQ(strlen(r), 2 + 1 + 5000);
+    ASSERT_INT_EQ(strlen(s), 1 + 5000);
+    free(r);
+    free(s);
+    free(lseq);
+
+    /* times: what stores send passes, anything else would fail the COPY */
+    ASSERT(rows_timestamp_ok("2026-01-01T00:00:00Z"));
+    ASSERT(rows_timestamp_ok("2026-01-01T00:00:00.123Z"));
+    ASSERT(rows_timestamp_ok("2026-01-01 00:00:00+02:00"));
+    ASSERT(rows_timestamp_ok("2026-12-31T23:59:60"));
+    ASSERT(!rows_timestamp_ok(NULL));
+    ASSERT(!rows_timestamp_ok("yesterday"));
+    ASSERT(!rows_timestamp_ok("2026-13-01T00:00:00Z"));
+    ASSERT(!rows_timestamp_ok("2026-01-01T24:00:00Z"));
+    ASSERT(!rows_timestamp_ok("2026-01-01T00:00:00.Z"));
+    ASSERT(!rows_timestamp_ok("2026-01-01T00:00:00Zjunk"));
+
+    /* one object row: 22 fields, escaped, NULLs where nothing is known */
+    aw_observation row = {.store = "default", .bucket = "b", .key = "dir/a\tb.txt",
+                          .sequencer = "0B", .etag = "", .event_time = "not a time",
+                          .kind = AW_OBS_CREATED, .state = AW_OBS_PRESENT, .size = 5,
+                          .has_sha256 = true, .topic = "t", .partition = 1, .offset = 9,
+                          .timestamp = -1};
+    rows_buf b = {0};
+    ASSERT_INT_EQ(rows_object(&b, &row), AW_OK);
+    char *line = strndup(b.p, b.len);
+    rows_buf_free(&b);
+    int tabs = 0;
+    for (char *p = line; *p; p++)
+        tabs += *p == '\t';
+    ASSERT_INT_EQ(tabs, 21);
+    ASSERT_CONTAINS(line, "default\tb\tdir/a\\tb.txt\ts:h0B");
+    ASSERT_CONTAINS(line, "\t5\t0000000000000000000000000000000000000000000000000000000000000000\t\\N\t\\N\t\\N\t\\N\tpresent\tcreated\t");
+    ASSERT_CONTAINS(line, "\tt\t1\t9\t-1\t0\n");
+    free(line);
+    TEST_DONE();
+}
