@@ -4,6 +4,7 @@
  */
 #include "aw/codec.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -118,6 +119,116 @@ bool aw_utf8_valid(const char *str, size_t len) {
             return false;
         s += n + 1;
     }
+    return true;
+}
+
+/* The length of the UTF-8 sequence at s (at most n bytes), 0 if not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    size_t l = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
+               : (*s & 0xf8) == 0xf0 ? 4 : 0;
+    if (!l || l > n)
+        return 0;
+    return aw_utf8_valid((const char *)s, l) ? l : 0;
+}
+
+size_t aw_escape_text(const char *str, size_t len, char *out, size_t cap) {
+    static const char hexd[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t o = 0, i = 0;
+    if (!cap)
+        return 0;
+    while (i < len) {
+        size_t l = utf8_seq(s + i, len - i);
+        /* C1 controls (U+0080-U+009F) drive terminals as ESC does */
+        bool c1 = l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
+        char tmp[4];
+        const char *piece = (const char *)s + i;
+        size_t plen = l, adv = l;
+        if (!l || c1 || s[i] < 0x20 || s[i] == 0x7f) {
+            tmp[0] = '\\';
+            tmp[1] = 'x';
+            tmp[2] = hexd[s[i] >> 4];
+            tmp[3] = hexd[s[i] & 15];
+            piece = tmp;
+            plen = 4;
+            adv = 1;
+        } else if (s[i] == '\\') {
+            piece = "\\\\";
+            plen = 2;
+        }
+        if (o + plen >= cap)
+            break;
+        memcpy(out + o, piece, plen);
+        o += plen;
+        i += adv;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void aw_utf8_trim(char *s) {
+    size_t n = strlen(s), back = 0;
+    /* at most 3 continuation bytes can follow a lead byte */
+    while (back < 4 && back < n && ((unsigned char)s[n - 1 - back] & 0xc0) == 0x80)
+        back++;
+    if (back < n && (unsigned char)s[n - 1 - back] >= 0xc0 &&
+        !utf8_seq((const unsigned char *)s + n - 1 - back, back + 1))
+        s[n - 1 - back] = '\0';
+}
+
+static bool alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool aw_bucket_name_ok(const char *b) {
+    size_t n = strlen(b);
+    if (n < 3 || n > 255 || !alnum(b[0]) || !alnum(b[n - 1]) || strstr(b, ".."))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!alnum(b[i]) && b[i] != '.' && b[i] != '_' && b[i] != '-')
+            return false;
+    return true;
+}
+
+bool aw_bucket_dns_ok(const char *b) {
+    size_t n = strlen(b);
+    if (n < 3 || n > 63)
+        return false;
+    bool all_digits_dots = true;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return false;
+        if (c == '.' || c == '-') {
+            /* a label neither empty nor beginning or ending with '-' */
+            if (i == 0 || i == n - 1 || b[i - 1] == '.' || (c == '.' && b[i - 1] == '-') ||
+                (c == '-' && b[i - 1] == '.'))
+                return false;
+        }
+        if (c != '.' && (c < '0' || c > '9'))
+            all_digits_dots = false;
+    }
+    return !all_digits_dots;
+}
+
+bool aw_token_ok(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (!n || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e || s[i] == '"' ||
+            s[i] == '\\')
+            return false;
+    return true;
+}
+
+bool aw_printable_ok(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false;
     return true;
 }
 

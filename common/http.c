@@ -7,11 +7,17 @@
 #include "aw/http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "aw/codec.h"
+#include "aw/log.h"
 #include "aw/util.h"
 #include "http_internal.h"
 
@@ -30,6 +36,10 @@ struct aw_s3 {
     struct curl_slist *headers;
     bool path_style;
     long timeout_ms;
+    /* credentials from a shared credentials file, re-read when it changes */
+    char *cred_file, *profile;
+    struct timespec cred_mtime;
+    off_t cred_size;
 };
 
 const char *aw_http_version(void) { return "libcurl " LIBCURL_VERSION; }
@@ -54,7 +64,75 @@ void aw_s3_destroy(aw_s3 *s3) {
         memset(s3->userpwd, 0, strlen(s3->userpwd));
         free(s3->userpwd);
     }
+    free(s3->cred_file);
+    free(s3->profile);
     free(s3);
+}
+
+/* Makes c the credentials of every request from now on. */
+static int use_credentials(aw_s3 *s3, const aw_s3_creds *c) {
+    char *userpwd = NULL;
+    struct curl_slist *headers = NULL;
+    if (c->access_key && *c->access_key) {
+        size_t ul = strlen(c->access_key) + strlen(c->secret_key) + 2;
+        userpwd = malloc(ul);
+        if (!userpwd)
+            return AW_ENOMEM;
+        snprintf(userpwd, ul, "%s:%s", c->access_key, c->secret_key);
+        headers = curl_slist_append(NULL, "x-amz-content-sha256: " EMPTY_SHA256);
+        if (headers && c->session_token && *c->session_token) {
+            size_t tl = strlen(c->session_token) + 32;
+            char *tok = malloc(tl);
+            struct curl_slist *h = NULL;
+            if (tok) {
+                snprintf(tok, tl, "x-amz-security-token: %s", c->session_token);
+                h = curl_slist_append(headers, tok);
+                free(tok);
+            }
+            if (!h) {
+                curl_slist_free_all(headers);
+                headers = NULL;
+            }
+        }
+        if (!headers) {
+            free(userpwd);
+            return AW_ENOMEM;
+        }
+    }
+    if (s3->userpwd) {
+        memset(s3->userpwd, 0, strlen(s3->userpwd));
+        free(s3->userpwd);
+    }
+    curl_slist_free_all(s3->headers);
+    s3->userpwd = userpwd;
+    s3->headers = headers;
+    return AW_OK;
+}
+
+/* Re-reads the credentials file when it changed since the last read (or
+ * was never read). A file that cannot be used now keeps the credentials in
+ * use and says why in errstr. */
+static int refresh_credentials(aw_s3 *s3, char *errstr, size_t n) {
+    struct stat st;
+    if (!s3->cred_file)
+        return AW_OK;
+    if (stat(s3->cred_file, &st) != 0) {
+        snprintf(errstr, n, "credentials file %s: %s", s3->cred_file, strerror(errno));
+        return AW_ECONFIG;
+    }
+    if (st.st_mtim.tv_sec == s3->cred_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == s3->cred_mtime.tv_nsec && st.st_size == s3->cred_size)
+        return AW_OK;
+    aw_s3_creds c;
+    int rc = aw_s3_creds_read_file(s3->cred_file, s3->profile, &c, errstr, n);
+    if (rc == AW_OK)
+        rc = use_credentials(s3, &c);
+    aw_s3_creds_clear(&c);
+    if (rc == AW_OK) {
+        s3->cred_mtime = st.st_mtim;
+        s3->cred_size = st.st_size;
+    }
+    return rc;
 }
 
 int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
@@ -69,68 +147,71 @@ int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
         snprintf(defep, sizeof defep, "https://s3.%s.amazonaws.com", region);
         ep = defep;
     }
+    int rc = AW_ECONFIG;
     if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) {
         snprintf(errstr, n, "S3 endpoint \"%s\" must start with http:// or https://", ep);
-        aw_s3_destroy(s3);
-        return AW_ECONFIG;
+        goto fail;
     }
-    s3->endpoint = strdup(ep);
-    if (!s3->endpoint) {
-        aw_s3_destroy(s3);
-        return AW_ENOMEM;
+    if (!aw_printable_ok(ep, 2048) || strpbrk(ep, " \"<>\\^`{|}")) {
+        snprintf(errstr, n, "S3 endpoint: not a URL");
+        goto fail;
     }
+    rc = AW_ENOMEM;
+    if (!(s3->endpoint = strdup(ep)))
+        goto fail;
     size_t l = strlen(s3->endpoint);
     while (l && s3->endpoint[l - 1] == '/')
         s3->endpoint[--l] = '\0';
-    if (aw_fmt(s3->sigv4, sizeof s3->sigv4, "aws:amz:%s:s3", region) != AW_OK) {
-        snprintf(errstr, n, "S3 region \"%s\" is too long", region);
-        aw_s3_destroy(s3);
-        return AW_ECONFIG;
+    if (!aw_token_ok(region, 64) ||
+        aw_fmt(s3->sigv4, sizeof s3->sigv4, "aws:amz:%s:s3", region) != AW_OK) {
+        snprintf(errstr, n, "S3 region is not 1 to 64 visible characters");
+        rc = AW_ECONFIG;
+        goto fail;
     }
     if (o->access_key && *o->access_key) {
-        if (!o->secret_key || !*o->secret_key) {
-            snprintf(errstr, n, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-            aw_s3_destroy(s3);
-            return AW_ECONFIG;
-        }
-        size_t ul = strlen(o->access_key) + strlen(o->secret_key) + 2;
-        s3->userpwd = malloc(ul);
-        if (!s3->userpwd) {
-            aw_s3_destroy(s3);
-            return AW_ENOMEM;
-        }
-        snprintf(s3->userpwd, ul, "%s:%s", o->access_key, o->secret_key);
-        s3->headers = curl_slist_append(NULL, "x-amz-content-sha256: " EMPTY_SHA256);
-        if (s3->headers && o->session_token && *o->session_token) {
-            char tok[4096];
-            if (aw_fmt(tok, sizeof tok, "x-amz-security-token: %s", o->session_token)) {
-                snprintf(errstr, n, "AWS_SESSION_TOKEN is too long");
-                aw_s3_destroy(s3);
-                return AW_ECONFIG;
-            }
-            struct curl_slist *h = curl_slist_append(s3->headers, tok);
-            if (h)
-                s3->headers = h;
-            else {
-                aw_s3_destroy(s3);
-                return AW_ENOMEM;
-            }
-        }
-        if (!s3->headers) {
-            aw_s3_destroy(s3);
-            return AW_ENOMEM;
-        }
+        /* static credentials (environment, flags): they win, as in the SDKs */
+        aw_s3_creds c = {(char *)o->access_key, (char *)o->secret_key,
+                         (char *)o->session_token};
+        if ((rc = aw_s3_creds_check(&c, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/"
+                                        "AWS_SESSION_TOKEN", errstr, n)) != AW_OK ||
+            (rc = use_credentials(s3, &c)) != AW_OK)
+            goto fail;
+    } else if (o->credentials_file && *o->credentials_file) {
+        rc = AW_ENOMEM;
+        if (!(s3->cred_file = strdup(o->credentials_file)) ||
+            !(s3->profile = strdup(o->profile && *o->profile ? o->profile : "default")))
+            goto fail;
+        if ((rc = refresh_credentials(s3, errstr, n)) != AW_OK)
+            goto fail;
     }
     s3->path_style = o->path_style;
     s3->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     s3->seed = (unsigned)aw_now_ms() ^ (unsigned)(uintptr_t)s3;
-    s3->multi = curl_multi_init();
-    if (!s3->multi) {
-        aw_s3_destroy(s3);
-        return AW_ENOMEM;
-    }
+    rc = AW_ENOMEM;
+    if (!(s3->multi = curl_multi_init()))
+        goto fail;
     *out = s3;
     return AW_OK;
+fail:
+    aw_s3_destroy(s3);
+    return rc;
+}
+
+int aw_s3_new_from_config(const aw_config *cfg, aw_s3 **out, char *errstr, size_t n) {
+    char deffile[1024] = "";
+    const char *file = cfg->s3_credentials_file;
+    const char *home = getenv("HOME");
+    if (!*file && !*cfg->s3_access_key_id && home && *home &&
+        aw_fmt(deffile, sizeof deffile, "%s/.aws/credentials", home) == AW_OK &&
+        access(deffile, R_OK) == 0)
+        file = deffile; /* the SDKs' default place */
+    aw_s3_opts o = {.endpoint = cfg->s3_endpoint, .region = cfg->s3_region,
+                    .access_key = cfg->s3_access_key_id,
+                    .secret_key = cfg->s3_secret_access_key,
+                    .session_token = cfg->s3_session_token, .credentials_file = file,
+                    .profile = cfg->s3_profile, .path_style = cfg->s3_path_style,
+                    .timeout_ms = cfg->fetch_timeout_ms};
+    return aw_s3_new(&o, out, errstr, n);
 }
 
 /* One transfer slot: an easy handle kept across requests (its connection
@@ -141,19 +222,28 @@ typedef struct slot {
     struct curl_slist *headers;
     int cb_err;
     char cerr[CURL_ERROR_SIZE];
+    char errbody[1024];     /* the start of an error response, for its <Code> */
+    size_t errlen;
 } slot;
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
     slot *s = ud;
     size_t len = size * nmemb;
     aw_fetch *r = s->req;
-    /* Only a successful response is the object; an error body is S3's XML. */
-    if (r->info.status >= 200 && r->info.status < 300 && r->on_body) {
-        int rc = r->on_body(r->ud, ptr, len);
-        if (rc != AW_OK) {
-            s->cb_err = rc;
-            return 0; /* makes curl abort with CURLE_WRITE_ERROR */
+    /* Only a successful response is the object; an error body is S3's XML,
+     * whose start is kept for its <Code>. */
+    if (r->info.status >= 200 && r->info.status < 300) {
+        if (r->on_body) {
+            int rc = r->on_body(r->ud, ptr, len);
+            if (rc != AW_OK) {
+                s->cb_err = rc;
+                return 0; /* makes curl abort with CURLE_WRITE_ERROR */
+            }
         }
+    } else if (s->errlen < sizeof s->errbody) {
+        size_t take = len < sizeof s->errbody - s->errlen ? len : sizeof s->errbody - s->errlen;
+        memcpy(s->errbody + s->errlen, ptr, take);
+        s->errlen += take;
     }
     return len;
 }
@@ -200,6 +290,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
         header_value(line, len, 13, i->content_type, sizeof i->content_type);
     } else if (len > 17 && !strncasecmp(line, "x-amz-version-id:", 17)) {
         header_value(line, len, 17, i->version_id, sizeof i->version_id);
+    } else if (len > 14 && !strncasecmp(line, "last-modified:", 14)) {
+        header_value(line, len, 14, i->last_modified, sizeof i->last_modified);
     } else if (len > 22 && !strncasecmp(line, "x-amz-checksum-sha256:", 22)) {
         header_value(line, len, 22, i->checksum_sha256, sizeof i->checksum_sha256);
     }
@@ -209,14 +301,19 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
 /* Prepares slot s for request r. AW_EINVAL when the URL does not fit. */
 static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     char url[8192];
-    if (aw_s3_object_url(s3->endpoint, s3->path_style, r->bucket, r->key, r->version_id, url,
-                         sizeof url) != AW_OK) {
-        snprintf(r->error, sizeof r->error, "object URL too long");
-        return AW_EINVAL;
+    int urc = aw_s3_url(s3->endpoint, s3->path_style, r->bucket, r->key, r->version_id,
+                        r->query, url, sizeof url);
+    if (urc != AW_OK) {
+        snprintf(r->error, sizeof r->error, "%s", urc == AW_EINVALID
+                 ? (s3->path_style ? "not a valid bucket name"
+                                   : "bucket name cannot be a host name (use --path-style)")
+                 : "object URL too long");
+        return urc;
     }
     s->req = r;
     s->cb_err = AW_OK;
     s->cerr[0] = '\0';
+    s->errlen = 0;
     info_reset(&r->info);
     curl_slist_free_all(s->headers);
     s->headers = NULL;
@@ -227,13 +324,22 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
         s->headers = n;
     }
     if (r->if_match && *r->if_match) {
-        char im[160];
-        if (aw_fmt(im, sizeof im, "If-Match: \"%s\"", r->if_match) == AW_OK) {
-            struct curl_slist *n = curl_slist_append(s->headers, im);
-            if (!n)
-                return AW_ENOMEM;
-            s->headers = n;
+        /* the pin is never dropped: a value that cannot be a header fails
+         * the request instead of fetching unpinned bytes */
+        if (!aw_token_ok(r->if_match, 4096)) {
+            snprintf(r->error, sizeof r->error, "ETag cannot be sent in If-Match");
+            return AW_EINVALID;
         }
+        size_t l = strlen(r->if_match) + 16;
+        char *im = malloc(l);
+        if (!im)
+            return AW_ENOMEM;
+        snprintf(im, l, "If-Match: \"%s\"", r->if_match);
+        struct curl_slist *n = curl_slist_append(s->headers, im);
+        free(im);
+        if (!n)
+            return AW_ENOMEM;
+        s->headers = n;
     }
     CURL *e = s->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -251,10 +357,16 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 128L * 1024);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-    if (s3->userpwd) {
-        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->sigv4);
-        curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
-    }
+    /* the handle is reused: back to a plain GET, then the method asked for */
+    bool head = r->method && !strcmp(r->method, "HEAD");
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                     r->method && !head && strcmp(r->method, "GET") ? r->method : NULL);
+    if (head)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    /* credentials are set (or cleared) every time, as they may rotate */
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->userpwd ? s3->sigv4 : NULL);
+    curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
     if (r->on_start) {
         int rc = r->on_start(r->ud);
         if (rc != AW_OK) {
@@ -266,9 +378,42 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     return AW_OK;
 }
 
-aw_verdict aw_fetch_classify(aw_xfer_end end, long st, int64_t content_length,
-                             int64_t received, aw_fetch_outcome *outcome, char *error,
-                             size_t errn) {
+bool aw_s3_credential_error(const char *code) {
+    static const char *const codes[] = {
+        "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+        "TokenRefreshRequired", "RequestTimeTooSkewed", "AuthorizationHeaderMalformed",
+        "InvalidSecurity", "MissingSecurityHeader", "AccountProblem", NULL};
+    for (int i = 0; codes[i]; i++)
+        if (!strcmp(code, codes[i]))
+            return true;
+    return false;
+}
+
+void aw_s3_error_code(const char *body, size_t len, char *out, size_t cap) {
+    out[0] = '\0';
+    const char *end = body + len;
+    for (const char *p = body; p + 6 <= end; p++) {
+        if (memcmp(p, "<Code>", 6))
+            continue;
+        p += 6;
+        size_t l = 0;
+        while (p + l < end && p[l] != '<')
+            l++;
+        if (p + l >= end)
+            return; /* cut off: no code rather than half of one */
+        if (l >= cap)
+            l = cap - 1;
+        memcpy(out, p, l);
+        out[l] = '\0';
+        if (!aw_token_ok(out, cap)) /* only a plain word is a code */
+            out[0] = '\0';
+        return;
+    }
+}
+
+aw_verdict aw_fetch_classify(aw_xfer_end end, long st, const char *code,
+                             int64_t content_length, int64_t received,
+                             aw_fetch_outcome *outcome, char *error, size_t errn) {
     switch (end) {
     case AW_XFER_CONSUMER:
     case AW_XFER_REFUSED:
@@ -294,7 +439,7 @@ aw_verdict aw_fetch_classify(aw_xfer_end end, long st, int64_t content_length,
         error[0] = '\0';
         return AW_VERDICT_DONE;
     }
-    snprintf(error, errn, "HTTP %ld", st);
+    snprintf(error, errn, "HTTP %ld%s%s", st, *code ? " " : "", code);
     if (st == 404) {
         *outcome = AW_FETCH_NOT_FOUND;
         return AW_VERDICT_DONE;
@@ -304,9 +449,14 @@ aw_verdict aw_fetch_classify(aw_xfer_end end, long st, int64_t content_length,
         return AW_VERDICT_DONE;
     }
     if (st == 401 || st == 403) {
-        *outcome = AW_FETCH_UNAVAILABLE;
-        snprintf(error, errn, "HTTP %ld: the store refuses our credentials", st);
-        return AW_VERDICT_RETRY_UNAVAILABLE;
+        if (!*code || aw_s3_credential_error(code)) {
+            *outcome = AW_FETCH_UNAVAILABLE;
+            snprintf(error, errn, "HTTP %ld%s%s: the store refuses our credentials", st,
+                     *code ? " " : "", code);
+            return AW_VERDICT_RETRY_UNAVAILABLE;
+        }
+        *outcome = AW_FETCH_DENIED;
+        return AW_VERDICT_RETRY;
     }
     *outcome = AW_FETCH_FAILED;
     return st == 429 || st >= 500 || st == 408 ? AW_VERDICT_RETRY : AW_VERDICT_DONE;
@@ -337,7 +487,10 @@ static aw_verdict classify(slot *s, CURLcode cc) {
     }
     curl_off_t got = 0;
     curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
-    return aw_fetch_classify(end, r->info.status, r->info.content_length, (int64_t)got,
+    aw_s3_error_code(s->errbody, s->errlen, r->info.error_code, sizeof r->info.error_code);
+    /* a HEAD has no body to count */
+    int64_t want = r->method && !strcmp(r->method, "HEAD") ? -1 : r->info.content_length;
+    return aw_fetch_classify(end, r->info.status, r->info.error_code, want, (int64_t)got,
                              &r->outcome, r->error, sizeof r->error);
 }
 
@@ -379,6 +532,9 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
         return AW_OK;
     if (ensure_slots(s3, conc) != AW_OK)
         return AW_ENOMEM;
+    char cerr[512];
+    if (refresh_credentials(s3, cerr, sizeof cerr) != AW_OK)
+        AW_WARN("s3", "keeping the credentials in use: %s", cerr);
     curl_multi_setopt(s3->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)policy->concurrency);
     for (size_t i = 0; i < n; i++) {
         reqs[i].attempts = 0;
@@ -403,9 +559,14 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
         queue[i] = i;
     int rc = AW_OK;
     int64_t stop_at = -1; /* when a stop request ends the grace period */
+    int64_t last_tick = aw_now_ms();
 
     while (done < n) {
         int64_t now = aw_now_ms(), next_wait = 100;
+        if (policy->tick && now - last_tick >= 100) {
+            policy->tick(policy->tick_ud);
+            last_tick = now;
+        }
         if (stop && *stop && stop_at < 0)
             stop_at = now + (policy->stop_grace_ms > 0 ? policy->stop_grace_ms : 0);
         if (stop_at >= 0 && now >= stop_at) {
@@ -486,6 +647,21 @@ out:
     free(queue);
     free(next_try);
     return rc;
+}
+
+int aw_s3_probe(aw_s3 *s3, char *errstr, size_t n) {
+    aw_fetch r = {.method = "GET"};
+    aw_fetch_policy p = {.concurrency = 1, .retries = 1, .backoff_base_ms = 200,
+                         .backoff_max_ms = 200};
+    int rc = aw_s3_fetch_many(s3, &r, 1, &p, NULL);
+    if (rc != AW_OK)
+        return rc;
+    /* an answer that is not about our credentials means the store works */
+    if (r.outcome == AW_FETCH_OK || r.outcome == AW_FETCH_DENIED ||
+        (r.info.status >= 300 && r.outcome != AW_FETCH_UNAVAILABLE && r.info.status < 500))
+        return AW_OK;
+    snprintf(errstr, n, "GET %s/: %s", s3->endpoint, r.error);
+    return AW_EUNAVAILABLE;
 }
 
 int aw_s3_get(aw_s3 *s3, const char *bucket, const char *key, const char *version_id,

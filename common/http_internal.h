@@ -15,10 +15,27 @@
 /*
  * The URL of bucket/key at endpoint (no trailing slash), path-style or
  * virtual-hosted, with the key URI-encoded ('/' kept) and versionId pinned
- * when version_id is not NULL/"". AW_EINVAL if it does not fit in cap.
+ * when version_id is not NULL/"". AW_EINVALID when the bucket name may not
+ * stand there (aw_bucket_name_ok for path-style, aw_bucket_dns_ok for a host
+ * name); AW_EINVAL if it does not fit in cap.
  */
 int aw_s3_object_url(const char *endpoint, bool path_style, const char *bucket,
                      const char *key, const char *version_id, char *buf, size_t cap) AW_WUR;
+
+/* The same for any request: bucket NULL addresses the service (ListBuckets),
+ * key NULL the bucket; query is appended as given (already encoded). */
+int aw_s3_url(const char *endpoint, bool path_style, const char *bucket, const char *key,
+              const char *version_id, const char *query, char *buf, size_t cap) AW_WUR;
+
+/* Whether S3's error code (the <Code> of an error response) says the request's
+ * credentials were refused (unknown key, bad signature, expired token, clock
+ * skew), as opposed to a decision about this object (AccessDenied,
+ * InvalidObjectState, ...). */
+bool aw_s3_credential_error(const char *code);
+
+/* Copies the <Code> element of an S3 error body (first len bytes) to out;
+ * "" when there is none. */
+void aw_s3_error_code(const char *body, size_t len, char *out, size_t cap);
 
 /* How a transfer ended below HTTP. */
 typedef enum aw_xfer_end {
@@ -37,13 +54,39 @@ typedef enum aw_verdict {
 
 /*
  * Decides what a finished transfer means: the request's outcome and
- * whether to try again. status is the HTTP status (0 if none),
- * content_length the announced length (-1 if none) and received the body
- * bytes that arrived. error receives a reason unless it is AW_FETCH_OK;
+ * whether to try again. status is the HTTP status (0 if none), error_code
+ * S3's <Code> of an error response ("" if none), content_length the
+ * announced length (-1 if none) and received the body bytes that arrived.
+ * A 401/403 whose code refuses the credentials, or that has no code to
+ * tell, is AW_FETCH_UNAVAILABLE (the caller decides with the rest of its
+ * batch whether the store is away); any other 403 is AW_FETCH_DENIED. error receives a reason unless it is AW_FETCH_OK;
  * for transport ends the caller has already written it.
  */
-aw_verdict aw_fetch_classify(aw_xfer_end end, long status, int64_t content_length,
-                             int64_t received, aw_fetch_outcome *outcome, char *error,
-                             size_t errn);
+aw_verdict aw_fetch_classify(aw_xfer_end end, long status, const char *error_code,
+                             int64_t content_length, int64_t received,
+                             aw_fetch_outcome *outcome, char *error, size_t errn);
+
+/* One set of S3 credentials, malloc'd strings (NULL when absent). */
+typedef struct aw_s3_creds {
+    char *access_key, *secret_key, *session_token;
+} aw_s3_creds;
+
+/* Wipes and frees the strings; NULL is ignored. */
+void aw_s3_creds_clear(aw_s3_creds *c);
+
+/* AW_ECONFIG, naming source, when a credential could not be sent safely in a
+ * header (control bytes, spaces, ':' in the key id) or a key has no secret.
+ * No access key means unsigned requests, which is fine. */
+int aw_s3_creds_check(const aw_s3_creds *c, const char *source, char *errstr,
+                      size_t errstr_size) AW_WUR;
+
+/*
+ * Reads profile (default "default"; "[profile NAME]" is accepted too) of an
+ * AWS shared credentials file: aws_access_key_id, aws_secret_access_key,
+ * aws_session_token. AW_ECONFIG with the reason (file, profile, which key)
+ * when it cannot be used; *out is then empty.
+ */
+int aw_s3_creds_read_file(const char *path, const char *profile, aw_s3_creds *out,
+                          char *errstr, size_t errstr_size) AW_WUR;
 
 #endif

@@ -163,12 +163,11 @@ int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t n) {
     return rc;
 }
 
-bool aw_pg_failure_is_transient(const aw_pg *pg) {
+bool aw_pg_failure_is_data(const aw_pg *pg) {
     if (PQstatus(pg->conn) != CONNECTION_OK)
-        return true;
+        return false;
     const char *s = pg->sqlstate;
-    return !strncmp(s, "08", 2) || !strcmp(s, "57P01") || !strcmp(s, "57P02") ||
-           !strcmp(s, "57P03") || !strcmp(s, "40001") || !strcmp(s, "40P01");
+    return !strncmp(s, "22", 2) || !strncmp(s, "23", 2) || !strncmp(s, "54", 2);
 }
 
 const char *aw_pg_sqlstate(const aw_pg *pg) { return pg->sqlstate; }

@@ -9,9 +9,21 @@
 #include "aw/util.h"
 #include "http_internal.h"
 
-int aw_s3_object_url(const char *ep, bool path_style, const char *bucket, const char *key,
-                     const char *version_id, char *buf, size_t cap) {
+int aw_s3_url(const char *ep, bool path_style, const char *bucket, const char *key,
+              const char *version_id, const char *query, char *buf, size_t cap) {
     size_t pos = 0;
+    if (!bucket) {
+        /* the service itself (ListBuckets) */
+        if (aw_fmt(buf, cap, "%s/", ep) != AW_OK)
+            return AW_EINVAL;
+        pos = strlen(buf);
+        goto query;
+    }
+    /* a bucket name is never trusted into a URL: path-style takes the
+     * stores' bucket rules, a host name only DNS labels, so a crafted name
+     * cannot send the signed request (and its credentials) elsewhere */
+    if (!(path_style ? aw_bucket_name_ok(bucket) : aw_bucket_dns_ok(bucket)))
+        return AW_EINVALID;
     if (path_style) {
         if (aw_fmt(buf, cap, "%s/", ep) != AW_OK)
             return AW_EINVAL;
@@ -28,8 +40,11 @@ int aw_s3_object_url(const char *ep, bool path_style, const char *bucket, const 
     if (pos + 1 >= cap)
         return AW_EINVAL;
     buf[pos++] = '/';
-    if (aw_uriencode(key, strlen(key), true, buf, cap, &pos) != AW_OK)
+    buf[pos] = '\0';
+    if (key && aw_uriencode(key, strlen(key), true, buf, cap, &pos) != AW_OK)
         return AW_EINVAL;
+query:;
+    char sep = '?';
     if (version_id && *version_id) {
         static const char q[] = "?versionId=";
         if (pos + sizeof q >= cap)
@@ -38,7 +53,20 @@ int aw_s3_object_url(const char *ep, bool path_style, const char *bucket, const 
         pos += sizeof q - 1;
         if (aw_uriencode(version_id, strlen(version_id), false, buf, cap, &pos) != AW_OK)
             return AW_EINVAL;
+        sep = '&';
+    }
+    if (query && *query) {
+        size_t ql = strlen(query);
+        if (pos + ql + 2 > cap)
+            return AW_EINVAL;
+        buf[pos++] = sep;
+        memcpy(buf + pos, query, ql + 1);
+        pos += ql;
     }
     return AW_OK;
 }
 
+int aw_s3_object_url(const char *ep, bool path_style, const char *bucket, const char *key,
+                     const char *version_id, char *buf, size_t cap) {
+    return aw_s3_url(ep, path_style, bucket, key, version_id, NULL, buf, cap);
+}

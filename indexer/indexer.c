@@ -27,7 +27,12 @@ struct aw_indexer {
     rows_buf rows;  /* aw_batch: one line per object observation */
     rows_buf scs;   /* aw_sc: one line per sidecar or document */
     rows_buf decls; /* aw_decl: one line per lineage declaration */
+    size_t batch_decls; /* declarations in the batch being written */
 };
+
+/* The most lineage declarations one transaction writes, whatever its
+ * sidecars declare (each sidecar keeps at most AW_SIDECAR_MAX_DECLS). */
+#define AW_BATCH_MAX_DECLS 100000
 
 static const char *const create_temp_sql =
     "CREATE TEMP TABLE IF NOT EXISTS aw_batch ("
@@ -234,18 +239,30 @@ static int add_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
     long long total = o->kind == AW_OBS_DOCUMENT ? (long long)o->body_len : (long long)o->size;
     aw_sidecar_doc doc;
     int rc = aw_sidecar_parse(kind, o->body, cut ? 0 : o->body_len, cut, total, sn, &doc);
+    if (rc == AW_OK && o->kind != AW_OBS_DOCUMENT) {
+        size_t out = aw_sidecar_keep_outputs_in(&doc, o->bucket);
+        if (out)
+            aw_sidecar_note(&doc, "%zu declaration(s) name outputs outside bucket %s; "
+                            "not kept", out, o->bucket);
+    }
+    size_t room = AW_BATCH_MAX_DECLS - ix->batch_decls;
+    if (rc == AW_OK && doc.nparents > room)
+        aw_sidecar_note(&doc, "the batch reached its limit of %d lineage declarations; "
+                        "%zu of %zu not kept", AW_BATCH_MAX_DECLS, doc.nparents - room,
+                        doc.nparents);
     if (rc == AW_OK)
-        rc = rows_sidecar(&ix->scs, &ix->decls, o, &doc, subject, n);
+        rc = rows_sidecar(&ix->scs, &ix->decls, o, &doc, subject, n, room);
+    ix->batch_decls += doc.nparents < room ? doc.nparents : room;
     aw_sidecar_doc_clear(&doc);
     free(subject);
     return rc;
 }
 
-/* Classifies a failure (errstr already holds the server's words) and drops
- * a connection that cannot be trusted. */
+/* Classifies a failure (errstr already holds the server's words): the data's
+ * fault is AW_EPG, anything else is the database's state and the connection
+ * is dropped, so a retry reconnects (to a new primary after a failover). */
 static int failed(aw_indexer *ix) {
-    bool transient = aw_pg_failure_is_transient(ix->pg);
-    if (transient || aw_pg_is_broken(ix->pg)) {
+    if (!aw_pg_failure_is_data(ix->pg)) {
         aw_pg_destroy(ix->pg);
         ix->pg = NULL;
         ix->temp_ready = false;
@@ -287,6 +304,7 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
         ix->temp_ready = false;
     }
     ix->rows.len = ix->scs.len = ix->decls.len = 0;
+    ix->batch_decls = 0;
     bool md5s = false;
     int nsc = 0;
     for (size_t i = 0; i < n; i++) {

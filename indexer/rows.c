@@ -42,11 +42,29 @@ int rows_field(rows_buf *b, const char *s, char sep) {
         return AW_OK;
     }
     size_t l = strlen(s);
-    if (reserve(b, 2 * l + 1) != AW_OK)
+    /* PostgreSQL refuses text that is not UTF-8, and one refused field
+     * would fail the whole batch: everything is checked where it enters,
+     * and what still is not UTF-8 here is replaced, byte by byte, by U+FFFD */
+    bool utf8 = aw_utf8_valid(s, l);
+    if (reserve(b, (utf8 ? 2 : 3) * l + 1) != AW_OK)
         return AW_ENOMEM;
     char *o = b->p + b->len;
     for (size_t i = 0; i < l; i++) {
         char c = s[i];
+        if (!utf8 && (unsigned char)c >= 0x80) {
+            size_t n = 1;
+            while (n <= 4 && i + n <= l && !aw_utf8_valid(s + i, n))
+                n++;
+            if (n <= 4 && i + n <= l) {
+                memcpy(o, s + i, n);
+                o += n;
+                i += n - 1;
+            } else {
+                memcpy(o, "\xef\xbf\xbd", 3);
+                o += 3;
+            }
+            continue;
+        }
         switch (c) {
         case '\\': *o++ = '\\'; *o++ = '\\'; break;
         case '\t': *o++ = '\\'; *o++ = 't'; break;
@@ -76,7 +94,11 @@ bool rows_timestamp_ok(const char *t) {
     int mo = (t[5] - '0') * 10 + t[6] - '0', d = (t[8] - '0') * 10 + t[9] - '0';
     int h = (t[11] - '0') * 10 + t[12] - '0', mi = (t[14] - '0') * 10 + t[15] - '0';
     int s = (t[17] - '0') * 10 + t[18] - '0';
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+    int y = ((t[0] - '0') * 10 + t[1] - '0') * 100 + (t[2] - '0') * 10 + t[3] - '0';
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 60)
         return false;
     const char *p = t + 19;
     if (*p == '.') {
@@ -88,8 +110,9 @@ bool rows_timestamp_ok(const char *t) {
     }
     if (*p == 'Z')
         return p[1] == '\0';
-    if (*p == '+' || *p == '-')
-        return digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0';
+    if (*p == '+' || *p == '-') /* PostgreSQL takes offsets up to 15:59 */
+        return digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == '\0' &&
+               (p[1] - '0') * 10 + p[2] - '0' <= 15 && p[4] <= '5';
     return *p == '\0';
 }
 
@@ -198,7 +221,7 @@ int rows_object(rows_buf *b, const aw_observation *o) {
 }
 
 int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
-                 const aw_sidecar_doc *d, const char *subject, int n) {
+                 const aw_sidecar_doc *d, const char *subject, int n, size_t max_decls) {
     bool object = o->kind != AW_OBS_DOCUMENT;
     char *sk = NULL, *version_ref = NULL;
     if (object && rows_identity(o, &version_ref, &sk) != AW_OK)
@@ -242,7 +265,7 @@ int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
     rc |= rows_field(b, d->event_type, '\n');
     free(sk);
     free(version_ref);
-    for (size_t i = 0; i < d->nparents && !rc; i++) {
+    for (size_t i = 0; i < d->nparents && i < max_decls && !rc; i++) {
         const aw_lineage_parent *p = &d->parents[i];
         char ord[24];
         snprintf(ord, sizeof ord, "%zu", i);

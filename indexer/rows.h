@@ -52,10 +52,11 @@ int rows_object(rows_buf *b, const aw_observation *o) AW_WUR;
 
 /*
  * One aw_sc line for a sidecar (or a document) read from o, numbered n, and
- * one aw_decl line per lineage declaration in it. subject is what the
- * sidecar describes (a folder, a file key, NULL for OpenLineage).
+ * one aw_decl line per lineage declaration in it, at most max_decls. subject
+ * is what the sidecar describes (a folder, a file key, NULL for OpenLineage).
  */
 int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
-                 const aw_sidecar_doc *d, const char *subject, int n) AW_WUR;
+                 const aw_sidecar_doc *d, const char *subject, int n,
+                 size_t max_decls) AW_WUR;
 
 #endif

@@ -119,8 +119,7 @@ aw_sidecar_kind aw_sidecar_classify(const aw_sidecar_rules *r, const char *key, 
 
 /* ------------------------------------------------------------ parsing */
 
-static void adderr(aw_sidecar_doc *d, const char *fmt, ...) AW_PRINTF(2, 3);
-static void adderr(aw_sidecar_doc *d, const char *fmt, ...) {
+static void vnote(aw_sidecar_doc *d, const char *fmt, va_list ap) {
     size_t l = strlen(d->error);
     if (l + 4 >= sizeof d->error)
         return;
@@ -128,10 +127,23 @@ static void adderr(aw_sidecar_doc *d, const char *fmt, ...) {
         memcpy(d->error + l, "; ", 3);
         l += 2;
     }
+    vsnprintf(d->error + l, sizeof d->error - l, fmt, ap);
+    aw_utf8_trim(d->error); /* a full buffer may end inside a character */
+}
+
+void aw_sidecar_note(aw_sidecar_doc *d, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->error + l, sizeof d->error - l, fmt, ap);
+    vnote(d, fmt, ap);
     va_end(ap);
+}
+
+
+/* Outside text quoted in an error: escaped, at most 100 bytes, cut between
+ * characters. */
+static const char *excerpt(const char *s, char buf[128]) {
+    aw_escape_text(s, strlen(s), buf, 100);
+    return buf;
 }
 
 static const char *type_name(const json_t *v) {
@@ -183,11 +195,16 @@ static int text_field(aw_sidecar_doc *d, json_t *obj, const char *name, const ch
     else if (json_is_integer(v))
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v)), s = num;
     if (!s) {
-        adderr(d, "%s%s: expected a string, got %s", where, name, type_name(v));
+        aw_sidecar_note(d, "%s%s: expected a string, got %s", where, name, type_name(v));
         return AW_OK;
     }
     if (!*s)
         return AW_OK;
+    if (strlen(s) > AW_SIDECAR_MAX_TEXT || !aw_utf8_valid(s, strlen(s))) {
+        aw_sidecar_note(d, "%s%s: longer than %d bytes; not used", where, name,
+                        AW_SIDECAR_MAX_TEXT);
+        return AW_OK;
+    }
     *out = strdup(s);
     return *out ? AW_OK : AW_ENOMEM;
 }
@@ -207,13 +224,35 @@ static bool digest_norm(const char *s, char out[65]) {
     return true;
 }
 
-static int add_parent(aw_sidecar_doc *d, const char *bucket, const char *key,
-                      const char *sha, const char *cbucket, const char *ckey, const char *kind) {
-    aw_lineage_parent *np = realloc(d->parents, (d->nparents + 1) * sizeof *np);
-    if (!np)
-        return AW_ENOMEM;
-    d->parents = np;
-    aw_lineage_parent *p = &np[d->nparents];
+/* Declares bucket/key an input (of ckey in cbucket for OpenLineage). A
+ * bucket or key no store could hold is reported under `where`; beyond
+ * AW_SIDECAR_MAX_DECLS declarations are only counted. */
+static int add_parent(aw_sidecar_doc *d, const char *where, const char *bucket,
+                      const char *key, const char *sha, const char *cbucket, const char *ckey,
+                      const char *kind) {
+    char x[128];
+    if (!aw_bucket_name_ok(bucket) || (cbucket && !aw_bucket_name_ok(cbucket))) {
+        aw_sidecar_note(d, "%s: \"%s\" is not a valid bucket name", where,
+                        excerpt(aw_bucket_name_ok(bucket) ? cbucket : bucket, x));
+        return AW_OK;
+    }
+    if (strlen(key) > 1024 || (ckey && strlen(ckey) > 1024)) {
+        aw_sidecar_note(d, "%s: an object key longer than 1024 bytes", where);
+        return AW_OK;
+    }
+    if (d->nparents >= AW_SIDECAR_MAX_DECLS) {
+        d->parents_dropped++;
+        return AW_OK;
+    }
+    if (d->nparents == d->parents_cap) {
+        size_t cap = d->parents_cap ? d->parents_cap * 2 : 8;
+        aw_lineage_parent *np = realloc(d->parents, cap * sizeof *np);
+        if (!np)
+            return AW_ENOMEM;
+        d->parents = np;
+        d->parents_cap = cap;
+    }
+    aw_lineage_parent *p = &d->parents[d->nparents];
     memset(p, 0, sizeof *p);
     size_t ul = strlen(bucket) + strlen(key) + 7;
     p->uri = malloc(ul);
@@ -244,22 +283,22 @@ static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
     if (!dp || json_is_null(dp))
         return AW_OK;
     if (!json_is_string(dp) && !json_is_array(dp)) {
-        adderr(d, "created_from.data_path: expected a string or a list of strings, got %s",
-               type_name(dp));
+        aw_sidecar_note(d, "created_from.data_path: expected a string or a list of strings, "
+                        "got %s", type_name(dp));
         return AW_OK;
     }
     if (dc && !json_is_null(dc) && !json_is_string(dc) && !json_is_array(dc) &&
         !json_is_object(dc)) {
-        adderr(d, "created_from.data_checksum: expected a string, a list or an object, got %s",
-               type_name(dc));
+        aw_sidecar_note(d, "created_from.data_checksum: expected a string, a list or an "
+                        "object, got %s", type_name(dc));
         dc = NULL;
     }
     size_t n = json_is_array(dp) ? json_array_size(dp) : 1;
     if (json_is_array(dc) && json_array_size(dc) != n)
-        adderr(d, "created_from.data_checksum: %zu checksum(s) for %zu path(s); matched by "
-               "position", json_array_size(dc), n);
+        aw_sidecar_note(d, "created_from.data_checksum: %zu checksum(s) for %zu path(s); "
+                        "matched by position", json_array_size(dc), n);
     if (json_is_string(dc) && n > 1)
-        adderr(d, "created_from.data_checksum: one checksum for %zu paths; not used", n);
+        aw_sidecar_note(d, "created_from.data_checksum: one checksum for %zu paths; not used", n);
     for (size_t i = 0; i < n; i++) {
         json_t *pv = json_is_array(dp) ? json_array_get(dp, i) : dp;
         char where[64];
@@ -268,7 +307,7 @@ static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
         else
             snprintf(where, sizeof where, "created_from.data_path");
         if (!json_is_string(pv)) {
-            adderr(d, "%s: expected a string, got %s", where, type_name(pv));
+            aw_sidecar_note(d, "%s: expected a string, got %s", where, type_name(pv));
             continue;
         }
         const char *path = json_string_value(pv);
@@ -282,7 +321,8 @@ static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
         char sha[65] = "";
         if (cv && !json_is_null(cv)) {
             if (!json_is_string(cv) || !digest_norm(json_string_value(cv), sha)) {
-                adderr(d, "created_from.data_checksum for %s: not a SHA-256 hex digest", where);
+                aw_sidecar_note(d, "created_from.data_checksum for %s: not a SHA-256 hex digest",
+                                where);
                 sha[0] = '\0';
             }
         }
@@ -291,10 +331,11 @@ static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
         if (rc == AW_ENOMEM)
             return rc;
         if (rc != AW_OK) {
-            adderr(d, "%s: \"%.100s\" is not an s3://bucket/key URI", where, path);
+            char x[128];
+            aw_sidecar_note(d, "%s: \"%s\" is not an s3://bucket/key URI", where, excerpt(path, x));
             continue;
         }
-        rc = add_parent(d, bucket, key, sha[0] ? sha : NULL, NULL, NULL, "data");
+        rc = add_parent(d, where, bucket, key, sha[0] ? sha : NULL, NULL, NULL, "data");
         free(bucket);
         free(key);
         if (rc)
@@ -307,7 +348,7 @@ static int read_metadata(aw_sidecar_doc *d, json_t *root) {
     int rc;
     json_t *ca = json_object_get(root, "created_at");
     if (ca && !json_is_null(ca) && !json_is_string(ca))
-        adderr(d, "created_at: expected a date-time string, got %s", type_name(ca));
+        aw_sidecar_note(d, "created_at: expected a date-time string, got %s", type_name(ca));
     else if ((rc = text_field(d, root, "created_at", "", &d->created_at)))
         return rc;
     if (
@@ -321,7 +362,7 @@ static int read_metadata(aw_sidecar_doc *d, json_t *root) {
     json_t *cf = json_object_get(root, "created_from");
     if (cf && !json_is_null(cf)) {
         if (!json_is_object(cf))
-            adderr(d, "created_from: expected an object, got %s", type_name(cf));
+            aw_sidecar_note(d, "created_from: expected an object, got %s", type_name(cf));
         else if ((rc = read_created_from(d, cf)))
             return rc;
     }
@@ -358,13 +399,16 @@ static int read_openlineage(aw_sidecar_doc *d, json_t *root) {
         (rc = text_field(d, root, "eventTime", "", &d->created_at)))
         return rc;
     if (!json_is_object(run) || !json_is_string(json_object_get(run, "runId")))
-        adderr(d, "run.runId: missing or not a string");
+        aw_sidecar_note(d, "run.runId: missing or not a string");
     else if ((rc = text_field(d, run, "runId", "run.", &d->run_id)))
         return rc;
     if (json_is_object(job)) {
         const char *ns = json_string_value(json_object_get(job, "namespace"));
         const char *nm = json_string_value(json_object_get(job, "name"));
-        if (nm) {
+        if (nm && (ns ? strlen(ns) : 0) + strlen(nm) + 1 > AW_SIDECAR_MAX_TEXT) {
+            aw_sidecar_note(d, "job: namespace and name longer than %d bytes; not used",
+                            AW_SIDECAR_MAX_TEXT);
+        } else if (nm) {
             size_t l = (ns ? strlen(ns) : 0) + strlen(nm) + 2;
             d->job = malloc(l);
             if (!d->job)
@@ -374,44 +418,66 @@ static int read_openlineage(aw_sidecar_doc *d, json_t *root) {
     }
     json_t *ins = json_object_get(root, "inputs"), *outs = json_object_get(root, "outputs");
     if (ins && !json_is_array(ins)) {
-        adderr(d, "inputs: expected a list, got %s", type_name(ins));
+        aw_sidecar_note(d, "inputs: expected a list, got %s", type_name(ins));
         ins = NULL;
     }
     if (outs && !json_is_array(outs)) {
-        adderr(d, "outputs: expected a list, got %s", type_name(outs));
+        aw_sidecar_note(d, "outputs: expected a list, got %s", type_name(outs));
         outs = NULL;
     }
-    size_t i, j;
-    json_t *o, *in;
-    json_array_foreach(outs, i, o) {
-        char *ob, *ok;
-        if (!ol_object(o, &ob, &ok)) {
+    /* the inputs that are objects, read once; then one declaration per
+     * output and input pair, as many as the cap allows */
+    size_t nin = json_array_size(ins), kept_in = 0, i;
+    char **ib = calloc(nin ? nin : 1, sizeof *ib), **ik = calloc(nin ? nin : 1, sizeof *ik);
+    if (!ib || !ik) {
+        free(ib);
+        free(ik);
+        return AW_ENOMEM;
+    }
+    json_t *ds;
+    json_array_foreach(ins, i, ds) {
+        if (ol_object(ds, &ib[kept_in], &ik[kept_in]))
+            kept_in++;
+        else {
+            free(ib[kept_in]);
+            free(ik[kept_in]);
+            ib[kept_in] = ik[kept_in] = NULL;
+        }
+    }
+    json_array_foreach(outs, i, ds) {
+        char *ob, *ok, where[48];
+        if (!ol_object(ds, &ob, &ok)) {
             free(ob);
             free(ok);
             continue;
         }
-        json_array_foreach(ins, j, in) {
-            char *ib, *ik;
-            if (ol_object(in, &ib, &ik))
-                rc = add_parent(d, ib, ik, NULL, ob, ok, "openlineage");
-            free(ib);
-            free(ik);
-            if (rc)
+        snprintf(where, sizeof where, "outputs[%zu]", i);
+        for (size_t j = 0; j < kept_in && rc == AW_OK; j++) {
+            if (d->nparents >= AW_SIDECAR_MAX_DECLS) {
+                d->parents_dropped += kept_in - j; /* counted, not built */
                 break;
+            }
+            rc = add_parent(d, where, ib[j], ik[j], NULL, ob, ok, "openlineage");
         }
         free(ob);
         free(ok);
         if (rc)
-            return rc;
+            break;
     }
-    return AW_OK;
+    for (size_t j = 0; j < kept_in; j++) {
+        free(ib[j]);
+        free(ik[j]);
+    }
+    free(ib);
+    free(ik);
+    return rc;
 }
 
 /* "<hex>", "<hex>  name", "<hex> *name" (sha256sum), or BSD "SHA256 (name) = <hex>";
  * several lines pick the one naming subject_name. */
 static int read_sha256(aw_sidecar_doc *d, const char *body, size_t len, const char *subject) {
     if (!aw_utf8_valid(body, len) || memchr(body, '\0', len)) {
-        adderr(d, "not text");
+        aw_sidecar_note(d, "not text");
         return AW_OK;
     }
     char *text = strndup(body, len);
@@ -433,7 +499,7 @@ static int read_sha256(aw_sidecar_doc *d, const char *body, size_t len, const ch
             snprintf(nm, sizeof nm, "%.*s", (int)(e - p - 8), p + 8);
             p = e + 4;
             if (!digest_norm(p, h)) {
-                adderr(d, "line %d: not a SHA-256 hex digest", lines);
+                aw_sidecar_note(d, "line %d: not a SHA-256 hex digest", lines);
                 continue;
             }
         } else {
@@ -441,7 +507,9 @@ static int read_sha256(aw_sidecar_doc *d, const char *body, size_t len, const ch
             char tok[80];
             snprintf(tok, sizeof tok, "%.*s", (int)(hl < 79 ? hl : 79), p);
             if (hl > 79 || !digest_norm(tok, h)) {
-                adderr(d, "line %d: \"%.40s\" is not a SHA-256 hex digest", lines, p);
+                char x[128];
+                aw_sidecar_note(d, "line %d: \"%s\" is not a SHA-256 hex digest", lines,
+                                excerpt(p, x));
                 continue;
             }
             p += hl;
@@ -464,11 +532,11 @@ static int read_sha256(aw_sidecar_doc *d, const char *body, size_t len, const ch
     free(text);
     if (!hex[0]) {
         if (!d->error[0])
-            adderr(d, "no SHA-256 digest found");
+            aw_sidecar_note(d, "no SHA-256 digest found");
         return AW_OK;
     }
     if (lines > 1 && chosen < 2) {
-        adderr(d, "%d digests and none names %s", lines, subject ? subject : "the file");
+        aw_sidecar_note(d, "%d digests and none names %s", lines, subject ? subject : "the file");
         return AW_OK;
     }
     memcpy(d->sha256, hex, sizeof hex);
@@ -487,7 +555,7 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
     if (!body)
         body = "", len = 0;
     if (truncated) {
-        adderr(d, "%lld bytes: larger than the sidecar size limit; not read", total_size);
+        aw_sidecar_note(d, "%lld bytes: larger than the sidecar size limit; not read", total_size);
         return AW_OK;
     }
     if (k == AW_SC_SHA256)
@@ -497,12 +565,12 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
     if (!root && strstr(je.text, "too big integer")) /* valid JSON all the same */
         root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL, &je);
     if (!root) {
-        adderr(d, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        aw_sidecar_note(d, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
         return AW_OK;
     }
     int rc = AW_OK;
     if (depth_of(root, AW_SIDECAR_MAX_DEPTH) > AW_SIDECAR_MAX_DEPTH) {
-        adderr(d, "nested deeper than %d levels; not read", AW_SIDECAR_MAX_DEPTH);
+        aw_sidecar_note(d, "nested deeper than %d levels; not read", AW_SIDECAR_MAX_DEPTH);
         json_decref(root);
         return AW_OK;
     }
@@ -515,16 +583,42 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
     }
     if (k == AW_SC_METRICS) {
         if (!json_is_object(root))
-            adderr(d, "expected a JSON object, got %s", type_name(root));
+            aw_sidecar_note(d, "expected a JSON object, got %s", type_name(root));
     } else if (!json_is_object(root)) {
-        adderr(d, "expected a JSON object, got %s", type_name(root));
+        aw_sidecar_note(d, "expected a JSON object, got %s", type_name(root));
     } else if (k == AW_SC_OPENLINEAGE) {
         rc = read_openlineage(d, root);
     } else {
         rc = read_metadata(d, root);
     }
     json_decref(root);
+    if (rc == AW_OK && d->parents_dropped)
+        aw_sidecar_note(d, "%zu lineage declarations; only the first %d are kept",
+                        d->nparents + d->parents_dropped, AW_SIDECAR_MAX_DECLS);
     return rc;
+}
+
+static void parent_free(aw_lineage_parent *p) {
+    free(p->uri);
+    free(p->bucket);
+    free(p->key);
+    free(p->child_bucket);
+    free(p->child_key);
+}
+
+size_t aw_sidecar_keep_outputs_in(aw_sidecar_doc *d, const char *bucket) {
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < d->nparents; i++) {
+        aw_lineage_parent *p = &d->parents[i];
+        if (p->child_bucket && strcmp(p->child_bucket, bucket)) {
+            parent_free(p);
+            dropped++;
+        } else {
+            d->parents[kept++] = *p;
+        }
+    }
+    d->nparents = kept;
+    return dropped;
 }
 
 void aw_sidecar_doc_clear(aw_sidecar_doc *d) {
@@ -539,13 +633,8 @@ void aw_sidecar_doc_clear(aw_sidecar_doc *d) {
     free(d->artifact_type);
     free(d->name);
     free(d->version);
-    for (size_t i = 0; i < d->nparents; i++) {
-        free(d->parents[i].uri);
-        free(d->parents[i].bucket);
-        free(d->parents[i].key);
-        free(d->parents[i].child_bucket);
-        free(d->parents[i].child_key);
-    }
+    for (size_t i = 0; i < d->nparents; i++)
+        parent_free(&d->parents[i]);
     free(d->parents);
     memset(d, 0, sizeof *d);
 }

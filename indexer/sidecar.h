@@ -72,11 +72,21 @@ typedef struct aw_sidecar_doc {
     char *event_type;    /* OpenLineage eventType */
     char *artifact_type, *name, *version;
     aw_lineage_parent *parents;
-    size_t nparents;
+    size_t nparents, parents_cap;
+    size_t parents_dropped;  /* declarations beyond AW_SIDECAR_MAX_DECLS */
 } aw_sidecar_doc;
 
 /* How deep a sidecar's JSON may nest before it is refused. */
 #define AW_SIDECAR_MAX_DEPTH 64
+
+/* The most lineage declarations one sidecar keeps (an OpenLineage event
+ * declares one per output and input pair); the rest are counted in the
+ * parse error. */
+#define AW_SIDECAR_MAX_DECLS 10000
+
+/* The longest text field kept (names, versions, commits, run ids, times):
+ * longer ones are reported and left out, so every value fits an index. */
+#define AW_SIDECAR_MAX_TEXT 1024
 
 /*
  * Reads a sidecar of kind k. subject_name is the basename of the described
@@ -91,5 +101,15 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
                      aw_sidecar_doc *out) AW_WUR;
 
 void aw_sidecar_doc_clear(aw_sidecar_doc *d);
+
+/* Appends to d's parse error ("; " between), kept valid UTF-8 when it fills. */
+void aw_sidecar_note(aw_sidecar_doc *d, const char *fmt, ...) AW_PRINTF(2, 3);
+
+/*
+ * The trust boundary of an object sidecar: it may name inputs anywhere, but
+ * outputs (OpenLineage) only in its own bucket. Removes the declarations
+ * whose output is elsewhere and returns how many it removed.
+ */
+size_t aw_sidecar_keep_outputs_in(aw_sidecar_doc *d, const char *bucket);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "aw/log.h"
 #include "aw/util.h"
 #include "internal.h"
@@ -27,6 +28,7 @@ void batch_clear(batch *b) {
     b->njobs = 0;
     b->nobs = 0;
     b->bytes = 0;
+    b->sc_bytes = 0;
 }
 
 void batch_free(batch *b) {
@@ -75,11 +77,34 @@ int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
     }
     char why[sizeof x->reason];
     int rc = aw_event_decode(m->payload, m->len, in->keyenc, &x->evs, why, sizeof why);
-    if (rc == AW_OK || rc == AW_ESKIP)
+    if (rc == AW_ESKIP)
         return AW_OK;
     if (rc == AW_ENOMEM)
         return rc;
-    msg_dead(x, aw_err_name(rc), "%s", why);
+    if (rc != AW_OK) {
+        msg_dead(x, aw_err_name(rc), "%s", why);
+        return AW_OK;
+    }
+    /* one job per created object; the indexer says which are sidecars and
+     * how much of them it keeps, which counts against the batch's budget */
+    x->first_job = b->njobs;
+    for (size_t e = 0; e < x->evs.n; e++) {
+        const aw_event *ev = &x->evs.v[e];
+        if (ev->kind != AW_EV_CREATED)
+            continue;
+        if (b->njobs == b->jobs_cap) {
+            size_t cap = b->jobs_cap ? b->jobs_cap * 2 : 256;
+            job *nj = realloc(b->jobs, cap * sizeof *nj);
+            if (!nj)
+                return AW_ENOMEM;
+            b->jobs = nj;
+            b->jobs_cap = cap;
+        }
+        size_t keep = aw_indexer_keep_bytes(in->w.ix, ev->key);
+        b->jobs[b->njobs++] = (job){.msg = b->nmsgs - 1, .ev = e, .keep = keep};
+        x->njobs++;
+        b->sc_bytes += ev->size >= 0 && (uint64_t)ev->size < keep ? (size_t)ev->size : keep;
+    }
     return AW_OK;
 }
 
@@ -170,7 +195,8 @@ int batch_observe(ingest *in, batch *b) {
             if (r->outcome == AW_FETCH_OK) {
                 o->state = AW_OBS_PRESENT;
                 o->size = j->bytes;
-                if (r->info.content_type[0])
+                /* the store's header: taken only when it is text */
+                if (r->info.content_type[0] && aw_printable_ok(r->info.content_type, 256))
                     o->content_type = r->info.content_type;
                 memcpy(o->sha256, j->sha256, 32);
                 memcpy(o->md5, j->md5, 16);

@@ -126,14 +126,80 @@ static int push(aw_events *out, const aw_event *e) {
     return AW_OK;
 }
 
-/* Appends e to out, or frees it when a copy failed (ok false) or out cannot
- * grow: AW_ENOMEM either way. */
-static int keep(aw_events *out, aw_event *e, bool ok) {
-    if (!ok || push(out, e) != AW_OK) {
+/* Field limits: S3's own (keys), and generous bounds for the rest that keep
+ * every value below what a PostgreSQL index row can hold. */
+#define KEY_MAX 1024
+#define ETAG_MAX 256
+#define VERSION_MAX 1024
+#define SEQUENCER_MAX 256
+#define NAME_MAX_ 128
+#define TYPE_MAX 256
+#define TIME_MAX 64
+
+/*
+ * Checks every field of e where it enters: what reaches a URL, a request
+ * header, a log line or a PostgreSQL column. AW_EINVALID with the field and
+ * an escaped excerpt of its value; fields that are only descriptive
+ * (Content-Type, event time) are dropped instead when they are not text.
+ */
+static int validate(aw_event *e, char *errstr, size_t errn) {
+    char x[96];
+#define EXCERPT(s) (aw_escape_text((s), strlen(s), x, sizeof x), x)
+    if (!aw_bucket_name_ok(e->bucket)) {
+        snprintf(errstr, errn, "bucket name \"%s\" is not a valid bucket name",
+                 EXCERPT(e->bucket));
+        return AW_EINVALID;
+    }
+    if (e->key_len > KEY_MAX || !aw_utf8_valid(e->key, e->key_len)) {
+        snprintf(errstr, errn, "object key \"%s\" is %s", EXCERPT(e->key),
+                 e->key_len > KEY_MAX ? "longer than 1024 bytes" : "not UTF-8");
+        return AW_EINVALID;
+    }
+    if (e->etag && !aw_token_ok(e->etag, ETAG_MAX)) {
+        snprintf(errstr, errn, "ETag \"%s\" has bytes that cannot go in a request header",
+                 EXCERPT(e->etag));
+        return AW_EINVALID;
+    }
+    if (e->version_id && !aw_token_ok(e->version_id, VERSION_MAX)) {
+        snprintf(errstr, errn, "version id \"%s\" is not a visible ASCII string of at most "
+                 "%d bytes", EXCERPT(e->version_id), VERSION_MAX);
+        return AW_EINVALID;
+    }
+    if (e->sequencer && !aw_token_ok(e->sequencer, SEQUENCER_MAX)) {
+        snprintf(errstr, errn, "sequencer \"%s\" is not a visible ASCII string of at most "
+                 "%d bytes", EXCERPT(e->sequencer), SEQUENCER_MAX);
+        return AW_EINVALID;
+    }
+    if (e->event_name && !aw_printable_ok(e->event_name, NAME_MAX_)) {
+        snprintf(errstr, errn, "event name \"%s\" is not printable ASCII of at most %d bytes",
+                 EXCERPT(e->event_name), NAME_MAX_);
+        return AW_EINVALID;
+    }
+#undef EXCERPT
+    if (e->content_type && !aw_printable_ok(e->content_type, TYPE_MAX)) {
+        free(e->content_type);
+        e->content_type = NULL;
+    }
+    if (e->event_time && !aw_printable_ok(e->event_time, TIME_MAX)) {
+        free(e->event_time);
+        e->event_time = NULL;
+    }
+    return AW_OK;
+}
+
+/* Validates e and appends it to out; frees it when a copy failed (ok
+ * false), it is not valid, or out cannot grow. */
+static int keep(aw_events *out, aw_event *e, bool ok, char *errstr, size_t errn) {
+    if (!ok) {
         event_free(e);
         return AW_ENOMEM;
     }
-    return AW_OK;
+    int rc = validate(e, errstr, errn);
+    if (rc == AW_OK)
+        rc = push(out, e);
+    if (rc != AW_OK)
+        event_free(e);
+    return rc;
 }
 
 /* AWS S3 records, MinIO, versitygw and Ceph RGW all use Records[]. */
@@ -214,8 +280,8 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         e.sequencer = dup_opt(aw_json_str(r, "s3.object.sequencer"), &ok);
         e.content_type = dup_opt(aw_json_str(r, "s3.object.contentType"), &ok);
         e.event_time = dup_opt(aw_json_str(r, "eventTime"), &ok);
-        if (keep(out, &e, ok) != AW_OK)
-            return AW_ENOMEM;
+        if ((rc = keep(out, &e, ok, errstr, errn)) != AW_OK)
+            return rc;
     }
     return AW_OK;
 }
@@ -259,7 +325,7 @@ static int decode_eventbridge(json_t *root, aw_key_encoding enc, aw_events *out,
     e.version_id = dup_opt(aw_json_str(root, "detail.object.version-id"), &ok);
     e.sequencer = dup_opt(aw_json_str(root, "detail.object.sequencer"), &ok);
     e.event_time = dup_opt(aw_json_str(root, "time"), &ok);
-    return keep(out, &e, ok);
+    return keep(out, &e, ok, errstr, errn);
 }
 
 /* The GCS object resource, as a Pub/Sub bridge forwards it. The generation
@@ -289,7 +355,7 @@ static int decode_gcs(json_t *root, aw_events *out, char *errstr, size_t errn) {
     e.content_type = dup_opt(aw_json_str(root, "contentType"), &ok);
     const char *t = aw_json_str(root, "updated");
     e.event_time = dup_opt(t ? t : aw_json_str(root, "timeCreated"), &ok);
-    return keep(out, &e, ok);
+    return keep(out, &e, ok, errstr, errn);
 }
 
 /* One Azure Event Grid event; data.url is https://acct.host/container/blob
@@ -338,7 +404,7 @@ static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t err
     e.sequencer = dup_opt(aw_json_str(ev, "data.sequencer"), &ok);
     e.content_type = dup_opt(aw_json_str(ev, "data.contentType"), &ok);
     e.event_time = dup_opt(aw_json_str(ev, "eventTime"), &ok);
-    return keep(out, &e, ok);
+    return keep(out, &e, ok, errstr, errn);
 }
 
 static int decode_root(json_t *root, aw_key_encoding enc, aw_events *out, char *errstr,

@@ -45,23 +45,29 @@ static int job_body(void *ud, const void *data, size_t len) {
 }
 
 int fetch_plan(ingest *in, batch *b) {
-    size_t need = 0;
-    for (size_t i = 0; i < b->nmsgs; i++)
-        if (!b->msgs[i].dead && !b->msgs[i].dropped)
-            for (size_t e = 0; e < b->msgs[i].evs.n; e++)
-                need += b->msgs[i].evs.v[e].kind == AW_EV_CREATED;
-    if (need > b->jobs_cap) {
-        job *nj = realloc(b->jobs, need * sizeof *nj);
-        if (!nj)
-            return AW_ENOMEM;
-        b->jobs = nj;
-        aw_fetch *nr = realloc(b->reqs, need * sizeof *nr);
+    /* jobs were added with their messages; those of messages that died or
+     * whose partition was revoked since are dropped here */
+    size_t n = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        msg *x = &b->msgs[i];
+        size_t first = x->first_job, count = x->njobs;
+        x->first_job = n;
+        if (x->dead || x->dropped) {
+            x->njobs = 0;
+            continue;
+        }
+        memmove(&b->jobs[n], &b->jobs[first], count * sizeof *b->jobs);
+        n += count;
+    }
+    b->njobs = n;
+    if (n > b->reqs_cap) {
+        aw_fetch *nr = realloc(b->reqs, n * sizeof *nr);
         if (!nr)
             return AW_ENOMEM;
         b->reqs = nr;
-        b->jobs_cap = need;
+        b->reqs_cap = n;
     }
-    while (b->nhashes < need) {
+    while (b->nhashes < n) {
         aw_hash **nh = realloc(b->hashes, (b->nhashes + 1) * sizeof *nh);
         if (!nh)
             return AW_ENOMEM;
@@ -70,31 +76,56 @@ int fetch_plan(ingest *in, batch *b) {
             return AW_ENOMEM;
         b->nhashes++;
     }
-    b->njobs = 0;
-    for (size_t i = 0; i < b->nmsgs; i++) {
-        msg *x = &b->msgs[i];
-        x->first_job = b->njobs;
-        if (x->dead || x->dropped)
-            continue;
-        for (size_t e = 0; e < x->evs.n; e++) {
-            const aw_event *ev = &x->evs.v[e];
-            if (ev->kind != AW_EV_CREATED)
-                continue;
-            size_t k = b->njobs++;
-            b->jobs[k] = (job){.msg = i, .ev = e, .hash = b->hashes[k],
-                               .keep = aw_indexer_keep_bytes(in->w.ix, ev->key)};
-            /* An unversioned key may have been overwritten since the event:
-             * If-Match makes the store refuse other bytes (412) rather than
-             * let them be recorded under this version. */
-            bool pin_etag = !ev->version_id && ev->etag && *ev->etag;
-            b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
-                                    .version_id = ev->version_id,
-                                    .if_match = pin_etag ? ev->etag : NULL,
-                                    .on_start = job_start, .on_body = job_body,
-                                    .ud = &b->jobs[k]};
-        }
+    for (size_t k = 0; k < n; k++) {
+        job *j = &b->jobs[k];
+        const aw_event *ev = &b->msgs[j->msg].evs.v[j->ev];
+        j->hash = b->hashes[k];
+        /* An unversioned key may have been overwritten since the event:
+         * If-Match makes the store refuse other bytes (412) rather than let
+         * them be recorded under this version. */
+        bool pin_etag = !ev->version_id && ev->etag && *ev->etag;
+        b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
+                                .version_id = ev->version_id,
+                                .if_match = pin_etag ? ev->etag : NULL,
+                                .on_start = job_start, .on_body = job_body, .ud = j};
     }
     return AW_OK;
+}
+
+/*
+ * Whether the refusals among the batch's outcomes mean the store is away
+ * (the whole batch is then kept and retried) or are each object's own (they
+ * are dead-lettered). Most requests refused the same way, or a batch with
+ * no answer at all, is decided by a probe: a store that answers a probe
+ * with our credentials is up, and its refusals are about the objects.
+ */
+static bool store_is_away(ingest *in, const batch *b, char *why, size_t n) {
+    size_t unavailable = 0, denied = 0, answered = 0;
+    const aw_fetch *first = NULL;
+    for (size_t k = 0; k < b->njobs; k++) {
+        const aw_fetch *r = &b->reqs[k];
+        if (r->outcome == AW_FETCH_UNAVAILABLE) {
+            unavailable++;
+            if (!first)
+                first = r;
+        }
+        denied += r->outcome == AW_FETCH_DENIED;
+        answered += r->outcome == AW_FETCH_OK || r->outcome == AW_FETCH_NOT_FOUND ||
+                    r->outcome == AW_FETCH_PRECONDITION;
+    }
+    if (!unavailable && !denied)
+        return false;
+    if (first)
+        snprintf(why, n, "GET s3://%s/%s: %s", first->bucket, first->key, first->error);
+    if (unavailable * 2 > b->njobs)
+        return true;
+    if (answered)
+        return false;
+    char perr[512];
+    if (aw_s3_probe(in->s3, perr, sizeof perr) == AW_OK)
+        return false;
+    snprintf(why, n, "%s", perr);
+    return true;
 }
 
 int fetch_all(void *arg, char *why, size_t n) {
@@ -105,23 +136,19 @@ int fetch_all(void *arg, char *why, size_t n) {
     int rc = aw_s3_fetch_many(in->s3, b->reqs, b->njobs, &in->policy, &ingest_stop);
     if (rc != AW_OK)
         return rc;
-    for (size_t k = 0; k < b->njobs; k++) {
-        aw_fetch *r = &b->reqs[k];
-        if (r->outcome == AW_FETCH_UNAVAILABLE) {
-            snprintf(why, n, "GET s3://%s/%s: %s", r->bucket, r->key, r->error);
-            return AW_EUNAVAILABLE;
-        }
-    }
+    if (store_is_away(in, b, why, n))
+        return AW_EUNAVAILABLE;
     for (size_t k = 0; k < b->njobs; k++) {
         aw_fetch *r = &b->reqs[k];
         job *j = &b->jobs[k];
         msg *x = &b->msgs[j->msg];
         if (r->outcome == AW_FETCH_OK && aw_hash_final(j->hash, j->sha256, j->md5) != AW_OK)
             return AW_ETLS;
-        if (r->outcome == AW_FETCH_FAILED && !x->dead)
-            msg_dead(x, "AW_EHTTP", "GET s3://%s/%s failed after %d attempt(s): %s", r->bucket,
-                     r->key, r->attempts, r->error);
+        if ((r->outcome == AW_FETCH_FAILED || r->outcome == AW_FETCH_DENIED ||
+             r->outcome == AW_FETCH_UNAVAILABLE) && !x->dead)
+            msg_dead(x, "AW_EHTTP", "GET s3://%s/%s %s after %d attempt(s): %s", r->bucket,
+                     r->key, r->outcome == AW_FETCH_DENIED ? "refused" : "failed", r->attempts,
+                     r->error);
     }
     return AW_OK;
 }
-

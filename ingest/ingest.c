@@ -68,12 +68,23 @@ static bool idle_paused(void *arg, long ms) {
 
 /* Runs a step of the main thread until the service it needs answers. */
 static int until_done(ingest *in, retry_step step, const char *what) {
+    bool held = in->held;
+    in->held = false; /* an outage's pause is not the keepalive's */
     int rc = retry_while_unavailable(what, step, in, idle_paused, in);
-    if (rc == AW_OK && in->paused) {
+    if (rc == AW_OK && in->paused && !in->held) {
         AW_INFO(LOG, "%s is back; resuming", what);
         kafka_set_paused(in, false);
     }
+    in->held |= held && in->paused;
     return rc;
+}
+
+/* The fetch's tick: work that has run for a second keeps the consumer
+ * polled while it goes on. */
+static void fetch_tick(void *arg) {
+    ingest *in = arg;
+    if (aw_now_ms() - in->work_since >= 1000)
+        kafka_keepalive(in);
 }
 
 /* Waits for the writer to finish the pending batch, then dead-letters what
@@ -85,20 +96,26 @@ static int finish_pending(ingest *in) {
         return AW_OK;
     int rc = AW_OK;
     bool was_out = false;
+    int64_t since = aw_now_ms();
     while (!writer_wait(&in->w, 100, &rc, &was_out)) {
         bool outage = writer_in_outage(&in->w);
         if (ingest_stop && outage)
             writer_abandon(&in->w); /* stopping: the batch is replayed next time */
-        if (outage && !in->paused)
+        if (outage && !in->paused) {
             kafka_set_paused(in, true);
-        if (in->paused)
+            in->held = false;
+        }
+        if (in->paused && !in->held)
             kafka_idle(in, 100);
+        else if (aw_now_ms() - since >= 1000)
+            kafka_keepalive(in); /* a long write */
     }
     if (rc != AW_OK)
         return rc;
-    if (was_out || in->paused) {
+    if (was_out) {
         AW_INFO(LOG, "PostgreSQL is back; resuming");
         kafka_set_paused(in, false);
+        in->held = false;
     }
     rc = until_done(in, kafka_dead_letter, "dead-letter topic");
     if (rc != AW_OK)
@@ -119,7 +136,7 @@ static int finish_pending(ingest *in) {
 /* Fetches the current batch and hands it to the writer. */
 static int process_batch(ingest *in) {
     batch *b = in->cur;
-    int64_t t0 = aw_now_ms();
+    int64_t t0 = in->work_since = aw_now_ms();
     int rc = fetch_plan(in, b);
     if (rc == AW_OK)
         rc = until_done(in, fetch_all, "object store");
@@ -130,6 +147,7 @@ static int process_batch(ingest *in) {
         rc = finish_pending(in);
     if (rc != AW_OK)
         return rc;
+    kafka_release(in);
     AW_DEBUG(LOG, "batch of %zu message(s): fetch %lld ms, waited %lld ms for the previous "
                   "batch's write", b->nmsgs, (long long)(t1 - t0), (long long)(aw_now_ms() - t1));
     writer_submit(&in->w, b);
@@ -155,10 +173,11 @@ static void report(ingest *in, int64_t *last, uint64_t *last_indexed) {
 
 
 static void ingest_free(ingest *in) {
+    kafka_close_producer(in);
     batch_free(&in->batches[0]);
     batch_free(&in->batches[1]);
+    kafka_close_consumer(in);
     free(in->parts);
-    kafka_close(in);
     aw_s3_destroy(in->s3);
     aw_indexer_destroy(in->w.ix);
 }
@@ -182,13 +201,9 @@ int aw_cmd_ingest(aw_config *cfg) {
                                   .retries = (int)cfg->fetch_retries,
                                   .backoff_base_ms = 200,
                                   .backoff_max_ms = 10000,
-                                  .stop_grace_ms = cfg->shutdown_grace_ms};
-    aw_s3_opts so = {.endpoint = cfg->s3_endpoint, .region = cfg->s3_region,
-                     .access_key = cfg->s3_access_key_id,
-                     .secret_key = cfg->s3_secret_access_key,
-                     .session_token = cfg->s3_session_token, .path_style = cfg->s3_path_style,
-                     .timeout_ms = cfg->fetch_timeout_ms};
-    if (aw_s3_new(&so, &in.s3, err, sizeof err) != AW_OK) {
+                                  .stop_grace_ms = cfg->shutdown_grace_ms,
+                                  .tick = fetch_tick, .tick_ud = &in};
+    if (aw_s3_new_from_config(cfg, &in.s3, err, sizeof err) != AW_OK) {
         fprintf(stderr, "artifact-watch ingest: %s\n", err);
         ingest_free(&in);
         return 2;
@@ -221,8 +236,8 @@ int aw_cmd_ingest(aw_config *cfg) {
         rc = kafka_collect(&in);
         if (rc == AW_OK && in.cur->nmsgs)
             rc = process_batch(&in);
-        else if (rc == AW_OK)
-            rc = finish_pending(&in); /* nothing new: finish what is in flight */
+        else if (rc == AW_OK && (rc = finish_pending(&in)) == AW_OK)
+            kafka_release(&in); /* nothing new: what was in flight is done */
         if (rc == AW_EINTERRUPTED) {
             interrupted = true; /* stopping during an outage: replayed later */
             break;

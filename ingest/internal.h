@@ -40,9 +40,11 @@ typedef struct msg {
     bool dropped;           /* its partition was revoked: not ours to finish */
     bool dead;              /* goes to the dead-letter topic */
     bool is_doc;            /* a message of the OpenLineage topic: handed over as is */
+    bool dlq_done;          /* the dead-letter topic has it */
+    unsigned dlq_step;      /* how far its payload was cut for the dead-letter topic */
     char code[24];          /* AW_E... name for the DLQ header */
     char reason[512];
-    size_t first_job;       /* its created events are jobs first_job, first_job+1, ... */
+    size_t first_job, njobs; /* its created events are jobs first_job.. +njobs */
 } msg;
 
 typedef struct job {        /* one created object to fetch */
@@ -63,7 +65,8 @@ typedef struct batch {
     size_t nmsgs, msgs_cap, bytes;
     job *jobs;
     aw_fetch *reqs;
-    size_t njobs, jobs_cap;
+    size_t njobs, jobs_cap, reqs_cap;
+    size_t sc_bytes;        /* sidecar bytes its jobs may keep, at most */
     aw_hash **hashes;       /* pool, reused batch after batch */
     size_t nhashes;
     aw_observation *obs;
@@ -111,10 +114,12 @@ typedef struct ingest {
     partition_state *parts;
     size_t nparts;
     bool paused;
+    bool held;              /* paused only to stay in the group during long work */
+    int64_t work_since;     /* when the fetch or write now running began */
     int dlq_failures;       /* delivery reports with an error, this batch */
 
     /* counters for the periodic log line */
-    uint64_t n_indexed, n_bytes, n_dead, n_vanished, n_batches;
+    uint64_t n_indexed, n_bytes, n_dead, n_vanished, n_batches, n_dlq_lost;
     int64_t first_msg_ms, last_batch_ms; /* for the rate in the summary */
 } ingest;
 
@@ -140,7 +145,11 @@ int retry_while_unavailable(const char *what, retry_step step, void *arg, retry_
  * AW_ECONFIG for a property librdkafka refuses (already reported), else
  * AW_EKAFKA. */
 int kafka_open(ingest *in);
-void kafka_close(ingest *in);
+/* The producer goes first (its last delivery reports point into the
+ * batches), the consumer last (it waits for every message the batches
+ * still hold to be destroyed). */
+void kafka_close_producer(ingest *in);
+void kafka_close_consumer(ingest *in);
 /* Fills the current batch: up to batch.max messages, for at most batch.ms
  * after the first one, and no longer once every partition is at its end. */
 int kafka_collect(ingest *in) AW_WUR;
@@ -149,8 +158,16 @@ int kafka_collect(ingest *in) AW_WUR;
 void kafka_set_paused(ingest *in, bool pause);
 /* Waits ms while serving the consumer (rebalances, heartbeats), paused. */
 void kafka_idle(ingest *in, long ms);
+/* During a long fetch or write: pauses the partitions (once) and polls the
+ * consumer, so max.poll.interval.ms never evicts a consumer that is
+ * working. kafka_release resumes what was paused for this. */
+void kafka_keepalive(ingest *in);
+void kafka_release(ingest *in);
 /* True when every assigned partition has been read to its end. */
 bool kafka_all_at_end(const ingest *in);
+/* A delivery report of the dead letter of x: delivered, refused for its
+ * size (sent again smaller), or not delivered (the broker is away). */
+void kafka_dlq_report(ingest *in, msg *x, rd_kafka_resp_err_t err);
 /* Stores the next offset of every partition the batch read. */
 void kafka_store_offsets(ingest *in, const batch *b);
 /* Produces the batch's dead messages and waits for the broker's
@@ -159,8 +176,9 @@ int kafka_dead_letter(void *in, char *why, size_t why_size);
 
 /* ------------------------------------------------------------ batch.c */
 
-/* Appends message m (owned by the batch from now on) and decodes it; an
- * undecodable message is marked dead. AW_ENOMEM only. */
+/* Appends message m (owned by the batch from now on), decodes it and adds a
+ * job for each object it creates; an undecodable message is marked dead.
+ * AW_ENOMEM only. */
 int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) AW_WUR;
 /* Marks x for the dead-letter topic with an AW_E... code and a reason, and
  * logs it with its Kafka coordinates. The one way a message dies. */
@@ -173,7 +191,7 @@ void batch_free(batch *b);
 
 /* ------------------------------------------------------------ fetch.c */
 
-/* One job per created object of the batch's live messages. */
+/* The requests for the jobs of the batch's live messages. */
 int fetch_plan(ingest *in, batch *b) AW_WUR;
 /* Fetches and hashes every job of in->cur; a retry_step: AW_EUNAVAILABLE
  * when the store itself is unreachable (the batch is then retried whole and

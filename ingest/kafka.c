@@ -4,6 +4,7 @@
  * and the producer of dead letters. librdkafka's own log lines and errors are
  * routed into ours.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (ps) {
                 ps->assigned = true;
                 ps->eof = false;
+                ps->rewind = -1; /* it starts from its committed offset */
             }
         }
         rd_kafka_error_t *e = NULL;
@@ -77,8 +79,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < list->cnt; i++) {
             partition_state *ps = part_get(in, list->elems[i].topic, list->elems[i].partition,
                                            false);
-            if (ps)
+            if (ps) {
                 ps->assigned = false;
+                ps->rewind = -1; /* a position of ours is stale once it is not */
+            }
             batch *bs[2] = {in->cur, in->pending};
             for (int b = 0; b < 2; b++)
                 for (size_t j = 0; bs[b] && j < bs[b]->nmsgs; j++)
@@ -99,11 +103,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    ingest *in = opaque;
-    if (m->err) {
-        in->dlq_failures++;
-        AW_WARN(LOG, "dead letter not delivered to %s: %s", in->dlq_name, rd_kafka_err2str(m->err));
-    }
+    kafka_dlq_report(opaque, m->_private, m->err);
 }
 
 /* Applies one property, naming it when librdkafka refuses. */
@@ -244,22 +244,40 @@ void kafka_set_paused(ingest *in, bool pause) {
     in->paused = pause;
 }
 
+/* One poll of the paused consumer: serves rebalances and heartbeats and
+ * tells the group we are alive; a message fetched before the pause took
+ * effect is read again on resume. */
+static void serve(ingest *in, int timeout_ms) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, timeout_ms);
+    if (m) {
+        if (!m->err) {
+            partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition, true);
+            if (ps && ps->assigned && (ps->rewind < 0 || m->offset < ps->rewind))
+                ps->rewind = m->offset;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_poll(in->dlq, 0);
+}
+
 void kafka_idle(ingest *in, long ms) {
     int64_t until = aw_now_ms() + ms;
-    while (!ingest_stop && aw_now_ms() < until) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, 100);
-        if (m) {
-            /* fetched before the pause took effect: read it again on resume */
-            if (!m->err) {
-                partition_state *ps = part_get(in, rd_kafka_topic_name(m->rkt), m->partition,
-                                               true);
-                if (ps && (ps->rewind < 0 || m->offset < ps->rewind))
-                    ps->rewind = m->offset;
-            }
-            rd_kafka_message_destroy(m);
-        }
-        rd_kafka_poll(in->dlq, 0);
+    while (!ingest_stop && aw_now_ms() < until)
+        serve(in, 100);
+}
+
+void kafka_keepalive(ingest *in) {
+    if (!in->paused) {
+        kafka_set_paused(in, true);
+        in->held = true;
     }
+    serve(in, 0);
+}
+
+void kafka_release(ingest *in) {
+    if (in->held && in->paused)
+        kafka_set_paused(in, false);
+    in->held = false;
 }
 
 /* ------------------------------------------------------------ collect */
@@ -280,7 +298,8 @@ int kafka_collect(ingest *in) {
     batch *b = in->cur;
     int64_t first = 0;
     const size_t max_bytes = 32u << 20;
-    while (!ingest_stop && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes) {
+    while (!ingest_stop && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes &&
+           b->sc_bytes < (size_t)in->cfg->batch_sidecar_bytes) {
         long wait = 100;
         if (b->nmsgs) {
             int64_t left = first + in->cfg->batch_ms - aw_now_ms();
@@ -330,51 +349,118 @@ int kafka_collect(ingest *in) {
 
 /* ------------------------------------------------------------ after a batch */
 
-int kafka_dead_letter(void *arg, char *why, size_t n) {
-    ingest *in = arg;
-    batch *b = in->pending;
-    int sent = 0;
-    in->dlq_failures = 0;
-    for (size_t i = 0; i < b->nmsgs; i++) {
-        msg *x = &b->msgs[i];
-        if (!x->dead || x->dropped)
-            continue;
-        rd_kafka_headers_t *h = NULL;
-        rd_kafka_headers_t *orig = NULL;
-        if (rd_kafka_message_headers(x->m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+/* How much of a dead message's payload goes to the dead-letter topic at
+ * each refusal step: all of it, then its first 64 KiB, then 1 KiB, then
+ * nothing (the key and headers still say what it was and where it came
+ * from). */
+static const size_t dlq_payload_steps[] = {SIZE_MAX, 64 * 1024, 1024, 0};
+#define DLQ_STEPS (sizeof dlq_payload_steps / sizeof dlq_payload_steps[0])
+
+/* Produces x at its refusal step; a refusal of the message itself by the
+ * producer moves it to the next step at once. */
+static rd_kafka_resp_err_t dlq_produce(ingest *in, msg *x) {
+    for (;;) {
+        size_t cut = dlq_payload_steps[x->dlq_step];
+        size_t len = x->m->len < cut ? x->m->len : cut;
+        rd_kafka_headers_t *h = NULL, *orig = NULL;
+        if (x->dlq_step < DLQ_STEPS - 1 &&
+            rd_kafka_message_headers(x->m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
             h = rd_kafka_headers_copy(orig);
         else
-            h = rd_kafka_headers_new(6);
-        char part[16], off[24];
+            h = rd_kafka_headers_new(8);
+        char part[16], off[24], total[24];
         snprintf(part, sizeof part, "%d", (int)x->m->partition);
         snprintf(off, sizeof off, "%lld", (long long)x->m->offset);
+        snprintf(total, sizeof total, "%zu", x->m->len);
         rd_kafka_header_add(h, "aw-error", -1, x->reason, -1);
         rd_kafka_header_add(h, "aw-error-code", -1, x->code, -1);
         rd_kafka_header_add(h, "aw-source-topic", -1, rd_kafka_topic_name(x->m->rkt), -1);
         rd_kafka_header_add(h, "aw-source-partition", -1, part, -1);
         rd_kafka_header_add(h, "aw-source-offset", -1, off, -1);
+        if (len < x->m->len)
+            rd_kafka_header_add(h, "aw-payload-truncated", -1, total, -1);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             in->dlq, RD_KAFKA_V_TOPIC(in->dlq_name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(x->m->payload, x->m->len), RD_KAFKA_V_KEY(x->m->key, x->m->key_len),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-        if (e) {
-            rd_kafka_headers_destroy(h);
-            snprintf(why, n, "producing to %s: %s", in->dlq_name, rd_kafka_err2str(e));
-            return AW_EUNAVAILABLE;
-        }
-        sent++;
+            RD_KAFKA_V_VALUE(x->m->payload, len), RD_KAFKA_V_KEY(x->m->key, x->m->key_len),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(x), RD_KAFKA_V_END);
+        if (!e)
+            return e;
+        rd_kafka_headers_destroy(h);
+        if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || x->dlq_step + 1 >= DLQ_STEPS)
+            return e;
+        x->dlq_step++;
     }
-    if (!sent)
-        return AW_OK;
-    rd_kafka_flush(in->dlq, 30000);
-    if (rd_kafka_outq_len(in->dlq) > 0 || in->dlq_failures) {
-        snprintf(why, n, "dead letters not acknowledged by %s", in->dlq_name);
-        return AW_EUNAVAILABLE;
-    }
-    in->n_dead += (uint64_t)sent;
-    return AW_OK;
 }
 
+/* Errors that refuse this message, not the broker: retried smaller. */
+static bool dlq_refuses_message(rd_kafka_resp_err_t e) {
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+           e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE || e == RD_KAFKA_RESP_ERR_INVALID_RECORD;
+}
+
+void kafka_dlq_report(ingest *in, msg *x, rd_kafka_resp_err_t e) {
+    if (!e) {
+        x->dlq_done = true;
+        return;
+    }
+    if (dlq_refuses_message(e)) {
+        if (x->dlq_step + 1 < DLQ_STEPS) {
+            x->dlq_step++; /* sent again, smaller */
+            return;
+        }
+        /* not even the headers fit: say everything here and move on, never
+         * holding the partition on it */
+        AW_ERROR(LOG, "%s [%d] @%lld: dead letter refused by %s even without its payload "
+                 "(%s); dropped: %s: %s", rd_kafka_topic_name(x->m->rkt), (int)x->m->partition,
+                 (long long)x->m->offset, in->dlq_name, rd_kafka_err2str(e), x->code, x->reason);
+        x->dlq_done = true;
+        in->n_dlq_lost++;
+        return;
+    }
+    in->dlq_failures++;
+    AW_WARN(LOG, "dead letter not delivered to %s: %s", in->dlq_name, rd_kafka_err2str(e));
+}
+
+int kafka_dead_letter(void *arg, char *why, size_t n) {
+    ingest *in = arg;
+    batch *b = in->pending;
+    for (unsigned round = 0; round <= DLQ_STEPS; round++) {
+        int sent = 0;
+        in->dlq_failures = 0;
+        for (size_t i = 0; i < b->nmsgs; i++) {
+            msg *x = &b->msgs[i];
+            if (!x->dead || x->dropped || x->dlq_done)
+                continue;
+            rd_kafka_resp_err_t e = dlq_produce(in, x);
+            if (e && dlq_refuses_message(e)) {
+                kafka_dlq_report(in, x, e);
+                continue;
+            }
+            if (e) {
+                snprintf(why, n, "producing to %s: %s", in->dlq_name, rd_kafka_err2str(e));
+                return AW_EUNAVAILABLE;
+            }
+            sent++;
+        }
+        if (!sent)
+            break;
+        rd_kafka_flush(in->dlq, 30000);
+        if (rd_kafka_outq_len(in->dlq) > 0 || in->dlq_failures) {
+            snprintf(why, n, "dead letters not acknowledged by %s", in->dlq_name);
+            return AW_EUNAVAILABLE;
+        }
+    }
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        const msg *x = &b->msgs[i];
+        if (x->dead && !x->dropped && !x->dlq_done) {
+            snprintf(why, n, "dead letters not acknowledged by %s", in->dlq_name);
+            return AW_EUNAVAILABLE;
+        }
+        in->n_dead += x->dead && !x->dropped;
+    }
+    return AW_OK;
+}
 
 void kafka_store_offsets(ingest *in, const batch *b) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
@@ -397,12 +483,15 @@ void kafka_store_offsets(ingest *in, const batch *b) {
 }
 
 
-void kafka_close(ingest *in) {
+void kafka_close_producer(ingest *in) {
     if (in->dlq) {
         rd_kafka_flush(in->dlq, 10000);
         rd_kafka_destroy(in->dlq);
         in->dlq = NULL;
     }
+}
+
+void kafka_close_consumer(ingest *in) {
     if (in->rk) {
         rd_kafka_destroy(in->rk);
         in->rk = NULL;

@@ -1,8 +1,15 @@
 /*
  * Integration helper for Kafka with librdkafka:
- *   kafka_tool produce TOPIC [KEY]   sends stdin as one message, waits for the ack
+ *   kafka_tool produce TOPIC [KEY [PARTITION]]
+ *                                    sends stdin as one message, waits for the ack
  *   kafka_tool dump TOPIC            prints every message as one JSON line
  *                                    {"partition","offset","key","value","headers":{}}
+ *   kafka_tool create-topic TOPIC PARTITIONS [NAME=VALUE...]
+ *                                    creates a topic with topic configs
+ *   kafka_tool join TOPIC GROUP SECONDS
+ *                                    joins GROUP (cooperative-sticky), prints the
+ *                                    partitions it was given, holds them SECONDS
+ *                                    without consuming or committing, leaves
  * Brokers come from AW_KAFKA_BROKERS.
  */
 #include <jansson.h>
@@ -28,7 +35,7 @@ static rd_kafka_conf_t *conf_new(void) {
     return c;
 }
 
-static int produce(const char *topic, const char *key) {
+static int produce(const char *topic, const char *key, int partition) {
     static char buf[4 << 20];
     size_t n = fread(buf, 1, sizeof buf, stdin);
     char err[256];
@@ -38,7 +45,8 @@ static int produce(const char *topic, const char *key) {
         return 1;
     }
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(buf, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_VALUE(buf, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
         RD_KAFKA_V_HEADER("origin", "kafka_tool", 10), RD_KAFKA_V_END);
     if (e) {
@@ -124,11 +132,124 @@ static int dump(const char *topic) {
     return eofs < np;
 }
 
+static int create_topic(const char *topic, int partitions, int nconf, char **confs) {
+    char err[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf_new(), err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "kafka_tool: %s\n", err);
+        return 1;
+    }
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    for (int i = 0; nt && i < nconf; i++) {
+        char *eq = strchr(confs[i], '=');
+        if (!eq) {
+            fprintf(stderr, "kafka_tool: %s is not NAME=VALUE\n", confs[i]);
+            return 2;
+        }
+        *eq = '\0';
+        rd_kafka_NewTopic_set_config(nt, confs[i], eq + 1);
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    int rc = 1;
+    if (ev) {
+        size_t nres;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres);
+        rc = rd_kafka_event_error(ev) || nres != 1 || rd_kafka_topic_result_error(res[0]);
+        if (rc)
+            fprintf(stderr, "kafka_tool: create %s: %s\n", topic,
+                    rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+                    : nres ? rd_kafka_topic_result_error_string(res[0]) : "no result");
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static void join_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t *l, void *opaque) {
+    int *assigned = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < l->cnt; i++)
+            printf("assigned %s %d\n", l->elems[i].topic, (int)l->elems[i].partition);
+        fflush(stdout);
+        *assigned += l->cnt;
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, l);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, l);
+        if (e)
+            rd_kafka_error_destroy(e);
+    }
+}
+
+static int join(const char *topic, const char *group, int seconds) {
+    rd_kafka_conf_t *c = conf_new();
+    char err[256];
+    int assigned = 0;
+    rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(c, "partition.assignment.strategy", "cooperative-sticky", err, sizeof err);
+    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(c, "session.timeout.ms", "6000", err, sizeof err);
+    rd_kafka_conf_set_rebalance_cb(c, join_rebalance);
+    rd_kafka_conf_set_opaque(c, &assigned);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "kafka_tool: %s\n", err);
+        return 1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    /* wait for an assignment, then hold it; paused, so nothing is consumed */
+    time_t deadline = time(NULL) + 60, hold_until = 0;
+    while (time(NULL) < deadline && (!hold_until || time(NULL) < hold_until)) {
+        if (assigned && !hold_until) {
+            rd_kafka_topic_partition_list_t *a = NULL;
+            if (!rd_kafka_assignment(rk, &a) && a) {
+                rd_kafka_pause_partitions(rk, a);
+                rd_kafka_topic_partition_list_destroy(a);
+            }
+            hold_until = time(NULL) + seconds;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return assigned ? 0 : 1;
+}
+
+/* A whole number argument; exits 2 for anything else. */
+static int num(const char *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < -1 || v > 1000000) {
+        fprintf(stderr, "kafka_tool: \"%s\" is not a number\n", s);
+        exit(2);
+    }
+    return (int)v;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "produce"))
-        return produce(argv[2], argc > 3 ? argv[3] : NULL);
+        return produce(argv[2], argc > 3 ? argv[3] : NULL,
+                       argc > 4 ? num(argv[4]) : RD_KAFKA_PARTITION_UA);
     if (argc == 3 && !strcmp(argv[1], "dump"))
         return dump(argv[2]);
-    fprintf(stderr, "usage: kafka_tool produce TOPIC [KEY] < payload | kafka_tool dump TOPIC\n");
+    if (argc >= 4 && !strcmp(argv[1], "create-topic"))
+        return create_topic(argv[2], num(argv[3]), argc - 4, argv + 4);
+    if (argc == 5 && !strcmp(argv[1], "join"))
+        return join(argv[2], argv[3], num(argv[4]));
+    fprintf(stderr, "usage: kafka_tool produce TOPIC [KEY [PARTITION]] < payload | dump TOPIC |"
+                    " create-topic TOPIC PARTITIONS [NAME=VALUE...] | join TOPIC GROUP SECONDS\n");
     return 2;
 }

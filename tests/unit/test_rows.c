@@ -119,6 +119,22 @@ int main(void) {
     ASSERT(!rows_timestamp_ok("2026-01-01T24:00:00Z"));
     ASSERT(!rows_timestamp_ok("2026-01-01T00:00:00.Z"));
     ASSERT(!rows_timestamp_ok("2026-01-01T00:00:00Zjunk"));
+    /* impossible dates a pattern would let through */
+    ASSERT(!rows_timestamp_ok("2026-02-30T00:00:00Z"));
+    ASSERT(!rows_timestamp_ok("2026-02-29T00:00:00Z"));
+    ASSERT(rows_timestamp_ok("2028-02-29T00:00:00Z"));
+    ASSERT(!rows_timestamp_ok("1900-02-29T00:00:00Z"));
+    ASSERT(rows_timestamp_ok("2000-02-29T00:00:00Z"));
+    ASSERT(!rows_timestamp_ok("2026-04-31T00:00:00Z"));
+    ASSERT(!rows_timestamp_ok("0000-01-01T00:00:00Z"));
+    ASSERT(!rows_timestamp_ok("2026-01-01T00:00:00+16:00"));
+    ASSERT(!rows_timestamp_ok("2026-01-01T00:00:00+01:60"));
+    ASSERT(rows_timestamp_ok("2026-01-01T00:00:00-12:45"));
+
+    /* what still is not UTF-8 becomes U+FFFD; valid sequences stay */
+    t = field_text("ok \xc3\xa9 \xff end \xe6\x95");
+    ASSERT_STR_EQ(t, "ok \xc3\xa9 \xef\xbf\xbd end \xef\xbf\xbd\xef\xbf\xbd\n");
+    free(t);
 
     /* one object row: 22 fields, escaped, NULLs where nothing is known */
     aw_observation row = {.store = "default", .bucket = "b", .key = "dir/a\tb.txt",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "sidecar.h"
 #include "test.h"
 
@@ -180,6 +181,85 @@ static void limits(void) {
     aw_sidecar_doc_clear(&d);
 }
 
+/* An OpenLineage event with nin inputs and nout outputs on object stores. */
+static char *ol_event(int nin, int nout, size_t *len) {
+    size_t cap = 64 + (size_t)(nin + nout) * 96;
+    char *s = malloc(cap);
+    ASSERT(s != NULL);
+    size_t n = (size_t)snprintf(s, cap, "{\"run\":{\"runId\":\"r\"},\"inputs\":[");
+    for (int i = 0; i < nin; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%s{\"namespace\":\"s3://in-bkt\",\"name\":\"i/%d\"}",
+                              i ? "," : "", i);
+    n += (size_t)snprintf(s + n, cap - n, "],\"outputs\":[");
+    for (int i = 0; i < nout; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%s{\"namespace\":\"s3://out-bkt\",\"name\":\"o/%d\"}",
+                              i ? "," : "", i);
+    n += (size_t)snprintf(s + n, cap - n, "]}");
+    *len = n;
+    return s;
+}
+
+/* What PostgreSQL would refuse never leaves the reader: bounded text, valid
+ * bucket names, capped declarations, UTF-8 errors. */
+static void hostile(void) {
+    aw_sidecar_doc d;
+    size_t len;
+    /* 1000 inputs x 1000 outputs: a million pairs, the first 10000 kept */
+    char *ev = ol_event(1000, 1000, &len);
+    ASSERT(len < 120000);
+    ASSERT_INT_EQ(aw_sidecar_parse(AW_SC_OPENLINEAGE, ev, len, false, (long long)len, NULL, &d),
+                  AW_OK);
+    ASSERT_INT_EQ(d.nparents, AW_SIDECAR_MAX_DECLS);
+    ASSERT_CONTAINS(d.error, "1000000 lineage declarations; only the first 10000 are kept");
+    ASSERT_STR_EQ(d.parents[9999].child_key, "o/9");
+    ASSERT_STR_EQ(d.parents[9999].key, "i/999");
+    aw_sidecar_doc_clear(&d);
+    free(ev);
+    ev = ol_event(3, 2, &len);
+    ASSERT_INT_EQ(aw_sidecar_parse(AW_SC_OPENLINEAGE, ev, len, false, (long long)len, NULL, &d),
+                  AW_OK);
+    ASSERT_INT_EQ(d.nparents, 6);
+    ASSERT_STR_EQ(d.error, "");
+    aw_sidecar_doc_clear(&d);
+    free(ev);
+
+    /* text fields longer than an index row: reported and left out */
+    static char big[4096];
+    int n = snprintf(big, sizeof big, "{\"name\":\"");
+    memset(big + n, 'x', 2000);
+    n += 2000;
+    n += snprintf(big + n, sizeof big - (size_t)n, "\",\"version\":\"v1\"}");
+    ASSERT_INT_EQ(aw_sidecar_parse(AW_SC_METADATA, big, (size_t)n, false, n, NULL, &d), AW_OK);
+    ASSERT(d.name == NULL);
+    ASSERT_STR_EQ(d.version, "v1");
+    ASSERT_CONTAINS(d.error, "name: longer than 1024 bytes; not used");
+    aw_sidecar_doc_clear(&d);
+
+    /* URIs naming what no store could hold */
+    const char *bad = "{\"created_from\":{\"data_path\":[\"s3://a/x\",\"s3://ok-bkt/y\","
+                      "\"s3://evil.com:80@b/z\"]}}";
+    ASSERT_INT_EQ(aw_sidecar_parse(AW_SC_METADATA, bad, strlen(bad), false, 0, NULL, &d), AW_OK);
+    ASSERT_INT_EQ(d.nparents, 1);
+    ASSERT_STR_EQ(d.parents[0].bucket, "ok-bkt");
+    ASSERT_CONTAINS(d.error, "data_path[0]: \"a\" is not a valid bucket name");
+    ASSERT_CONTAINS(d.error, "data_path[2]: \"evil.com:80@b\" is not a valid bucket name");
+    aw_sidecar_doc_clear(&d);
+
+    /* errors quoting outside text stay valid UTF-8 and one line, even when
+     * the error buffer fills up in the middle of a character */
+    static char many[60000];
+    n = snprintf(many, sizeof many, "{\"created_from\":{\"data_path\":[");
+    for (int i = 0; i < 200; i++)
+        n += snprintf(many + n, sizeof many - (size_t)n, "%s\"\\u00e9\\u00e9\\u00e9\\n%d\"",
+                      i ? "," : "", i);
+    n += snprintf(many + n, sizeof many - (size_t)n, "]}}");
+    ASSERT_INT_EQ(aw_sidecar_parse(AW_SC_METADATA, many, (size_t)n, false, n, NULL, &d), AW_OK);
+    ASSERT(aw_utf8_valid(d.error, strlen(d.error)));
+    ASSERT(strchr(d.error, '\n') == NULL);
+    ASSERT_CONTAINS(d.error, "\\x0a");
+    aw_sidecar_doc_clear(&d);
+}
+
 static void garbage(void) {
     unsigned seed = 777;
     static const char alphabet[] = "{}[]\":,created_from data_path s3:// 0a\\ \n";
@@ -192,6 +272,7 @@ static void garbage(void) {
         aw_sidecar_kind k = (aw_sidecar_kind)(1 + round % (AW_SC_NKINDS - 1));
         ASSERT_INT_EQ(aw_sidecar_parse(k, buf, n, false, (long long)n, "f", &d), AW_OK);
         ASSERT(d.json != NULL || d.error[0] != '\0');
+        ASSERT(aw_utf8_valid(d.error, strlen(d.error)));
         aw_sidecar_doc_clear(&d);
     }
 }
@@ -218,6 +299,7 @@ int main(int argc, char **argv) {
     ASSERT(cases >= 20);
     rules();
     limits();
+    hostile();
     garbage();
     printf("%d fixtures\n", cases);
     TEST_DONE();

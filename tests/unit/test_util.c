@@ -100,6 +100,40 @@ int main(void) {
     ASSERT_INT_EQ(aw_object_uri_parse("s3:///key", &bk, &ky), AW_EPARSE);
     ASSERT_INT_EQ(aw_object_scheme_len("gs://b/k"), 5);
     ASSERT_INT_EQ(aw_object_scheme_len("file:///x"), 0);
+    /* text for one log line: controls, C1 controls and non-UTF-8 escaped */
+    char esc[64];
+    aw_escape_text("a\nb\x1b[31mc\xc2\x9b\xff\\ \xc3\xa9", 16, esc, sizeof esc);
+    ASSERT_STR_EQ(esc, "a\\x0ab\\x1b[31mc\\xc2\\x9b\\xff\\\\ \xc3\xa9");
+    ASSERT_INT_EQ(aw_escape_text("\xe6\x95\xb0\xe6\x95\xb0", 6, esc, 6), 3); /* cut between */
+    ASSERT_STR_EQ(esc, "\xe6\x95\xb0");
+    char cut[16] = "ab\xe6\x95";
+    aw_utf8_trim(cut);
+    ASSERT_STR_EQ(cut, "ab");
+    char whole[16] = "ab\xe6\x95\xb0";
+    aw_utf8_trim(whole);
+    ASSERT_STR_EQ(whole, "ab\xe6\x95\xb0");
+    /* bucket names */
+    ASSERT(aw_bucket_name_ok("ml-artifacts"));
+    ASSERT(aw_bucket_name_ok("Legacy_Bucket.2017"));
+    ASSERT(aw_bucket_name_ok("my.gcs_bucket-1"));
+    ASSERT(!aw_bucket_name_ok("ab"));
+    ASSERT(!aw_bucket_name_ok("a/b-c"));
+    ASSERT(!aw_bucket_name_ok("evil.com:80@x"));
+    ASSERT(!aw_bucket_name_ok("a..b"));
+    ASSERT(!aw_bucket_name_ok("-abc"));
+    ASSERT(!aw_bucket_name_ok("abc\n"));
+    ASSERT(aw_bucket_dns_ok("ml-artifacts.v2"));
+    ASSERT(!aw_bucket_dns_ok("Upper"));
+    ASSERT(!aw_bucket_dns_ok("under_score"));
+    ASSERT(!aw_bucket_dns_ok("192.168.1.1"));
+    ASSERT(!aw_bucket_dns_ok("a.-b"));
+    ASSERT(!aw_bucket_dns_ok("a-.b"));
+    ASSERT(aw_token_ok("3858f62230ac3c915f300c664312c11f-9", 256));
+    ASSERT(!aw_token_ok("abc\r\nX: y", 256));
+    ASSERT(!aw_token_ok("a\"b", 256));
+    ASSERT(!aw_token_ok("", 256));
+    ASSERT(aw_printable_ok("text/plain; charset=utf-8", 256));
+    ASSERT(!aw_printable_ok("text/\x7f", 256));
     ASSERT_INT_EQ(aw_sha256_hex("abc", 3, hex), AW_OK);
     ASSERT_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 

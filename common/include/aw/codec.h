@@ -36,6 +36,42 @@ int aw_uriencode(const char *s, size_t len, bool keep_slash, char *buf, size_t c
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool aw_utf8_valid(const char *s, size_t len);
 
+/*
+ * Copies s[0..len) to out (cap bytes, always NUL-terminated) so that it is
+ * safe on one line of a log or a terminal: valid UTF-8 stays as it is;
+ * control bytes (below 0x20, 0x7f), the C1 controls and bytes that are not
+ * UTF-8 become \xNN; a backslash becomes \\. Output that does not fit is
+ * cut between characters, never inside one. Returns the length written.
+ */
+size_t aw_escape_text(const char *s, size_t len, char *out, size_t cap);
+
+/* Replaces, in place, a UTF-8 sequence cut short at the end of s (by a
+ * bounded snprintf) with nothing, so the string is valid UTF-8 again when
+ * the rest was. */
+void aw_utf8_trim(char *s);
+
+/*
+ * Bucket names as stores use them: 3 to 255 bytes of letters, digits, '.',
+ * '_' and '-', beginning and ending with a letter or digit, no "..". This
+ * takes S3's current rules, its legacy us-east-1 names, GCS and Azure
+ * container names, and refuses anything that could leave a URL's path
+ * ('/', '@', ':', '?', '#', '%', spaces, control bytes).
+ */
+bool aw_bucket_name_ok(const char *b);
+
+/* A bucket name that can be the first label of a host name (virtual-hosted
+ * URLs): 3 to 63 bytes of lowercase letters, digits, '.' and '-', labels
+ * neither empty nor beginning or ending with '-', and not an IPv4 address. */
+bool aw_bucket_dns_ok(const char *b);
+
+/* 1 to max bytes of visible ASCII (0x21-0x7e) without '"' or '\\': what may
+ * stand inside a quoted header value such as If-Match. */
+bool aw_token_ok(const char *s, size_t max);
+
+/* 0 to max bytes of printable ASCII (0x20-0x7e): a header value such as
+ * Content-Type. */
+bool aw_printable_ok(const char *s, size_t max);
+
 /* The length of the object-store scheme uri starts with ("s3://", "s3a://",
  * "s3n://", "gs://", any case), or 0. */
 size_t aw_object_scheme_len(const char *uri);

@@ -55,6 +55,8 @@ typedef struct aw_config {
     char *s3_access_key_id;
     char *s3_secret_access_key;
     char *s3_session_token;
+    char *s3_credentials_file;
+    char *s3_profile;
     bool s3_path_style;
     char *s3_store;
     char *event_key_encoding;
@@ -73,6 +75,7 @@ typedef struct aw_config {
     char *sidecar_metrics;
     char *sidecar_openlineage;
     long sidecar_max_bytes;
+    long batch_sidecar_bytes;
     char *openlineage_topic;
     /* lineage */
     long lineage_depth;

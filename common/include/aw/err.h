@@ -13,6 +13,7 @@
     X(CONFIG, "configuration error")                                           \
     X(IO, "input/output error")                                                \
     X(PARSE, "malformed input")                                                \
+    X(INVALID, "a field is not safe to use")                                   \
     X(UNSUPPORTED, "unsupported input")                                        \
     X(SKIP, "nothing to do for this input")                                    \
     X(NOTFOUND, "not found")                                                   \
@@ -22,7 +23,7 @@
     X(TLS, "crypto library error")                                             \
     X(CHECKSUM, "checksum mismatch")                                           \
     X(TIMEOUT, "timed out")                                                    \
-    X(UNAVAILABLE, "service unavailable")                                                    \
+    X(UNAVAILABLE, "service unavailable")                                      \
     X(INTERRUPTED, "interrupted")                                              \
     X(NOTIMPL, "not implemented yet")
 

@@ -12,14 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aw/config.h"
 #include "aw/err.h"
 
 typedef struct aw_s3_opts {
     const char *endpoint;    /* "http://127.0.0.1:7070"; NULL/"" = AWS for region */
     const char *region;      /* signing region */
-    const char *access_key;  /* NULL/"" = unsigned requests */
+    const char *access_key;  /* static credentials; NULL/"" = see credentials_file */
     const char *secret_key;
     const char *session_token;
+    const char *credentials_file; /* without access_key: an AWS shared credentials
+                                     file, re-read whenever it changes (rotating
+                                     temporary credentials); NULL/"" = unsigned */
+    const char *profile;     /* its profile, default "default" */
     bool path_style;
     long timeout_ms;         /* abort when no byte arrives for this long */
 } aw_s3_opts;
@@ -34,6 +39,8 @@ typedef struct aw_s3_object_info {
     char content_type[128];
     char version_id[160];
     char checksum_sha256[64]; /* x-amz-checksum-sha256 (base64) if sent */
+    char last_modified[40];  /* Last-Modified as sent */
+    char error_code[64];     /* S3's <Code> of an error response, "" if none */
 } aw_s3_object_info;
 
 /* Returns AW_OK to continue, anything else aborts the transfer. */
@@ -46,9 +53,15 @@ const char *aw_http_version(void);
 int aw_http_global_init(void) AW_WUR;
 void aw_http_global_cleanup(void);
 
-/* Copies what it needs from opts. */
+/* Copies what it needs from opts. AW_ECONFIG with the reason when an
+ * endpoint, region or credential cannot be used safely. */
 int aw_s3_new(const aw_s3_opts *opts, aw_s3 **out, char *errstr, size_t errstr_size) AW_WUR;
 void aw_s3_destroy(aw_s3 *s3);
+
+/* aw_s3_new with the S3 settings of cfg (endpoint, region, credentials or
+ * credentials file, path style, fetch timeout). */
+int aw_s3_new_from_config(const aw_config *cfg, aw_s3 **out, char *errstr,
+                          size_t errstr_size) AW_WUR;
 
 /* How a fetch ended. */
 typedef enum aw_fetch_outcome {
@@ -57,18 +70,25 @@ typedef enum aw_fetch_outcome {
     AW_FETCH_PRECONDITION,   /* 412: If-Match failed, the key holds other bytes now */
     AW_FETCH_FAILED,         /* this object failed: other 4xx, or 5xx/429/timeouts
                                 after every retry, or the body consumer aborted */
-    AW_FETCH_UNAVAILABLE,    /* the store itself is unreachable or refuses our
-                                credentials: not this object's fault */
+    AW_FETCH_DENIED,         /* 403 for this object with valid credentials
+                                (AccessDenied, InvalidObjectState, a KMS key...) */
+    AW_FETCH_UNAVAILABLE,    /* the store unreachable, or our credentials refused
+                                (or a 401/403 that does not say which): whether
+                                the store is away is decided over a whole batch */
 } aw_fetch_outcome;
 
 /*
- * One GET in a batch. The caller fills the inputs; the fields after the
- * marker are written by aw_s3_fetch_many. on_start runs before every attempt
- * (a retry restarts the body from byte 0, so a hash must be reset there).
+ * One request in a batch, a GET unless method says otherwise. The caller
+ * fills the inputs; the fields after the marker are written by
+ * aw_s3_fetch_many. on_start runs before every attempt (a retry restarts the
+ * body from byte 0, so a hash must be reset there). on_body receives only a
+ * 2xx response's body.
  */
 typedef struct aw_fetch {
-    const char *bucket;
-    const char *key;
+    const char *method;      /* NULL/"GET", "HEAD" or "DELETE" */
+    const char *bucket;      /* NULL: the service (ListBuckets) */
+    const char *key;         /* NULL: the bucket (listings) */
+    const char *query;       /* more query parameters, encoded, or NULL */
     const char *version_id;  /* pinned when not NULL/"" */
     const char *if_match;    /* ETag (no quotes) the bytes must still have, or NULL */
     int (*on_start)(void *ud);
@@ -88,6 +108,9 @@ typedef struct aw_fetch_policy {
     long backoff_max_ms;
     long stop_grace_ms;      /* after *stop becomes non-zero, how long transfers may
                                 still run before they are abandoned */
+    void (*tick)(void *ud);  /* called about every 100 ms while transfers run, so
+                                the caller can serve other duties; NULL: none */
+    void *tick_ud;
 } aw_fetch_policy;
 
 /*
@@ -100,6 +123,15 @@ typedef struct aw_fetch_policy {
  */
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
                      const volatile sig_atomic_t *stop) AW_WUR;
+
+/*
+ * Asks the store something every valid signature gets an answer to
+ * (ListBuckets). AW_OK when it answers and accepts our credentials, even if
+ * it denies the listing itself; AW_EUNAVAILABLE with the reason when it is
+ * unreachable or refuses the credentials. Decides, when a whole batch is
+ * refused, between a store that is away and objects that are each refused.
+ */
+int aw_s3_probe(aw_s3 *s3, char *errstr, size_t errstr_size) AW_WUR;
 
 /*
  * A single GET with no retries, streamed to cb. AW_OK when a response

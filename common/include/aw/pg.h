@@ -57,9 +57,14 @@ int aw_pg_copy_put(aw_pg *pg, const char *data, size_t len, char *errstr, size_t
 /* Finishes the COPY; with errmsg non-NULL, aborts it with that message. */
 int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t errstr_size) AW_WUR;
 
-/* True when the last failure was the connection or the server going away
- * (SQLSTATE class 08, 57P01-57P03, or a dead connection): worth retrying
- * after a reconnect, as opposed to a statement the server rejected. */
-bool aw_pg_failure_is_transient(const aw_pg *pg);
+/*
+ * True when the last failure was caused by the data of the statement: a data
+ * exception (SQLSTATE class 22), an integrity constraint (23) or a program
+ * limit such as an index row too large (54). Anything else (a lost or
+ * read-only connection after a failover, a full disk, out of memory, a
+ * statement or lock timeout, a cancel, a missing privilege, serialization
+ * failures) is the database's state, worth retrying later with the same data.
+ */
+bool aw_pg_failure_is_data(const aw_pg *pg);
 
 #endif
