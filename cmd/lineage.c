@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "aw/pg.h"
 #include "commands.h"
 
@@ -20,11 +21,11 @@ enum { C_DEPTH, C_URI, C_VERSION, C_SHA, C_KIND, C_STATE, C_DECLARED, C_RUN, C_C
 static const char *const walk_sql[2] = {
     "SELECT depth, uri, version, sha256, edge_kind, edge_state, declared_sha256, run_key,"
     " code_commit, deleted, object_version_id, array_to_json(path)"
-    " FROM aw.lineage_downstream($1, $2::int, NULLIF($3, '')::timestamptz)"
+    " FROM aw.lineage_downstream($1, $2::int, NULLIF($3, '')::timestamptz, $4)"
     " ORDER BY depth, uri, version",
     "SELECT depth, uri, version, sha256, edge_kind, edge_state, declared_sha256, run_key,"
     " code_commit, deleted, object_version_id, array_to_json(path)"
-    " FROM aw.lineage_upstream($1, $2::int, NULLIF($3, '')::timestamptz)"
+    " FROM aw.lineage_upstream($1, $2::int, NULLIF($3, '')::timestamptz, $4)"
     " ORDER BY depth, uri, version"};
 
 static const char *const edges_sql =
@@ -43,6 +44,13 @@ static const char *const edges_sql =
 static long num(const aw_pg_result *r, int row, int col) {
     long v = 0;
     return aw_parse_long(V(r, row, col), -1, 1L << 62, &v) == AW_OK ? v : 0;
+}
+
+/* Text from the database (keys, run ids, commits) as it may be shown on a
+ * terminal: control bytes and what is not UTF-8 escaped. */
+static const char *safe(const char *s, char *buf, size_t n) {
+    aw_escape_text(s ? s : "", s ? strlen(s) : 0, buf, n);
+    return buf;
 }
 
 static void short_hex(const char *h, char out[16]) {
@@ -67,17 +75,18 @@ static void print_table(const aw_pg_result *r) {
            (int)wuri, "URI", (int)wver, "VERSION", "SHA256", "DECLARED", "RUN/COMMIT");
     for (int i = 0; i < n; i++) {
         int depth = (int)num(r, i, C_DEPTH);
-        char uri[1200], sha[16], decl[16], run[300];
-        snprintf(uri, sizeof uri, "%*s%s%s", 2 * depth, "", S(V(r, i, C_URI)),
+        char uri[1200], sha[16], decl[16], run[300], e1[1100], e2[140], e3[140], ver[200];
+        snprintf(uri, sizeof uri, "%*s%s%s", 2 * depth, "", safe(V(r, i, C_URI), e1, sizeof e1),
                  V(r, i, C_DELETED) && !strcmp(V(r, i, C_DELETED), "t") ? " (deleted)" : "");
         short_hex(V(r, i, C_SHA), sha);
         short_hex(V(r, i, C_DECLARED), decl);
-        snprintf(run, sizeof run, "%s%s%s", S(V(r, i, C_RUN)),
-                 V(r, i, C_RUN) && V(r, i, C_COMMIT) ? " " : "", S(V(r, i, C_COMMIT)));
+        snprintf(run, sizeof run, "%s%s%s", safe(V(r, i, C_RUN), e2, sizeof e2),
+                 V(r, i, C_RUN) && V(r, i, C_COMMIT) ? " " : "",
+                 safe(V(r, i, C_COMMIT), e3, sizeof e3));
         printf("%-5d  %-10s  %-11s  %-*s  %-*s  %-12s  %-12s  %s\n", depth,
                V(r, i, C_STATE) ? V(r, i, C_STATE) : (depth ? "-" : "start"),
                V(r, i, C_KIND) ? V(r, i, C_KIND) : "-", (int)wuri, uri, (int)wver,
-               V(r, i, C_VERSION) ? V(r, i, C_VERSION) : "-", sha, decl,
+               V(r, i, C_VERSION) ? safe(V(r, i, C_VERSION), ver, sizeof ver) : "-", sha, decl,
                *run ? run : "-");
     }
 }
@@ -118,9 +127,11 @@ static int print_json(const aw_pg_result *r, const char *dir, const char *uri) {
     return 0;
 }
 
-static void dot_str(const char *s) {
+static void dot_str(const char *raw) {
+    char buf[4096];
+    const char *s = safe(raw, buf, sizeof buf);
     putchar('"');
-    for (; s && *s; s++) {
+    for (; *s; s++) {
         if (*s == '"' || *s == '\\')
             putchar('\\');
         if (*s == '\n')
@@ -240,13 +251,13 @@ int cmd_lineage(aw_config *cfg) {
     snprintf(depth, sizeof depth, "%ld", cfg->lineage_depth);
     aw_pg *pg = NULL;
     if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK) {
-        fprintf(stderr, "artifact-watch lineage: cannot connect to PostgreSQL: %s\n", err);
+        fprintf(stderr, "artifact-watch lineage: %s\n", err);
         return 1;
     }
-    const char *params[3] = {uri, depth, cfg->lineage_as_of};
+    const char *params[4] = {uri, depth, cfg->lineage_as_of, cfg->s3_store};
     aw_pg_result *r = NULL;
     int status = 0;
-    if (aw_pg_query(pg, walk_sql[up], 3, params, &r, err, sizeof err) != AW_OK) {
+    if (aw_pg_query(pg, walk_sql[up], 4, params, &r, err, sizeof err) != AW_OK) {
         /* a bad URI (22023) and a bad time (class 22: 22007, 22008) are the
          * caller's; anything else is the database's */
         bool usage_err = !strncmp(aw_pg_sqlstate(pg), "22", 2);

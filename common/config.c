@@ -417,6 +417,15 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd) {
     }
     for (size_t i = 0; i < cfg->rdkafka_props_n; i++)
         fprintf(out, "-X %s=%s\n", cfg->rdkafka_props[i].key,
-                strstr(cfg->rdkafka_props[i].key, "password") ? "(set)"
-                                                               : cfg->rdkafka_props[i].value);
+                aw_config_secret_prop(cfg->rdkafka_props[i].key) ? "(set)"
+                                                                 : cfg->rdkafka_props[i].value);
+}
+
+bool aw_config_secret_prop(const char *key) {
+    static const char *const marks[] = {"password", "secret", "key.pem", "token", "jaas",
+                                        "oauthbearer.config", "keytab", "credential", NULL};
+    for (int i = 0; marks[i]; i++)
+        if (strstr(key, marks[i]))
+            return true;
+    return false;
 }

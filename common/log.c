@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aw/codec.h"
+
 aw_log_level aw_log_threshold = AW_LOG_INFO;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
@@ -41,12 +43,16 @@ void aw_log(aw_log_level level, const char *component, const char *fmt, ...) {
                      ts.tv_nsec / 1000000L, level_names[level], component);
     if (m > 0)
         n += (size_t)m;
+    /* the message quotes outside text (keys, servers' words): escaped, so
+     * a line is always one line and nothing drives the terminal */
+    char msg[sizeof line];
     va_list ap;
     va_start(ap, fmt);
-    m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+    m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (m > 0)
-        n += (size_t)m < sizeof line - n - 1 ? (size_t)m : sizeof line - n - 2;
+        n += aw_escape_text(msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1, line + n,
+                            sizeof line - n - 1);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

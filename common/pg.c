@@ -38,6 +38,68 @@ static void quiet_notice(void *arg, const char *message) {
     (void)message;
 }
 
+/* Replaces every occurrence of secret (if at least 2 bytes) in msg. */
+static void mask(char *msg, const char *secret, size_t slen) {
+    if (slen < 2)
+        return;
+    for (char *p = msg; (p = strstr(p, secret)) != NULL;) {
+        memset(p, '*', slen);
+        p += slen;
+    }
+}
+
+/*
+ * libpq's words about a connection string may quote it back (a malformed
+ * percent-escape is shown with its surroundings): every form of the
+ * password it holds, parsed or as written in a URI's user-info or a
+ * password=... pair, is masked in msg, and a quoted token is dropped when
+ * the string could not be parsed at all.
+ */
+static void redact(const char *conninfo, char *msg) {
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (opts) {
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+            if (o->val && !strcmp(o->keyword, "password"))
+                mask(msg, o->val, strlen(o->val));
+        PQconninfoFree(opts);
+    } else {
+        PQfreemem(err);
+        for (char *q = strchr(msg, '"'); q; q = strchr(q + 1, '"')) {
+            char *e = strchr(q + 1, '"');
+            if (!e)
+                break;
+            memset(q + 1, '*', (size_t)(e - q - 1));
+            q = e;
+        }
+    }
+    /* as written: scheme://user:PASSWORD@host, password=PASSWORD */
+    const char *s = strstr(conninfo, "://");
+    if (s) {
+        s += 3;
+        const char *at = strchr(s, '@'), *colon = strchr(s, ':');
+        if (at && colon && colon < at)
+            mask(msg, colon + 1, (size_t)(at - colon - 1));
+    }
+    for (const char *p = strstr(conninfo, "password"); p; p = strstr(p + 8, "password")) {
+        const char *v = p + 8;
+        while (*v == ' ')
+            v++;
+        if (*v != '=')
+            continue;
+        v++;
+        while (*v == ' ' || *v == '\'')
+            v++;
+        size_t l = strcspn(v, " '&");
+        char tmp[256];
+        if (l && l < sizeof tmp) {
+            memcpy(tmp, v, l);
+            tmp[l] = '\0';
+            mask(msg, tmp, l);
+        }
+    }
+}
+
 int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t n) {
     *out = NULL;
     aw_pg *pg = calloc(1, sizeof *pg);
@@ -50,6 +112,8 @@ int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t n) {
     }
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         copy_err(errstr, n, "cannot connect to PostgreSQL", PQerrorMessage(pg->conn));
+        if (errstr && n)
+            redact(conninfo ? conninfo : "", errstr);
         PQfinish(pg->conn);
         free(pg);
         return AW_EPG;

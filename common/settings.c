@@ -99,7 +99,7 @@ const conf_key aw_conf_keys[] = {
      OFF(sidecar_max_bytes), "1048576", 1024, 67108864, NULL, AW_CMD_INGEST, false,
      "larger sidecars are recorded with an error instead of being read"},
     {"batch.sidecar_bytes", "AW_BATCH_SIDECAR_BYTES", "batch-sidecar-bytes", CT_INT,
-     OFF(batch_sidecar_bytes), "67108864", 1048576, 17179869184L, NULL, AW_CMD_INGEST, false,
+     OFF(batch_sidecar_bytes), "33554432", 1048576, 17179869184L, NULL, AW_CMD_INGEST, false,
      "sidecar bytes one batch may keep in memory; a batch closes when it reaches this"},
     {"openlineage.topic", "AW_OPENLINEAGE_TOPIC", "openlineage-topic", CT_STR,
      OFF(openlineage_topic), "", 0, 0, NULL, AW_CMD_INGEST, false,

@@ -34,6 +34,9 @@ struct aw_indexer {
  * sidecars declare (each sidecar keeps at most AW_SIDECAR_MAX_DECLS). */
 #define AW_BATCH_MAX_DECLS 100000
 
+/* How much sidecar COPY text is held before it is streamed to the server. */
+#define SIDECAR_FLUSH (8u << 20)
+
 static const char *const create_temp_sql =
     "CREATE TEMP TABLE IF NOT EXISTS aw_batch ("
     " store text, bucket text, key text, version_ref text, version_id text,"
@@ -239,6 +242,9 @@ static int add_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
     long long total = o->kind == AW_OBS_DOCUMENT ? (long long)o->body_len : (long long)o->size;
     aw_sidecar_doc doc;
     int rc = aw_sidecar_parse(kind, o->body, cut ? 0 : o->body_len, cut, total, sn, &doc);
+    if (rc == AW_OK && doc.created_at && !rows_timestamp_ok(doc.created_at))
+        aw_sidecar_note(&doc, "%s: not a date and time that exists; not used",
+                        kind == AW_SC_OPENLINEAGE ? "eventTime" : "created_at");
     if (rc == AW_OK && o->kind != AW_OBS_DOCUMENT) {
         size_t out = aw_sidecar_keep_outputs_in(&doc, o->bucket);
         if (out)
@@ -293,6 +299,33 @@ static int copy_in(aw_indexer *ix, const char *table, const rows_buf *b, char *e
     return AW_OK;
 }
 
+/* Streams the sidecar and declaration lines held here to the server once
+ * they pass `above` bytes (0: whatever there is). */
+static int flush(aw_indexer *ix, size_t above, char *errstr, size_t errn) {
+    if (ix->scs.len > above) {
+        if (copy_in(ix, "aw_sc", &ix->scs, errstr, errn) != AW_OK)
+            return AW_EPG;
+        ix->scs.len = 0;
+    }
+    if (ix->decls.len > above) {
+        if (copy_in(ix, "aw_decl", &ix->decls, errstr, errn) != AW_OK)
+            return AW_EPG;
+        ix->decls.len = 0;
+    }
+    return AW_OK;
+}
+
+/* Gives up the open transaction for a failure of ours (out of memory). */
+static int abandon(aw_indexer *ix, int rc) {
+    char ignore[128];
+    if (aw_pg_exec_script(ix->pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK) {
+        aw_pg_destroy(ix->pg);
+        ix->pg = NULL;
+    }
+    ix->temp_ready = false;
+    return rc;
+}
+
 int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
                      size_t errn) {
     if (n == 0)
@@ -305,21 +338,6 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     }
     ix->rows.len = ix->scs.len = ix->decls.len = 0;
     ix->batch_decls = 0;
-    bool md5s = false;
-    int nsc = 0;
-    for (size_t i = 0; i < n; i++) {
-        const aw_observation *o = &obs[i];
-        if (o->kind != AW_OBS_DOCUMENT && rows_object(&ix->rows, o) != AW_OK)
-            return AW_ENOMEM;
-        if (o->has_body || o->kind == AW_OBS_DOCUMENT) {
-            size_t before = ix->scs.len;
-            if (add_sidecar(ix, o, nsc) != AW_OK)
-                return AW_ENOMEM;
-            nsc += ix->scs.len > before;
-        }
-        md5s |= o->has_md5;
-    }
-
     aw_pg *pg = ix->pg;
     if (aw_pg_exec_script(pg, "BEGIN", errstr, errn) != AW_OK)
         return failed(ix);
@@ -328,9 +346,33 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
             return failed(ix);
         ix->temp_ready = true;
     }
-    if ((ix->rows.len && copy_in(ix, "aw_batch", &ix->rows, errstr, errn) != AW_OK) ||
-        (ix->scs.len && copy_in(ix, "aw_sc", &ix->scs, errstr, errn) != AW_OK) ||
-        (ix->decls.len && copy_in(ix, "aw_decl", &ix->decls, errstr, errn) != AW_OK))
+    /* Objects first; then the sidecars, read one at a time and streamed to
+     * the server whenever the lines held here pass SIDECAR_FLUSH, so memory
+     * does not grow with the documents a batch carries. */
+    bool md5s = false, decls = false;
+    int nsc = 0, rc = AW_OK;
+    for (size_t i = 0; i < n && rc == AW_OK; i++) {
+        if (obs[i].kind != AW_OBS_DOCUMENT)
+            rc = rows_object(&ix->rows, &obs[i]);
+        md5s |= obs[i].has_md5;
+    }
+    if (rc != AW_OK)
+        return abandon(ix, rc);
+    if (ix->rows.len && copy_in(ix, "aw_batch", &ix->rows, errstr, errn) != AW_OK)
+        return failed(ix);
+    for (size_t i = 0; i < n; i++) {
+        const aw_observation *o = &obs[i];
+        if (!o->has_body && o->kind != AW_OBS_DOCUMENT)
+            continue;
+        size_t before = ix->scs.len;
+        if ((rc = add_sidecar(ix, o, nsc)) != AW_OK)
+            return abandon(ix, rc);
+        nsc += ix->scs.len > before;
+        decls |= ix->decls.len > 0;
+        if (flush(ix, SIDECAR_FLUSH, errstr, errn) != AW_OK)
+            return failed(ix);
+    }
+    if (flush(ix, 0, errstr, errn) != AW_OK)
         return failed(ix);
     /* delete propagation always runs: a create older than a delete indexed
      * in an earlier batch must be marked deleted when it arrives */
@@ -339,7 +381,7 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
                            nsc ? insert_sidecars_sql : NULL,
                            nsc ? upsert_runs_sql : NULL,
                            nsc ? insert_commits_sql : NULL,
-                           ix->decls.len ? insert_decls_sql : NULL,
+                           decls ? insert_decls_sql : NULL,
                            refresh_sql};
     enum { NSTEPS = sizeof steps / sizeof steps[0] };
     int64_t ms[NSTEPS + 1] = {aw_now_ms()};

@@ -240,7 +240,7 @@ int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
     rows_buf *b = scs;
     int rc = AW_OK;
     rc |= rows_field(b, num, '\t');
-    rc |= rows_field(b, object ? o->store : NULL, '\t');
+    rc |= rows_field(b, o->store, '\t'); /* a document: the store that read it */
     rc |= rows_field(b, object ? o->bucket : NULL, '\t');
     rc |= rows_field(b, object ? o->key : NULL, '\t');
     rc |= rows_field(b, version_ref, '\t');

@@ -148,6 +148,7 @@ int batch_observe(ingest *in, batch *b) {
             aw_observation *o = &b->obs[n++];
             memset(o, 0, sizeof *o);
             o->kind = AW_OBS_DOCUMENT;
+            o->store = in->cfg->s3_store; /* its declarations bind in this store */
             o->topic = rd_kafka_topic_name(x->m->rkt);
             o->partition = x->m->partition;
             o->offset = x->m->offset;

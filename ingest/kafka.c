@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "aw/log.h"
 #include "aw/util.h"
 #include "internal.h"
@@ -109,8 +110,15 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 /* Applies one property, naming it when librdkafka refuses. */
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, const char *who) {
     char err[512];
-    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "artifact-watch ingest: %s property %s=%s: %s\n", who, k, v, err);
+    rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, k, v, err, sizeof err);
+    if (r != RD_KAFKA_CONF_OK) {
+        /* by name only: librdkafka's words quote the value, which may be a
+         * password */
+        char name[128];
+        aw_escape_text(k, strlen(k), name, sizeof name);
+        fprintf(stderr, "artifact-watch ingest: %s property %s: %s\n", who, name,
+                r == RD_KAFKA_CONF_UNKNOWN ? "librdkafka knows no such property"
+                                           : "librdkafka refuses its value");
         return AW_ECONFIG;
     }
     return AW_OK;

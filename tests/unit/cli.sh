@@ -66,4 +66,36 @@ has "$out" "s3.secret_access_key = (set)"
 has "$out" "-X linger.ms=3"
 checks=$((checks + 1))
 [[ $out != *hunter2* ]] || fail "--print-config showed a secret"
+# secrets never shown: librdkafka properties that can hold one are masked
+out=$("$AW_BIN" ingest -X sasl.password=hunter2 -X sasl.oauthbearer.config=principal=tok9 \
+    -X ssl.key.pem=PEMDATA9 -X sasl.jaas.config=jaas9 -X ssl.keystore.password=ks9 \
+    -X sasl.oauthbearer.client.secret=cs9 -X linger.ms=4 --print-config)
+has "$out" "-X sasl.password=(set)"
+has "$out" "-X ssl.key.pem=(set)"
+has "$out" "-X linger.ms=4"
+for s in hunter2 tok9 PEMDATA9 jaas9 ks9 cs9; do
+    checks=$((checks + 1))
+    [[ $out != *$s* ]] || fail "--print-config showed the secret $s"
+done
+# a property librdkafka refuses is named, its value is not shown
+rc=0
+out=$("$AW_BIN" ingest --brokers 127.0.0.1:1 -X socket.timeout.ms=hunter3 2>&1) || rc=$?
+checks=$((checks + 1))
+[[ $rc == 2 ]] || fail "a refused -X property exited $rc, want 2"
+has "$out" "property socket.timeout.ms: librdkafka refuses its value"
+checks=$((checks + 1))
+[[ $out != *hunter3* ]] || fail "a refused -X property showed its value: $out"
+# libpq's error text never carries the password, however the URI is broken
+for uri in 'postgresql://aw:s3cr%zzet@127.0.0.1:1/db' 'postgresql://aw:hunter22@127.0.0.1:1/db?sslmode=bogus' \
+    'host=127.0.0.1 port=1 password=hunter44 sslmode=bogus' "host=127.0.0.1 port=1 password='hunter55' dbname=x"; do
+    rc=0
+    out=$("$AW_BIN" lineage up s3://bkt/x --pg "$uri" 2>&1) || rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 1 ]] || fail "lineage with an unreachable database exited $rc, want 1"
+    has "$out" "artifact-watch lineage: cannot connect to PostgreSQL"
+    for s in s3cr zzet hunter22 hunter44 hunter55; do
+        checks=$((checks + 1))
+        [[ $out != *$s* ]] || fail "the PostgreSQL error showed a password: $out"
+    done
+done
 echo "cli.sh: $checks checks passed"

@@ -1,10 +1,12 @@
 /* Hashing, hex, URL coding, UTF-8, object URIs and error names. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aw/codec.h"
 #include "aw/err.h"
 #include "aw/hash.h"
+#include "aw/log.h"
 #include "test.h"
 
 static void sha_of(const char *s, size_t len, char hex[65]) {
@@ -24,6 +26,21 @@ static void decodes(const char *in, bool form, const char *want) {
     ASSERT_STR_EQ(out, want);
     ASSERT_INT_EQ(n, strlen(want));
     free(out);
+}
+
+/* What aw_log writes for one message, read back from its stderr. */
+static void log_line(const char *msg, char *out, size_t cap) {
+    int fds[2], saved = dup(2);
+    ASSERT(pipe(fds) == 0 && saved >= 0);
+    dup2(fds[1], 2);
+    aw_log(AW_LOG_ERROR, "test", "key %s", msg);
+    dup2(saved, 2);
+    close(saved);
+    close(fds[1]);
+    ssize_t n = read(fds[0], out, cap - 1);
+    close(fds[0]);
+    ASSERT(n > 0);
+    out[n] = '\0';
 }
 
 int main(void) {
@@ -135,6 +152,13 @@ int main(void) {
     ASSERT(aw_printable_ok("text/plain; charset=utf-8", 256));
     ASSERT(!aw_printable_ok("text/\x7f", 256));
     ASSERT_INT_EQ(aw_sha256_hex("abc", 3, hex), AW_OK);
+    /* a log line is one line whatever the outside text in it */
+    char line[4096];
+    log_line("a\n2026-01-01T00:00:00.000Z ERROR forged\x1b[2J\xc2\x9b\xff caf\xc3\xa9", line,
+             sizeof line);
+    ASSERT(strchr(line, '\n') == line + strlen(line) - 1);
+    ASSERT_CONTAINS(line, " ERROR test: key a\\x0a2026-01-01T00:00:00.000Z ERROR forged"
+                          "\\x1b[2J\\xc2\\x9b\\xff caf\xc3\xa9\n");
     ASSERT_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 
     { const char *ok = "caf\xc3\xa9 \xe6\x95\xb0 \xf0\x9f\x98\x80"; ASSERT(aw_utf8_valid(ok, strlen(ok))); }

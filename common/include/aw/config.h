@@ -129,6 +129,10 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd);
  */
 int aw_parse_long(const char *s, long min, long max, long *out) AW_WUR;
 
+/* True for a librdkafka property that can hold a secret (passwords, keys,
+ * tokens, JAAS and OAUTHBEARER configs, keytabs): its value is never shown. */
+bool aw_config_secret_prop(const char *key);
+
 /* The index of s in the NULL-terminated list words, or -1. */
 int aw_word_index(const char *const *words, const char *s);
 
