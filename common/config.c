@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aw/codec.h"
 #include "config_keys.h"
 
 #define keys aw_conf_keys
@@ -73,12 +74,14 @@ static void words_list(const char *const *w, char *out, size_t n) {
 static int set_value(aw_config *cfg, const conf_key *k, const char *v, const char *src,
                      char *errstr, size_t n) {
     char *base = (char *)cfg + k->offset;
+    char x[160]; /* the value as an error may quote it */
+    aw_escape_text(v, strlen(v), x, sizeof x);
     switch (k->type) {
     case CT_ENUM:
         if (aw_word_index(k->words, v) < 0) {
             char w[256];
             words_list(k->words, w, sizeof w);
-            errf(errstr, n, "%s: %s=\"%s\" must be %s", src, k->name, v, w);
+            errf(errstr, n, "%s: %s=\"%s\" must be %s", src, k->name, x, w);
             return AW_ECONFIG;
         }
         __attribute__((fallthrough)); /* stored as its word */
@@ -93,14 +96,14 @@ static int set_value(aw_config *cfg, const conf_key *k, const char *v, const cha
     case CT_INT:
         if (aw_parse_long(v, k->min, k->max, (long *)base) != AW_OK) {
             errf(errstr, n, "%s: %s=\"%s\" is not a whole number from %ld to %ld", src,
-                 k->name, v, k->min, k->max);
+                 k->name, x, k->min, k->max);
             return AW_ECONFIG;
         }
         return AW_OK;
     case CT_BOOL:
         if (parse_bool(v, (bool *)base) != AW_OK) {
             errf(errstr, n, "%s: %s=\"%s\" is not a boolean (true/false, yes/no, 1/0)",
-                 src, k->name, v);
+                 src, k->name, x);
             return AW_ECONFIG;
         }
         return AW_OK;
@@ -182,19 +185,20 @@ int aw_config_add_rdkafka_prop(aw_config *cfg, const char *kv, char *errstr,
     return add_prop(cfg, key, eq + 1);
 }
 
-/* Reads "key = value" lines; '#' starts a comment line. */
-static int load_file(aw_config *cfg, unsigned cmd, const char *path, bool rdkafka,
-                     char *errstr, size_t n) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        errf(errstr, n, "cannot open %s file %s: %s", rdkafka ? "Kafka properties" : "config",
-             path, strerror(errno));
-        return AW_ECONFIG;
-    }
-    char line[4096];
+int aw_config_load_stream(aw_config *cfg, unsigned cmd, FILE *f, const char *path,
+                          bool rdkafka, char *errstr, size_t n) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
     int lineno = 0, rc = AW_OK;
-    while (rc == AW_OK && fgets(line, sizeof line, f)) {
+    while (rc == AW_OK && (got = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (got > 16384 || strlen(line) != (size_t)got) {
+            errf(errstr, n, "%s:%d: %s", path, lineno,
+                 got > 16384 ? "a line longer than 16384 bytes" : "a NUL byte");
+            rc = AW_ECONFIG;
+            break;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;
@@ -215,7 +219,9 @@ static int load_file(aw_config *cfg, unsigned cmd, const char *path, bool rdkafk
             if (!strcmp(keys[i].name, k))
                 ck = &keys[i];
         if (!ck) {
-            errf(errstr, n, "%s:%d: unknown key \"%s\"", path, lineno, k);
+            char x[128];
+            aw_escape_text(k, strlen(k), x, sizeof x);
+            errf(errstr, n, "%s:%d: unknown key \"%s\"", path, lineno, x);
             rc = AW_ECONFIG;
             break;
         }
@@ -225,6 +231,20 @@ static int load_file(aw_config *cfg, unsigned cmd, const char *path, bool rdkafk
         snprintf(src, sizeof src, "%s:%d", path, lineno);
         rc = set_value(cfg, ck, v, src, errstr, n);
     }
+    free(line);
+    return rc;
+}
+
+/* Reads "key = value" lines; '#' starts a comment line. */
+static int load_file(aw_config *cfg, unsigned cmd, const char *path, bool rdkafka,
+                     char *errstr, size_t n) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        errf(errstr, n, "cannot open %s file %s: %s", rdkafka ? "Kafka properties" : "config",
+             path, strerror(errno));
+        return AW_ECONFIG;
+    }
+    int rc = aw_config_load_stream(cfg, cmd, f, path, rdkafka, errstr, n);
     fclose(f);
     return rc;
 }

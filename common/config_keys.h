@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "aw/config.h"
 
@@ -28,6 +29,12 @@ typedef struct conf_key {
 
 extern const conf_key aw_conf_keys[];
 extern const size_t aw_conf_nkeys;
+
+/* Reads "key = value" lines from f (path names it in errors) into cfg for
+ * command cmd; with rdkafka, every line is a librdkafka property. The file
+ * loader behind --config and --kafka-properties, exposed for the fuzzer. */
+int aw_config_load_stream(aw_config *cfg, unsigned cmd, FILE *f, const char *path,
+                          bool rdkafka, char *errstr, size_t errstr_size) AW_WUR;
 
 /* Commands that talk to Kafka: they take -X and --kafka-properties. */
 #define AW_KAFKA_CMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_BACKFILL)

@@ -119,6 +119,7 @@ aw_sidecar_kind aw_sidecar_classify(const aw_sidecar_rules *r, const char *key, 
 
 /* ------------------------------------------------------------ parsing */
 
+static void vnote(aw_sidecar_doc *d, const char *fmt, va_list ap) AW_PRINTF(2, 0);
 static void vnote(aw_sidecar_doc *d, const char *fmt, va_list ap) {
     size_t l = strlen(d->error);
     if (l + 4 >= sizeof d->error)

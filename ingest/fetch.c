@@ -93,19 +93,24 @@ int fetch_plan(ingest *in, batch *b) {
 }
 
 /*
- * Whether the refusals among the batch's outcomes mean the store is away
+ * Whether the failures among the batch's outcomes mean the store is away
  * (the whole batch is then kept and retried) or are each object's own (they
- * are dead-lettered). Most requests refused the same way, or a batch with
- * no answer at all, is decided by a probe: a store that answers a probe
- * with our credentials is up, and its refusals are about the objects.
+ * are dead-lettered). A request that could not reach the store at all is
+ * never an object's fault. Refusals of our credentials (or 401/403s that do
+ * not say why) are the store's when they are most of the batch; when nothing
+ * answered at all, a probe decides: a store that answers it with our
+ * credentials is up, and its refusals are about the objects.
  */
 static bool store_is_away(ingest *in, const batch *b, char *why, size_t n) {
-    size_t unavailable = 0, denied = 0, answered = 0;
+    size_t refused = 0, denied = 0, answered = 0, unreachable = 0;
     const aw_fetch *first = NULL;
     for (size_t k = 0; k < b->njobs; k++) {
         const aw_fetch *r = &b->reqs[k];
         if (r->outcome == AW_FETCH_UNAVAILABLE) {
-            unavailable++;
+            if (r->info.status == 0)
+                unreachable++;
+            else
+                refused++;
             if (!first)
                 first = r;
         }
@@ -113,11 +118,11 @@ static bool store_is_away(ingest *in, const batch *b, char *why, size_t n) {
         answered += r->outcome == AW_FETCH_OK || r->outcome == AW_FETCH_NOT_FOUND ||
                     r->outcome == AW_FETCH_PRECONDITION;
     }
-    if (!unavailable && !denied)
+    if (!unreachable && !refused && !denied)
         return false;
     if (first)
         snprintf(why, n, "GET s3://%s/%s: %s", first->bucket, first->key, first->error);
-    if (unavailable * 2 > b->njobs)
+    if (unreachable || refused * 2 > b->njobs)
         return true;
     if (answered)
         return false;

@@ -28,14 +28,6 @@ upload_n() { # bucket n: n small objects, waits until their events are in Kafka
     aws s3 cp --recursive --only-show-errors "$work/$b" "s3://$b/"
     "$ITEST_BIN/kafka_events" --bucket "$b" --min "$n" --timeout 60 >/dev/null
 }
-wait_for() { # description seconds 'shell condition': polls until it holds
-    local what=$1 secs=$2 cond=$3
-    local deadline=$((SECONDS + secs))
-    until eval "$cond"; do
-        ((SECONDS < deadline)) || fail "timed out after ${secs}s waiting for: $what"
-        sleep 0.2
-    done
-}
 # Starts ingest (group twosig-$run_id) against an endpoint that accepts
 # connections and never answers, and waits until it is fetching; sets $pid
 # and $hole (the endpoint's pid).

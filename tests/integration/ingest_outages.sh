@@ -31,13 +31,6 @@ cleanup() {
 trap cleanup EXIT
 rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -cF "$1" || true; }
-wait_for() { # description seconds 'shell condition'
-    local deadline=$((SECONDS + $2))
-    until eval "$3"; do
-        ((SECONDS < deadline)) || fail "timed out after $2 s waiting for: $1"
-        sleep 0.3
-    done
-}
 upload_n() { # bucket n
     s3api create-bucket --bucket "$1" >/dev/null
     mkdir -p "$work/$1"

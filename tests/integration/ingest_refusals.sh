@@ -21,13 +21,6 @@ sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -F "$1" || true; }
 header() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["headers"][sys.argv[2]])' "$1" "$2"; }
-wait_for() { # description seconds 'shell condition'
-    local deadline=$((SECONDS + $2))
-    until eval "$3"; do
-        ((SECONDS < deadline)) || fail "timed out after $2 s waiting for: $1"
-        sleep 0.3
-    done
-}
 vgw_admin() {
     "$AW_STACK_VERSITYGW" admin --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" \
         --endpoint-url "$AWS_ENDPOINT_URL_S3" "$@"

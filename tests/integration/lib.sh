@@ -35,6 +35,14 @@ expect_status() { # description expected-status command...
     [[ $got == "$want" ]] || fail "exit status of $*: expected $want, got $got"
 }
 
+wait_for() { # description seconds 'shell condition': polls until it holds
+    local deadline=$((SECONDS + $2))
+    until eval "$3"; do
+        ((SECONDS < deadline)) || fail "timed out after $2 s waiting for: $1"
+        sleep 0.3
+    done
+}
+
 done_ok() { printf '%s: %d checks passed\n' "$(basename "$0")" "$CHECKS"; }
 
 require_stack() {
