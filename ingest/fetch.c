@@ -56,7 +56,8 @@ int fetch_plan(ingest *in, batch *b) {
             x->njobs = 0;
             continue;
         }
-        memmove(&b->jobs[n], &b->jobs[first], count * sizeof *b->jobs);
+        if (count && first != n)
+            memmove(&b->jobs[n], &b->jobs[first], count * sizeof *b->jobs);
         n += count;
     }
     b->njobs = n;
