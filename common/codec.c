@@ -18,7 +18,7 @@ void aw_hex(const uint8_t *bytes, size_t n, char *out) {
     out[2 * n] = '\0';
 }
 
-static int hexval(int c) {
+int aw_hex_digit(int c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -37,12 +37,12 @@ int aw_urldecode(const char *in, size_t len, bool form, char **out, size_t *outl
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c == '%') {
-            if (len - i < 3 || hexval((unsigned char)in[i + 1]) < 0 ||
-                hexval((unsigned char)in[i + 2]) < 0) {
+            if (len - i < 3 || aw_hex_digit((unsigned char)in[i + 1]) < 0 ||
+                aw_hex_digit((unsigned char)in[i + 2]) < 0) {
                 free(o);
                 return AW_EPARSE;
             }
-            int v = hexval((unsigned char)in[i + 1]) << 4 | hexval((unsigned char)in[i + 2]);
+            int v = aw_hex_digit((unsigned char)in[i + 1]) << 4 | aw_hex_digit((unsigned char)in[i + 2]);
             if (v == 0) {
                 free(o);
                 return AW_EPARSE;

@@ -185,6 +185,18 @@ void aw_pg_result_free(aw_pg_result *r) {
     free(r);
 }
 
+/* Reads the results that end a COPY; rc, or the first failure among them. */
+static int finish(aw_pg *pg, int rc, char *errstr, size_t n) {
+    PGresult *res;
+    while ((res = PQgetResult(pg->conn))) {
+        int r = check(pg, res, errstr, n);
+        if (rc == AW_OK)
+            rc = r;
+        PQclear(res);
+    }
+    return rc;
+}
+
 int aw_pg_copy_begin(aw_pg *pg, const char *copy_sql, char *errstr, size_t n) {
     PGresult *res = PQexec(pg->conn, copy_sql);
     if (res && PQresultStatus(res) == PGRES_COPY_IN) {
@@ -216,15 +228,38 @@ int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t n) {
         snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006");
         return AW_EPG;
     }
-    int rc = AW_OK;
-    PGresult *res;
-    while ((res = PQgetResult(pg->conn))) {
-        int r = check(pg, res, errstr, n);
-        if (rc == AW_OK)
-            rc = r;
+    return finish(pg, AW_OK, errstr, n);
+}
+
+int aw_pg_copy_out(aw_pg *pg, const char *copy_sql, int (*row)(void *, char *, size_t),
+                   void *ud, char *errstr, size_t n) {
+    PGresult *res = PQexec(pg->conn, copy_sql);
+    if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
+        int rc = check(pg, res, errstr, n);
         PQclear(res);
+        return rc == AW_OK ? AW_EPG : rc;
     }
-    return rc;
+    PQclear(res);
+    int rc = AW_OK, len;
+    char *buf;
+    while ((len = PQgetCopyData(pg->conn, &buf, 0)) > 0) {
+        if (rc == AW_OK) {
+            size_t l = (size_t)len;
+            if (l > 0 && buf[l - 1] == '\n')
+                l--;
+            buf[l] = '\0';
+            rc = row(ud, buf, l);
+        }
+        PQfreemem(buf);
+        /* after a refusal the rest is read and dropped: libpq has no way to
+         * cancel a COPY OUT short of cancelling the query */
+    }
+    if (len == -2) {
+        copy_err(errstr, n, "COPY", PQerrorMessage(pg->conn));
+        snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006");
+        return AW_EPG;
+    }
+    return finish(pg, rc, errstr, n);
 }
 
 bool aw_pg_failure_is_data(const aw_pg *pg) {

@@ -24,9 +24,9 @@ struct aw_indexer {
     bool temp_ready;
     aw_sidecar_rules *rules; /* which keys are sidecars; fixed at creation */
     size_t sc_max;           /* sidecar.max_bytes */
-    rows_buf rows;  /* aw_batch: one line per object observation */
-    rows_buf scs;   /* aw_sc: one line per sidecar or document */
-    rows_buf decls; /* aw_decl: one line per lineage declaration */
+    aw_copy_buf rows;  /* aw_batch: one line per object observation */
+    aw_copy_buf scs;   /* aw_sc: one line per sidecar or document */
+    aw_copy_buf decls; /* aw_decl: one line per lineage declaration */
     size_t batch_decls; /* declarations in the batch being written */
 };
 
@@ -217,9 +217,9 @@ void aw_indexer_destroy(aw_indexer *ix) {
     aw_pg_destroy(ix->pg);
     aw_sidecar_rules_destroy(ix->rules);
     free(ix->conninfo);
-    rows_buf_free(&ix->rows);
-    rows_buf_free(&ix->scs);
-    rows_buf_free(&ix->decls);
+    aw_copy_buf_free(&ix->rows);
+    aw_copy_buf_free(&ix->scs);
+    aw_copy_buf_free(&ix->decls);
     free(ix);
 }
 
@@ -285,7 +285,7 @@ static int failed(aw_indexer *ix) {
 }
 
 /* COPY text into a temporary table. */
-static int copy_in(aw_indexer *ix, const char *table, const rows_buf *b, char *errstr,
+static int copy_in(aw_indexer *ix, const char *table, const aw_copy_buf *b, char *errstr,
                    size_t errn) {
     char sql[64];
     snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);

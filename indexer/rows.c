@@ -12,72 +12,6 @@
 
 #include "aw/codec.h"
 
-void rows_buf_free(rows_buf *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-static int reserve(rows_buf *b, size_t more) {
-    if (b->len + more <= b->cap)
-        return AW_OK;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *nb = realloc(b->p, cap);
-    if (!nb)
-        return AW_ENOMEM;
-    b->p = nb;
-    b->cap = cap;
-    return AW_OK;
-}
-
-int rows_field(rows_buf *b, const char *s, char sep) {
-    if (!s) {
-        if (reserve(b, 3) != AW_OK)
-            return AW_ENOMEM;
-        memcpy(b->p + b->len, "\\N", 2);
-        b->len += 2;
-        b->p[b->len++] = sep;
-        return AW_OK;
-    }
-    size_t l = strlen(s);
-    /* PostgreSQL refuses text that is not UTF-8, and one refused field
-     * would fail the whole batch: everything is checked where it enters,
-     * and what still is not UTF-8 here is replaced, byte by byte, by U+FFFD */
-    bool utf8 = aw_utf8_valid(s, l);
-    if (reserve(b, (utf8 ? 2 : 3) * l + 1) != AW_OK)
-        return AW_ENOMEM;
-    char *o = b->p + b->len;
-    for (size_t i = 0; i < l; i++) {
-        char c = s[i];
-        if (!utf8 && (unsigned char)c >= 0x80) {
-            size_t n = 1;
-            while (n <= 4 && i + n <= l && !aw_utf8_valid(s + i, n))
-                n++;
-            if (n <= 4 && i + n <= l) {
-                memcpy(o, s + i, n);
-                o += n;
-                i += n - 1;
-            } else {
-                memcpy(o, "\xef\xbf\xbd", 3);
-                o += 3;
-            }
-            continue;
-        }
-        switch (c) {
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        default: *o++ = c;
-        }
-    }
-    *o++ = sep;
-    b->len = (size_t)(o - b->p);
-    return AW_OK;
-}
-
 static bool digits(const char *s, int n) {
     for (int i = 0; i < n; i++)
         if (!isdigit((unsigned char)s[i]))
@@ -176,7 +110,7 @@ int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) {
     return AW_OK;
 }
 
-int rows_object(rows_buf *b, const aw_observation *o) {
+int rows_object(aw_copy_buf *b, const aw_observation *o) {
     char *sk, *version_ref;
     char size[24], sha[65], md5[33], part[16], off[24], ts[24], idx[16];
     if (rows_identity(o, &version_ref, &sk) != AW_OK)
@@ -193,34 +127,34 @@ int rows_object(rows_buf *b, const aw_observation *o) {
     const char *et = rows_timestamp_ok(o->event_time) ? o->event_time : NULL;
     const char *etag = o->etag && *o->etag ? o->etag : NULL;
     int rc = AW_OK;
-    rc |= rows_field(b, o->store, '\t');
-    rc |= rows_field(b, o->bucket, '\t');
-    rc |= rows_field(b, o->key, '\t');
-    rc |= rows_field(b, version_ref, '\t');
-    rc |= rows_field(b, o->version_id && *o->version_id ? o->version_id : NULL, '\t');
-    rc |= rows_field(b, o->sequencer, '\t');
-    rc |= rows_field(b, sk, '\t');
-    rc |= rows_field(b, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
-    rc |= rows_field(b, o->has_sha256 ? sha : NULL, '\t');
-    rc |= rows_field(b, o->has_md5 ? md5 : NULL, '\t');
-    rc |= rows_field(b, etag, '\t');
-    rc |= rows_field(b, o->content_type && *o->content_type ? o->content_type : NULL, '\t');
-    rc |= rows_field(b, et, '\t');
-    rc |= rows_field(b, state_name(o->state), '\t');
-    rc |= rows_field(b, kind_name(o->kind), '\t');
-    rc |= rows_field(b, o->event_name, '\t');
-    rc |= rows_field(b, o->event_source, '\t');
-    rc |= rows_field(b, o->topic, '\t');
-    rc |= rows_field(b, part, '\t');
-    rc |= rows_field(b, off, '\t');
-    rc |= rows_field(b, ts, '\t');
-    rc |= rows_field(b, idx, '\n');
+    rc |= aw_copy_field(b, o->store, '\t');
+    rc |= aw_copy_field(b, o->bucket, '\t');
+    rc |= aw_copy_field(b, o->key, '\t');
+    rc |= aw_copy_field(b, version_ref, '\t');
+    rc |= aw_copy_field(b, o->version_id && *o->version_id ? o->version_id : o->version_seen, '\t');
+    rc |= aw_copy_field(b, o->sequencer, '\t');
+    rc |= aw_copy_field(b, sk, '\t');
+    rc |= aw_copy_field(b, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
+    rc |= aw_copy_field(b, o->has_sha256 ? sha : NULL, '\t');
+    rc |= aw_copy_field(b, o->has_md5 ? md5 : NULL, '\t');
+    rc |= aw_copy_field(b, etag, '\t');
+    rc |= aw_copy_field(b, o->content_type && *o->content_type ? o->content_type : NULL, '\t');
+    rc |= aw_copy_field(b, et, '\t');
+    rc |= aw_copy_field(b, state_name(o->state), '\t');
+    rc |= aw_copy_field(b, kind_name(o->kind), '\t');
+    rc |= aw_copy_field(b, o->event_name, '\t');
+    rc |= aw_copy_field(b, o->event_source, '\t');
+    rc |= aw_copy_field(b, o->topic, '\t');
+    rc |= aw_copy_field(b, part, '\t');
+    rc |= aw_copy_field(b, off, '\t');
+    rc |= aw_copy_field(b, ts, '\t');
+    rc |= aw_copy_field(b, idx, '\n');
     free(sk);
     free(version_ref);
     return rc ? AW_ENOMEM : AW_OK;
 }
 
-int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
+int rows_sidecar(aw_copy_buf *scs, aw_copy_buf *decls, const aw_observation *o,
                  const aw_sidecar_doc *d, const char *subject, int n, size_t max_decls) {
     bool object = o->kind != AW_OBS_DOCUMENT;
     char *sk = NULL, *version_ref = NULL;
@@ -237,32 +171,32 @@ int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
     else if (d->kind == AW_SC_FILE_METADATA || d->kind == AW_SC_SHA256)
         scope = "file";
     const char *declared_at = object ? o->event_time : d->created_at;
-    rows_buf *b = scs;
+    aw_copy_buf *b = scs;
     int rc = AW_OK;
-    rc |= rows_field(b, num, '\t');
-    rc |= rows_field(b, o->store, '\t'); /* a document: the store that read it */
-    rc |= rows_field(b, object ? o->bucket : NULL, '\t');
-    rc |= rows_field(b, object ? o->key : NULL, '\t');
-    rc |= rows_field(b, version_ref, '\t');
-    rc |= rows_field(b, object ? NULL : o->topic, '\t');
-    rc |= rows_field(b, object ? NULL : part, '\t');
-    rc |= rows_field(b, object ? NULL : off, '\t');
-    rc |= rows_field(b, object ? NULL : ts, '\t');
-    rc |= rows_field(b, aw_sidecar_kind_name(d->kind), '\t');
-    rc |= rows_field(b, object ? scope : NULL, '\t');
-    rc |= rows_field(b, object ? subject : NULL, '\t');
-    rc |= rows_field(b, d->json, '\t');
-    rc |= rows_field(b, d->error[0] ? d->error : NULL, '\t');
-    rc |= rows_field(b, d->sha256[0] ? d->sha256 : NULL, '\t');
-    rc |= rows_field(b, rows_timestamp_ok(declared_at) ? declared_at : NULL, '\t');
-    rc |= rows_field(b, rows_timestamp_ok(d->created_at) ? d->created_at : NULL, '\t');
-    rc |= rows_field(b, d->artifact_type, '\t');
-    rc |= rows_field(b, d->name, '\t');
-    rc |= rows_field(b, d->version, '\t');
-    rc |= rows_field(b, d->code_commit, '\t');
-    rc |= rows_field(b, d->run_id, '\t');
-    rc |= rows_field(b, d->job, '\t');
-    rc |= rows_field(b, d->event_type, '\n');
+    rc |= aw_copy_field(b, num, '\t');
+    rc |= aw_copy_field(b, o->store, '\t'); /* a document: the store that read it */
+    rc |= aw_copy_field(b, object ? o->bucket : NULL, '\t');
+    rc |= aw_copy_field(b, object ? o->key : NULL, '\t');
+    rc |= aw_copy_field(b, version_ref, '\t');
+    rc |= aw_copy_field(b, object ? NULL : o->topic, '\t');
+    rc |= aw_copy_field(b, object ? NULL : part, '\t');
+    rc |= aw_copy_field(b, object ? NULL : off, '\t');
+    rc |= aw_copy_field(b, object ? NULL : ts, '\t');
+    rc |= aw_copy_field(b, aw_sidecar_kind_name(d->kind), '\t');
+    rc |= aw_copy_field(b, object ? scope : NULL, '\t');
+    rc |= aw_copy_field(b, object ? subject : NULL, '\t');
+    rc |= aw_copy_field(b, d->json, '\t');
+    rc |= aw_copy_field(b, d->error[0] ? d->error : NULL, '\t');
+    rc |= aw_copy_field(b, d->sha256[0] ? d->sha256 : NULL, '\t');
+    rc |= aw_copy_field(b, rows_timestamp_ok(declared_at) ? declared_at : NULL, '\t');
+    rc |= aw_copy_field(b, rows_timestamp_ok(d->created_at) ? d->created_at : NULL, '\t');
+    rc |= aw_copy_field(b, d->artifact_type, '\t');
+    rc |= aw_copy_field(b, d->name, '\t');
+    rc |= aw_copy_field(b, d->version, '\t');
+    rc |= aw_copy_field(b, d->code_commit, '\t');
+    rc |= aw_copy_field(b, d->run_id, '\t');
+    rc |= aw_copy_field(b, d->job, '\t');
+    rc |= aw_copy_field(b, d->event_type, '\n');
     free(sk);
     free(version_ref);
     for (size_t i = 0; i < d->nparents && i < max_decls && !rc; i++) {
@@ -270,15 +204,15 @@ int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
         char ord[24];
         snprintf(ord, sizeof ord, "%zu", i);
         b = decls;
-        rc |= rows_field(b, num, '\t');
-        rc |= rows_field(b, ord, '\t');
-        rc |= rows_field(b, p->kind, '\t');
-        rc |= rows_field(b, p->child_bucket, '\t');
-        rc |= rows_field(b, p->child_key, '\t');
-        rc |= rows_field(b, p->uri, '\t');
-        rc |= rows_field(b, p->bucket, '\t');
-        rc |= rows_field(b, p->key, '\t');
-        rc |= rows_field(b, p->sha256[0] ? p->sha256 : NULL, '\n');
+        rc |= aw_copy_field(b, num, '\t');
+        rc |= aw_copy_field(b, ord, '\t');
+        rc |= aw_copy_field(b, p->kind, '\t');
+        rc |= aw_copy_field(b, p->child_bucket, '\t');
+        rc |= aw_copy_field(b, p->child_key, '\t');
+        rc |= aw_copy_field(b, p->uri, '\t');
+        rc |= aw_copy_field(b, p->bucket, '\t');
+        rc |= aw_copy_field(b, p->key, '\t');
+        rc |= aw_copy_field(b, p->sha256[0] ? p->sha256 : NULL, '\n');
     }
     return rc ? AW_ENOMEM : AW_OK;
 }

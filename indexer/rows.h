@@ -9,21 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "aw/copy.h"
 #include "aw/err.h"
 #include "aw/indexer.h"
 #include "sidecar.h"
-
-/* A growing buffer of COPY text (text format). */
-typedef struct rows_buf {
-    char *p;
-    size_t len, cap;
-} rows_buf;
-
-void rows_buf_free(rows_buf *b);
-
-/* Appends one field, escaped for COPY text format, or \N for NULL, then
- * sep ('\t' between fields, '\n' after the last). AW_ENOMEM. */
-int rows_field(rows_buf *b, const char *s, char sep) AW_WUR;
 
 /*
  * Normalises a sequencer so that plain string comparison orders the events
@@ -48,14 +37,14 @@ int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) A
 bool rows_timestamp_ok(const char *t);
 
 /* One aw_batch line for an object observation. */
-int rows_object(rows_buf *b, const aw_observation *o) AW_WUR;
+int rows_object(aw_copy_buf *b, const aw_observation *o) AW_WUR;
 
 /*
  * One aw_sc line for a sidecar (or a document) read from o, numbered n, and
  * one aw_decl line per lineage declaration in it, at most max_decls. subject
  * is what the sidecar describes (a folder, a file key, NULL for OpenLineage).
  */
-int rows_sidecar(rows_buf *scs, rows_buf *decls, const aw_observation *o,
+int rows_sidecar(aw_copy_buf *scs, aw_copy_buf *decls, const aw_observation *o,
                  const aw_sidecar_doc *d, const char *subject, int n,
                  size_t max_decls) AW_WUR;
 

@@ -196,6 +196,11 @@ int batch_observe(ingest *in, batch *b) {
             if (r->outcome == AW_FETCH_OK) {
                 o->state = AW_OBS_PRESENT;
                 o->size = j->bytes;
+                /* a versioned bucket whose events name no version (versitygw):
+                 * the version the GET read, as the store reported it */
+                if (!ev->version_id && r->info.version_id[0] &&
+                    strcmp(r->info.version_id, "null") && aw_token_ok(r->info.version_id, 1024))
+                    o->version_seen = r->info.version_id;
                 /* the store's header: taken only when it is text */
                 if (r->info.content_type[0] && aw_printable_ok(r->info.content_type, 256))
                     o->content_type = r->info.content_type;

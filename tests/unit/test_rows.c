@@ -19,10 +19,10 @@ static int seq_cmp(const char *a, const char *b, bool counter) {
 
 /* the COPY text of one field, NUL-terminated */
 static char *field_text(const char *s) {
-    rows_buf b = {0};
-    ASSERT_INT_EQ(rows_field(&b, s, '\n'), AW_OK);
+    aw_copy_buf b = {0};
+    ASSERT_INT_EQ(aw_copy_field(&b, s, '\n'), AW_OK);
     char *out = strndup(b.p, b.len);
-    rows_buf_free(&b);
+    aw_copy_buf_free(&b);
     return out;
 }
 
@@ -38,7 +38,41 @@ static void identity_is(const aw_observation *o, const char *ref, const char *se
     free(s);
 }
 
+/* Fields written with aw_copy_field/aw_copy_int read back the same by aw_copy_split. */
+static void copy_round_trip(void) {
+    const char *in[] = {"a\\b\tc\nd\re", NULL, "\\N", "", "caf\xc3\xa9 %2F", NULL, ""};
+    aw_copy_buf b = {0};
+    for (size_t i = 0; i < 7; i++)
+        ASSERT_INT_EQ(aw_copy_field(&b, in[i], '\t'), AW_OK);
+    ASSERT_INT_EQ(aw_copy_int(&b, -9223372036854775807LL - 1, '\n'), AW_OK);
+    char *line = strndup(b.p, b.len - 1), *f[10];
+    ASSERT_INT_EQ(aw_copy_split(line, b.len - 1, f, 10), 8);
+    for (size_t i = 0; i < 7; i++) {
+        if (in[i])
+            ASSERT_STR_EQ(f[i], in[i]);
+        else
+            ASSERT(f[i] == NULL);
+    }
+    ASSERT_STR_EQ(f[7], "-9223372036854775808");
+    free(line);
+    /* more fields than asked for */
+    line = strndup(b.p, b.len - 1);
+    ASSERT_INT_EQ(aw_copy_split(line, b.len - 1, f, 3), -1);
+    free(line);
+    aw_copy_buf_free(&b);
+    /* what the server may write besides: octal, hex, \b \f \v, a trailing empty field */
+    char other[] = "\\101\\x42\\b\\f\\v\tx\t";
+    ASSERT_INT_EQ(aw_copy_split(other, strlen(other), f, 4), 3);
+    ASSERT_STR_EQ(f[0], "AB\b\f\v");
+    ASSERT_STR_EQ(f[1], "x");
+    ASSERT_STR_EQ(f[2], "");
+    char empty[] = "";
+    ASSERT_INT_EQ(aw_copy_split(empty, 0, f, 1), 1);
+    ASSERT_STR_EQ(f[0], "");
+}
+
 int main(void) {
+    copy_round_trip();
     /* COPY text: backslash, tab, newline and CR escaped; NULL is \N */
     char *t = field_text("a\\b\tc\nd\re");
     ASSERT_STR_EQ(t, "a\\\\b\\tc\\nd\\re\n");
@@ -142,10 +176,10 @@ int main(void) {
                           .kind = AW_OBS_CREATED, .state = AW_OBS_PRESENT, .size = 5,
                           .has_sha256 = true, .topic = "t", .partition = 1, .offset = 9,
                           .timestamp = -1};
-    rows_buf b = {0};
+    aw_copy_buf b = {0};
     ASSERT_INT_EQ(rows_object(&b, &row), AW_OK);
     char *line = strndup(b.p, b.len);
-    rows_buf_free(&b);
+    aw_copy_buf_free(&b);
     int tabs = 0;
     for (char *p = line; *p; p++)
         tabs += *p == '\t';

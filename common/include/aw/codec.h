@@ -36,6 +36,9 @@ int aw_uriencode(const char *s, size_t len, bool keep_slash, char *buf, size_t c
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool aw_utf8_valid(const char *s, size_t len);
 
+/* The value of a hex digit (either case), -1 for anything else. */
+int aw_hex_digit(int c);
+
 /*
  * Copies s[0..len) to out (cap bytes, always NUL-terminated) so that it is
  * safe on one line of a log or a terminal: valid UTF-8 stays as it is;

@@ -58,6 +58,16 @@ int aw_pg_copy_put(aw_pg *pg, const char *data, size_t len, char *errstr, size_t
 int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t errstr_size) AW_WUR;
 
 /*
+ * Runs copy_sql (a COPY ... TO STDOUT in text format) and hands every line,
+ * without its newline and NUL-terminated in a buffer the callback may
+ * change (aw_copy_split), to row. A non-zero return from row stops the
+ * copy and is returned (the connection stays usable). AW_EPG with the
+ * server's words.
+ */
+int aw_pg_copy_out(aw_pg *pg, const char *copy_sql, int (*row)(void *ud, char *line, size_t len),
+                   void *ud, char *errstr, size_t errstr_size) AW_WUR;
+
+/*
  * True when the last failure was caused by the data of the statement: a data
  * exception (SQLSTATE class 22), an integrity constraint (23) or a program
  * limit such as an index row too large (54). Anything else (a lost or

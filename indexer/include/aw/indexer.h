@@ -36,6 +36,9 @@ typedef enum aw_obs_state {
 typedef struct aw_observation {
     const char *store, *bucket, *key;
     const char *version_id, *sequencer, *etag, *content_type, *event_time;
+    const char *version_seen; /* the version id the store reported when the bytes
+                                 were read, for an event that named none (it is
+                                 recorded, but the identity stays the sequencer) */
     const char *event_name, *event_source;
     bool seq_counter;        /* the sequencer is a counter (compared by value), not
                                 an AWS hex string (compared from the left) */
