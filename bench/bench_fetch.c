@@ -6,7 +6,8 @@
  *   bench_fetch BUCKET PREFIX COUNT CONCURRENCY    keys PREFIX0..PREFIX<COUNT-1>
  *   bench_fetch BUCKET KEY 1 1                     one object (COUNT 1 = KEY as is)
  * Endpoint and credentials: AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
- * AWS_SECRET_ACCESS_KEY (empty = unsigned), AWS_REGION.
+ * AWS_SECRET_ACCESS_KEY (empty = unsigned), AWS_REGION. BENCH_METHOD=DELETE
+ * (or HEAD) sends that request instead of a GET, for a store's own rate.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +75,9 @@ int main(int argc, char **argv) {
                 snprintf(keys[i], 256, "%s", prefix);
             else
                 snprintf(keys[i], 256, "%s%ld", prefix, done + i);
-            reqs[i] = (aw_fetch){.bucket = bucket, .key = keys[i], .on_start = on_start,
-                                 .on_body = on_body, .ud = &slots[i]};
+            reqs[i] = (aw_fetch){.method = getenv("BENCH_METHOD"), .bucket = bucket,
+                                 .key = keys[i], .on_start = on_start, .on_body = on_body,
+                                 .ud = &slots[i]};
         }
         if (aw_s3_fetch_many(s3, reqs, (size_t)n, &p, NULL) != AW_OK)
             return 1;

@@ -13,6 +13,7 @@
 #include "aw/http.h"
 #include "aw/ingest.h"
 #include "aw/log.h"
+#include "aw/policy.h"
 #include "commands.h"
 
 typedef struct command {
@@ -31,8 +32,8 @@ static const command commands[] = {
      "apply the schema migrations to PostgreSQL (idempotent)"},
     {"lineage", AW_CMD_LINEAGE, cmd_lineage, " up|down s3://bucket/key", 2, 2,
      "show what an object came from or what depends on it"},
-    {"policy", AW_CMD_POLICY, NULL, "", 0, AW_CONFIG_MAX_ARGS,
-     "plan, report and apply retention rules"},
+    {"policy", AW_CMD_POLICY, aw_cmd_policy, " check|plan|apply|run", 1, 1,
+     "check, plan, apply and schedule retention rules"},
     {"scrub", AW_CMD_SCRUB, NULL, "", 0, AW_CONFIG_MAX_ARGS,
      "re-read stored objects and verify checksums"},
     {"backfill", AW_CMD_BACKFILL, NULL, "", 0, AW_CONFIG_MAX_ARGS,

@@ -340,11 +340,13 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
         }
         const conf_key *k = NULL;
         bool negated = false;
-        for (size_t j = 0; j < NKEYS; j++) {
-            if (keys[j].flag && !strcmp(keys[j].flag, name))
+        /* a flag may name keys of several commands: the command's own wins */
+        for (size_t j = 0; j < NKEYS && !(k && (k->cmds & cmd)); j++) {
+            if (keys[j].flag && !strcmp(keys[j].flag, name)) {
                 k = &keys[j];
-            else if (keys[j].flag && keys[j].type == CT_BOOL && !strncmp(name, "no-", 3) &&
-                     !strcmp(keys[j].flag, name + 3)) {
+                negated = false;
+            } else if (keys[j].flag && keys[j].type == CT_BOOL && !strncmp(name, "no-", 3) &&
+                       !strcmp(keys[j].flag, name + 3)) {
                 k = &keys[j];
                 negated = true;
             }

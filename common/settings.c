@@ -15,6 +15,7 @@
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const key_encodings[] = {"auto", "url", "raw", NULL};
 static const char *const lineage_formats[] = {"table", "json", "dot", NULL};
+static const char *const plan_formats[] = {"table", "json", "csv", NULL};
 
 const conf_key aw_conf_keys[] = {
     {"log.level", "AW_LOG_LEVEL", "log-level", CT_ENUM, OFF(log_level), "info", 0, 0,
@@ -59,13 +60,15 @@ const conf_key aw_conf_keys[] = {
      OFF(event_key_encoding), "auto", 0, 0, key_encodings, AW_CMD_INGEST, false,
      "object keys in events: auto, url (form-encoded) or raw"},
     {"fetch.concurrency", "AW_FETCH_CONCURRENCY", "fetch-concurrency", CT_INT,
-     OFF(fetch_concurrency), "16", 1, 1024, NULL, AW_CMD_INGEST | AW_CMD_SCRUB, false,
-     "parallel object downloads"},
+     OFF(fetch_concurrency), "16", 1, 1024, NULL,
+     AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY, false,
+     "parallel object requests (downloads, deletions)"},
     {"fetch.timeout_ms", "AW_FETCH_TIMEOUT_MS", "fetch-timeout-ms", CT_INT,
-     OFF(fetch_timeout_ms), "30000", 100, 86400000, NULL, AW_CMD_INGEST | AW_CMD_SCRUB,
-     false, "abort a download with no progress for this long"},
+     OFF(fetch_timeout_ms), "30000", 100, 86400000, NULL,
+     AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY, false,
+     "abort a request with no progress for this long"},
     {"fetch.retries", "AW_FETCH_RETRIES", "fetch-retries", CT_INT, OFF(fetch_retries),
-     "5", 0, 100, NULL, AW_CMD_INGEST | AW_CMD_SCRUB, false,
+     "5", 0, 100, NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY, false,
      "retries on 5xx, 429 and timeouts before dead-lettering"},
     {"batch.max", "AW_BATCH_MAX", "batch-max", CT_INT, OFF(batch_max), "2000", 1,
      100000, NULL, AW_CMD_INGEST, false, "observations per PostgreSQL transaction"},
@@ -110,6 +113,20 @@ const conf_key aw_conf_keys[] = {
      AW_CMD_LINEAGE, false, "walk the graph as it was at this time (ISO 8601; default now)"},
     {"lineage.format", NULL, "format", CT_ENUM, OFF(lineage_format), "table", 0, 0,
      lineage_formats, AW_CMD_LINEAGE, false, "table, json or dot (Graphviz)"},
+    {"policy.rules", "AW_POLICY_RULES", "rules", CT_STR, OFF(policy_rules), "", 0, 0, NULL,
+     AW_CMD_POLICY, false, "the retention rules file (YAML; see docs/retention.md)"},
+    {"policy.format", NULL, "format", CT_ENUM, OFF(policy_format), "table", 0, 0,
+     plan_formats, AW_CMD_POLICY, false, "how a plan is printed: table, json or csv"},
+    {"policy.save", NULL, "save", CT_BOOL, OFF(policy_save), "false", 0, 0, NULL,
+     AW_CMD_POLICY, false, "record the plan and print its id (apply always does)"},
+    {"policy.plan", NULL, "plan", CT_INT, OFF(policy_plan), "0", 0, 2147483647, NULL,
+     AW_CMD_POLICY, false, "apply this saved plan instead of planning now"},
+    {"policy.force", NULL, "force", CT_BOOL, OFF(policy_force), "false", 0, 0, NULL,
+     AW_CMD_POLICY, false, "apply even when a bucket goes over max_delete_fraction"},
+    {"policy.every", "AW_POLICY_EVERY", "every", CT_STR, OFF(policy_every), "1h", 0, 0, NULL,
+     AW_CMD_POLICY, false, "run: how often to plan (s, m, h, d; jittered by 10%)"},
+    {"policy.apply", "AW_POLICY_APPLY", "apply", CT_BOOL, OFF(policy_apply), "false", 0, 0,
+     NULL, AW_CMD_POLICY, false, "run: apply each plan (default: plan only)"},
     {"migrate.status", NULL, "status", CT_BOOL, OFF(migrate_status), "false", 0, 0, NULL,
      AW_CMD_MIGRATE, false, "list migrations and whether they are applied; change nothing"},
 };

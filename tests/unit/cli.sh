@@ -46,7 +46,20 @@ has "$out" 'sha256 sidecar pattern "digest.txt": must be "*SUFFIX"'
 h=$("$AW_BIN" migrate --help)
 has "$h" "--status"
 has "$h" "--pg"
-for c in policy scrub backfill; do
+# policy without a subcommand, or with an unknown one, is a usage error
+for sub in "" nosuch; do
+    rc=0
+    out=$("$AW_BIN" policy $sub 2>&1) || rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 2 ]] || fail "policy $sub exited $rc, want 2"
+    has "$out" "usage: artifact-watch policy check"
+done
+rc=0
+out=$("$AW_BIN" policy plan 2>&1) || rc=$?
+checks=$((checks + 1))
+[[ $rc == 2 ]] || fail "policy plan without --rules exited $rc, want 2"
+has "$out" "--rules"
+for c in scrub backfill; do
     rc=0
     out=$("$AW_BIN" "$c" 2>&1) || rc=$?
     checks=$((checks + 1))

@@ -81,6 +81,14 @@ typedef struct aw_config {
     long lineage_depth;
     char *lineage_as_of;
     char *lineage_format;
+    /* policy */
+    char *policy_rules;
+    char *policy_format;
+    bool policy_save;
+    long policy_plan;
+    bool policy_force;
+    char *policy_every;
+    bool policy_apply;
     /* migrate */
     bool migrate_status;
 
