@@ -34,7 +34,7 @@ static const command commands[] = {
      "show what an object came from or what depends on it"},
     {"policy", AW_CMD_POLICY, aw_cmd_policy, " check|plan|apply|run", 1, 1,
      "check, plan, apply and schedule retention rules"},
-    {"scrub", AW_CMD_SCRUB, NULL, "", 0, AW_CONFIG_MAX_ARGS,
+    {"scrub", AW_CMD_SCRUB, aw_cmd_scrub, "", 0, 0,
      "re-read stored objects and verify checksums"},
     {"backfill", AW_CMD_BACKFILL, NULL, "", 0, AW_CONFIG_MAX_ARGS,
      "index objects that exist in a bucket but were never announced"},

@@ -59,7 +59,7 @@ out=$("$AW_BIN" policy plan 2>&1) || rc=$?
 checks=$((checks + 1))
 [[ $rc == 2 ]] || fail "policy plan without --rules exited $rc, want 2"
 has "$out" "--rules"
-for c in scrub backfill; do
+for c in backfill; do
     rc=0
     out=$("$AW_BIN" "$c" 2>&1) || rc=$?
     checks=$((checks + 1))

@@ -89,6 +89,15 @@ typedef struct aw_config {
     bool policy_force;
     char *policy_every;
     bool policy_apply;
+    /* scrub */
+    char *scrub_interval;
+    bool scrub_once;
+    bool scrub_all;
+    char *scrub_bucket;
+    char *scrub_prefix;
+    long scrub_max_bytes_per_sec;
+    long scrub_max_objects_per_sec;
+    long scrub_batch;
     /* migrate */
     bool migrate_status;
 

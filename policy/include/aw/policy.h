@@ -1,6 +1,7 @@
 /*
  * `artifact-watch policy`: retention rules checked, planned, applied and
- * audited, and the scheduled retention worker. See policy/policy.c.
+ * audited, and the scheduled retention worker (policy/policy.c); `artifact-watch
+ * scrub`: stored bytes re-read and verified (policy/scrub.c).
  */
 #ifndef AW_POLICY_H
 #define AW_POLICY_H
@@ -10,5 +11,10 @@
 /* Exit status: 0 done, 1 a runtime failure (or deletions that failed), 2
  * bad arguments or rules, 3 a run refused by the safety cap. */
 int aw_cmd_policy(aw_config *cfg);
+
+/* `artifact-watch scrub`: re-reads stored bytes against their recorded
+ * SHA-256 and opens or resolves alerts. Exit status: 0 done, 1 a database
+ * or store failure, 2 bad arguments. */
+int aw_cmd_scrub(aw_config *cfg);
 
 #endif

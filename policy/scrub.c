@@ -1,0 +1,340 @@
+/*
+ * `artifact-watch scrub`: re-reads stored bytes and compares them with the
+ * SHA-256 recorded at ingest. It never repairs anything; it reports, through
+ * aw.scrub_state (progress, so a restart resumes where it was) and aw.alerts
+ * (checksum_mismatch, missing, unreadable, opened and resolved by
+ * aw.scrub_record in the transaction that records the result).
+ *
+ * A pass takes what is due now: suspects first (a failed read, a mismatch),
+ * then versions never verified, oldest first, then the least recently
+ * verified. Workers lease small batches with FOR UPDATE SKIP LOCKED, so
+ * several share a pass and none reads a version another holds; a version
+ * verified in a pass is due again only an interval later, so no pass reads
+ * it twice. Reads go through the same streaming fetch as ingest (pinned by
+ * version id, or by If-Match on the recorded ETag, so an object a pipeline
+ * rewrote since is "changed", not corrupt), within a byte and object budget
+ * measured over a sliding minute.
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aw/codec.h"
+#include "aw/hash.h"
+#include "aw/http.h"
+#include "aw/log.h"
+#include "aw/policy.h"
+#include "aw/util.h"
+#include "internal.h"
+
+#define SLOG "scrub"
+#define WINDOW_MS 60000
+
+static volatile sig_atomic_t scrub_stop;
+
+static void on_signal(int sig) {
+    if (scrub_stop)
+        _exit(128 + sig);
+    scrub_stop = 1;
+}
+
+/* The live versions: present, hashed, and either pinned by a version id or
+ * the newest of an unversioned key. */
+#define LIVE                                                                                   \
+    "v.state = 'present' AND NOT v.deleted AND v.sha256 IS NOT NULL"                           \
+    " AND (v.version_id IS NOT NULL OR NOT EXISTS (SELECT FROM aw.object_versions w"           \
+    "  WHERE w.store = v.store AND w.bucket = v.bucket AND w.key = v.key AND w.id <> v.id"     \
+    "  AND (w.seq_key > v.seq_key OR aw.version_time(w) > aw.version_time(v))))"
+#define SCOPE                                                                                  \
+    " AND v.store = $1 AND ($2 = '' OR v.bucket = $2)"                                          \
+    " AND ($3 = '' OR left(v.key, length($3)) = $3)"
+
+/* New live versions get their first due time: when they arrived plus the
+ * interval, spread by 20% on their id. */
+static const char *const sync_sql =
+    "INSERT INTO aw.scrub_state (object_version_id, due_at)"
+    " SELECT v.id, v.first_seen_at + $4::interval * (0.8 + 0.4 * ((hashint8(v.id) & 65535)"
+    "  / 65535.0)) FROM aw.object_versions v WHERE " LIVE SCOPE
+    " AND NOT EXISTS (SELECT FROM aw.scrub_state s WHERE s.object_version_id = v.id)"
+    " ON CONFLICT DO NOTHING";
+
+static const char *const all_sql =
+    "UPDATE aw.scrub_state s SET due_at = now() FROM aw.object_versions v"
+    " WHERE v.id = s.object_version_id AND s.due_at > now()" SCOPE;
+
+static const char *const lease_sql =
+    "WITH c AS ("
+    " SELECT s.object_version_id AS id FROM aw.scrub_state s"
+    "  JOIN aw.object_versions v ON v.id = s.object_version_id"
+    " WHERE s.due_at <= $4::timestamptz AND (s.lease_until IS NULL OR s.lease_until < now())"
+    "  AND " LIVE SCOPE
+    " ORDER BY s.suspect DESC, s.last_verified_at IS NULL DESC,"
+    "  CASE WHEN s.last_verified_at IS NULL THEN v.first_seen_at END, s.last_verified_at"
+    " LIMIT $5::int FOR UPDATE OF s SKIP LOCKED)"
+    " UPDATE aw.scrub_state s SET lease_owner = $6, lease_until = now() + interval '10 minutes'"
+    "  FROM c, aw.object_versions v WHERE s.object_version_id = c.id AND v.id = c.id"
+    " RETURNING v.id, v.bucket, v.key, v.version_id, v.etag, encode(v.sha256, 'hex'), v.size";
+enum { L_ID, L_BUCKET, L_KEY, L_VERSION, L_ETAG, L_SHA, L_SIZE };
+
+/* One version being read. */
+typedef struct item {
+    aw_hash *hash;
+    int64_t bytes;
+} item;
+
+static int on_start(void *ud) {
+    item *it = ud;
+    it->bytes = 0;
+    return aw_hash_reset(it->hash);
+}
+
+static int on_body(void *ud, const void *data, size_t len) {
+    item *it = ud;
+    it->bytes += (int64_t)len;
+    return aw_hash_update(it->hash, data, len);
+}
+
+/* Reads held over the last minute, for the budget. */
+typedef struct budget {
+    const aw_config *cfg;
+    int64_t start;
+    struct {
+        int64_t at, bytes, objects;
+    } log[4096];
+    size_t n;
+} budget;
+
+static void budget_note(budget *b, int64_t bytes, int64_t objects) {
+    if (b->n == sizeof b->log / sizeof b->log[0]) {
+        memmove(b->log, b->log + 1, (b->n - 1) * sizeof b->log[0]);
+        b->n--;
+    }
+    b->log[b->n].at = aw_now_ms();
+    b->log[b->n].bytes = bytes;
+    b->log[b->n++].objects = objects;
+}
+
+/* Waits until the last minute's reads are within the budget. */
+static void budget_wait(budget *b) {
+    long max_b = b->cfg->scrub_max_bytes_per_sec, max_o = b->cfg->scrub_max_objects_per_sec;
+    if (!max_b && !max_o)
+        return;
+    while (!scrub_stop) {
+        int64_t now = aw_now_ms(), from = now - WINDOW_MS, sb = 0, so = 0;
+        size_t k = 0;
+        while (k < b->n && b->log[k].at < from)
+            k++;
+        memmove(b->log, b->log + k, (b->n - k) * sizeof b->log[0]);
+        b->n -= k;
+        for (size_t i = 0; i < b->n; i++) {
+            sb += b->log[i].bytes;
+            so += b->log[i].objects;
+        }
+        /* the window is the last minute, or the time since the start if shorter */
+        double secs = (double)(now - (b->start > from ? b->start : from)) / 1000.0;
+        if (secs < 1)
+            secs = 1;
+        if ((!max_b || sb <= max_b * secs) && (!max_o || so <= max_o * secs))
+            return;
+        usleep(50 * 1000);
+    }
+}
+
+static int release(aw_pg *pg, const char *owner) {
+    char err[512];
+    const char *params[1] = {owner};
+    return aw_pg_query(pg, "UPDATE aw.scrub_state SET lease_owner = NULL, lease_until = NULL"
+                           " WHERE lease_owner = $1", 1, params, NULL, err, sizeof err);
+}
+
+typedef struct pass_stats {
+    long ok, mismatch, missing, changed, failed;
+    int64_t bytes;
+} pass_stats;
+
+/* Reads one leased batch and records what it found. AW_EUNAVAILABLE when
+ * the store is away (nothing is recorded: it is no object's fault). */
+static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *interval,
+                       aw_pg_result *l, pass_stats *st, budget *bu, char *errstr, size_t n) {
+    int rows = aw_pg_result_rows(l);
+    aw_fetch *reqs = calloc((size_t)rows, sizeof *reqs);
+    item *items = calloc((size_t)rows, sizeof *items);
+    int rc = reqs && items ? AW_OK : AW_ENOMEM;
+    for (int i = 0; rc == AW_OK && i < rows; i++) {
+        rc = aw_hash_new(false, &items[i].hash);
+        const char *version = aw_pg_result_get(l, i, L_VERSION);
+        reqs[i] = (aw_fetch){.bucket = aw_pg_result_get(l, i, L_BUCKET),
+                             .key = aw_pg_result_get(l, i, L_KEY), .version_id = version,
+                             .if_match = version ? NULL : aw_pg_result_get(l, i, L_ETAG),
+                             .on_start = on_start, .on_body = on_body, .ud = &items[i]};
+    }
+    aw_fetch_policy pol = {.concurrency = (int)cfg->fetch_concurrency,
+                           .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
+                           .backoff_max_ms = 10000, .stop_grace_ms = 5000};
+    if (rc == AW_OK)
+        rc = aw_s3_fetch_many(s3, reqs, (size_t)rows, &pol, &scrub_stop);
+    json_t *arr = rc == AW_OK ? json_array() : NULL;
+    int64_t bytes = 0;
+    bool away = false;
+    for (int i = 0; arr && i < rows; i++) {
+        const aw_fetch *f = &reqs[i];
+        const char *result = "failed", *want = aw_pg_result_get(l, i, L_SHA);
+        char got[65] = "";
+        bytes += items[i].bytes;
+        switch (f->outcome) {
+        case AW_FETCH_OK: {
+            uint8_t sha[32];
+            if (aw_hash_final(items[i].hash, sha, NULL) != AW_OK)
+                break;
+            aw_hex(sha, 32, got);
+            result = want && !strcmp(got, want) ? "ok" : "checksum_mismatch";
+            break;
+        }
+        case AW_FETCH_NOT_FOUND: result = "missing"; break;
+        case AW_FETCH_PRECONDITION: result = "changed"; break;
+        case AW_FETCH_UNAVAILABLE: away = true; break;
+        default: break;
+        }
+        st->ok += !strcmp(result, "ok");
+        st->mismatch += !strcmp(result, "checksum_mismatch");
+        st->missing += !strcmp(result, "missing");
+        st->changed += !strcmp(result, "changed");
+        st->failed += !strcmp(result, "failed");
+        if (strcmp(result, "ok"))
+            AW_WARN(SLOG, "%s s3://%s/%s%s%s: %s", result, f->bucket, f->key,
+                    f->version_id ? " version " : "", f->version_id ? f->version_id : "",
+                    f->error[0] ? f->error : got[0] ? got : "");
+        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:{s:i, s:I}}", "id",
+                              aw_pg_result_get(l, i, L_ID), "result", result, "actual",
+                              got[0] ? got : NULL, "error", f->error[0] ? f->error : NULL,
+                              "detail", "http_status", (int)f->info.status, "bytes_read",
+                              (json_int_t)items[i].bytes);
+        if (!o || json_array_append_new(arr, o))
+            rc = AW_ENOMEM;
+    }
+    st->bytes += bytes;
+    budget_note(bu, bytes, rows);
+    if (rc == AW_OK && away) {
+        snprintf(errstr, n, "the store is unreachable or refuses our credentials");
+        rc = AW_EUNAVAILABLE;
+    }
+    char *json = rc == AW_OK && arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (rc == AW_OK && !json)
+        rc = AW_ENOMEM;
+    if (rc == AW_OK) {
+        const char *params[2] = {json, interval};
+        rc = aw_pg_query(pg, "SELECT aw.scrub_record($1::jsonb, $2::interval)", 2, params, NULL,
+                         errstr, n);
+    }
+    free(json);
+    json_decref(arr);
+    for (int i = 0; items && i < rows; i++)
+        aw_hash_destroy(items[i].hash);
+    free(items);
+    free(reqs);
+    return rc;
+}
+
+/* One pass over what is due now. */
+static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *interval,
+                      const char *owner, bool all, char *errstr, size_t n) {
+    char batch[24];
+    snprintf(batch, sizeof batch, "%ld", cfg->scrub_batch);
+    const char *params[6] = {cfg->s3_store, cfg->scrub_bucket, cfg->scrub_prefix, interval,
+                             batch, owner};
+    aw_pg_result *t0 = NULL;
+    int rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
+    char start[64] = "";
+    if (rc == AW_OK)
+        snprintf(start, sizeof start, "%s", aw_pg_result_get(t0, 0, 0));
+    aw_pg_result_free(t0);
+    if (rc == AW_OK)
+        rc = aw_pg_query(pg, sync_sql, 4, params, NULL, errstr, n);
+    if (rc == AW_OK && all)
+        rc = aw_pg_query(pg, all_sql, 3, params, NULL, errstr, n);
+    if (rc == AW_OK && all) { /* what --all made due is due at the pass's start too */
+        t0 = NULL;
+        rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
+        if (rc == AW_OK)
+            snprintf(start, sizeof start, "%s", aw_pg_result_get(t0, 0, 0));
+        aw_pg_result_free(t0);
+    }
+    params[3] = start;
+    pass_stats st = {0};
+    budget *bu = calloc(1, sizeof *bu);
+    if (!bu)
+        return AW_ENOMEM;
+    bu->cfg = cfg;
+    bu->start = aw_now_ms();
+    int64_t t_start = aw_now_ms();
+    while (rc == AW_OK && !scrub_stop) {
+        budget_wait(bu);
+        aw_pg_result *l = NULL;
+        if ((rc = aw_pg_query(pg, lease_sql, 6, params, &l, errstr, n)) != AW_OK)
+            break;
+        if (aw_pg_result_rows(l) == 0) {
+            aw_pg_result_free(l);
+            break;
+        }
+        rc = scrub_batch(pg, s3, cfg, interval, l, &st, bu, errstr, n);
+        aw_pg_result_free(l);
+    }
+    free(bu);
+    if (rc != AW_OK || scrub_stop)
+        (void)release(pg, owner);
+    double secs = (double)(aw_now_ms() - t_start) / 1000.0;
+    AW_INFO(SLOG, "pass %s: %ld ok, %ld checksum mismatches, %ld missing, %ld changed since "
+            "indexed, %ld failed reads; %lld bytes in %.1f s",
+            rc == AW_OK ? (scrub_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
+            st.missing, st.changed, st.failed, (long long)st.bytes, secs);
+    return rc;
+}
+
+int aw_cmd_scrub(aw_config *cfg) {
+    int64_t every;
+    if (aw_parse_duration(cfg->scrub_interval, &every) != AW_OK || every <= 0) {
+        fprintf(stderr, "artifact-watch scrub: --interval \"%s\" is not a duration such as 7d\n",
+                cfg->scrub_interval);
+        return 2;
+    }
+    char interval[32], owner[128], host[64] = "";
+    snprintf(interval, sizeof interval, "%lld seconds", (long long)every);
+    gethostname(host, sizeof host - 1);
+    snprintf(owner, sizeof owner, "%s:%ld", host, (long)getpid());
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    char err[1024];
+    aw_pg *pg = NULL;
+    aw_s3 *s3 = NULL;
+    if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK ||
+        aw_s3_new_from_config(cfg, &s3, err, sizeof err) != AW_OK) {
+        fprintf(stderr, "artifact-watch scrub: %s\n", err);
+        aw_pg_destroy(pg);
+        return 1;
+    }
+    int status = 0;
+    for (bool first = true; !scrub_stop; first = false) {
+        int rc = scrub_pass(pg, s3, cfg, interval, owner, first && cfg->scrub_all, err,
+                            sizeof err);
+        if (rc != AW_OK) {
+            AW_ERROR(SLOG, "%s", rc == AW_ENOMEM ? "out of memory" : err);
+            status = 1;
+            if (cfg->scrub_once || aw_pg_is_broken(pg))
+                break;
+        }
+        if (cfg->scrub_once)
+            break;
+        /* what comes due next is picked up within a minute */
+        for (int64_t until = aw_now_ms() + 60000; !scrub_stop && aw_now_ms() < until;)
+            usleep(100 * 1000);
+    }
+    aw_s3_destroy(s3);
+    aw_pg_destroy(pg);
+    return status;
+}
