@@ -5,9 +5,11 @@
  */
 #include "aw/hash.h"
 
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aw/codec.h"
 
@@ -80,5 +82,20 @@ int aw_sha256_hex(const void *data, size_t len, char out[65]) {
     if (EVP_Digest(data, len, d, &n, EVP_sha256(), NULL) != 1 || n != 32)
         return AW_ETLS;
     aw_hex(d, 32, out);
+    return AW_OK;
+}
+
+int aw_sha256_b64_hex(const char *b64, char out[65]) {
+    size_t l = strlen(b64);
+    unsigned char raw[48];
+    /* 32 bytes are 44 characters with one '=' of padding */
+    if (l != 44 || b64[43] != '=' || b64[42] == '=')
+        return AW_EINVAL;
+    for (size_t i = 0; i < 43; i++)
+        if (!isalnum((unsigned char)b64[i]) && b64[i] != '+' && b64[i] != '/')
+            return AW_EINVAL;
+    if (EVP_DecodeBlock(raw, (const unsigned char *)b64, 44) != 33)
+        return AW_EINVAL;
+    aw_hex(raw, 32, out);
     return AW_OK;
 }

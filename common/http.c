@@ -341,6 +341,12 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
             return AW_ENOMEM;
         s->headers = n;
     }
+    if (r->checksum_mode) {
+        struct curl_slist *n = curl_slist_append(s->headers, "x-amz-checksum-mode: ENABLED");
+        if (!n)
+            return AW_ENOMEM;
+        s->headers = n;
+    }
     CURL *e = s->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);

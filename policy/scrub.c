@@ -169,6 +169,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
         reqs[i] = (aw_fetch){.bucket = aw_pg_result_get(l, i, L_BUCKET),
                              .key = aw_pg_result_get(l, i, L_KEY), .version_id = version,
                              .if_match = version ? NULL : aw_pg_result_get(l, i, L_ETAG),
+                             .checksum_mode = true,
                              .on_start = on_start, .on_body = on_body, .ud = &items[i]};
     }
     aw_fetch_policy pol = {.concurrency = (int)cfg->fetch_concurrency,
@@ -182,7 +183,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
     for (int i = 0; arr && i < rows; i++) {
         const aw_fetch *f = &reqs[i];
         const char *result = "failed", *want = aw_pg_result_get(l, i, L_SHA);
-        char got[65] = "";
+        char got[65] = "", store[65] = "";
         bytes += items[i].bytes;
         switch (f->outcome) {
         case AW_FETCH_OK: {
@@ -191,6 +192,13 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                 break;
             aw_hex(sha, 32, got);
             result = want && !strcmp(got, want) ? "ok" : "checksum_mismatch";
+            /* the store's own full-object checksum, when it keeps one */
+            if (f->info.checksum_sha256[0] &&
+                aw_sha256_b64_hex(f->info.checksum_sha256, store) != AW_OK)
+                store[0] = '\0';
+            if (store[0] && strcmp(store, got))
+                AW_WARN(SLOG, "store_checksum_mismatch s3://%s/%s: the store says %s", f->bucket,
+                        f->key, store);
             break;
         }
         case AW_FETCH_NOT_FOUND: result = "missing"; break;
@@ -207,9 +215,10 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
             AW_WARN(SLOG, "%s s3://%s/%s%s%s: %s", result, f->bucket, f->key,
                     f->version_id ? " version " : "", f->version_id ? f->version_id : "",
                     f->error[0] ? f->error : got[0] ? got : "");
-        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:{s:i, s:I}}", "id",
+        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:{s:i, s:I}}", "id",
                               aw_pg_result_get(l, i, L_ID), "result", result, "actual",
-                              got[0] ? got : NULL, "error", f->error[0] ? f->error : NULL,
+                              got[0] ? got : NULL, "store_sha256", store[0] ? store : NULL,
+                              "error", f->error[0] ? f->error : NULL,
                               "detail", "http_status", (int)f->info.status, "bytes_read",
                               (json_int_t)items[i].bytes);
         if (!o || json_array_append_new(arr, o))

@@ -152,6 +152,14 @@ int main(void) {
     ASSERT(aw_printable_ok("text/plain; charset=utf-8", 256));
     ASSERT(!aw_printable_ok("text/\x7f", 256));
     ASSERT_INT_EQ(aw_sha256_hex("abc", 3, hex), AW_OK);
+    char h64[65];
+    /* the store's checksum header: base64 of exactly 32 bytes, else refused */
+    ASSERT_INT_EQ(aw_sha256_b64_hex("WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2vgM=", h64), AW_OK);
+    ASSERT_STR_EQ(h64, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
+    ASSERT_INT_EQ(aw_sha256_b64_hex("WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2vg==", h64), AW_EINVAL);
+    ASSERT_INT_EQ(aw_sha256_b64_hex("WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2v*M=", h64), AW_EINVAL);
+    ASSERT_INT_EQ(aw_sha256_b64_hex("", h64), AW_EINVAL);
+    ASSERT_INT_EQ(aw_sha256_b64_hex("AAAA", h64), AW_EINVAL);
     /* a log line is one line whatever the outside text in it */
     char line[4096];
     log_line("a\n2026-01-01T00:00:00.000Z ERROR forged\x1b[2J\xc2\x9b\xff caf\xc3\xa9", line,

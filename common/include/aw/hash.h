@@ -28,6 +28,10 @@ void aw_hash_destroy(aw_hash *h);
 /* SHA-256 of one buffer, as lowercase hex (65 bytes with the NUL). */
 int aw_sha256_hex(const void *data, size_t len, char out[65]) AW_WUR;
 
+/* A SHA-256 sent in base64 (x-amz-checksum-sha256) as lowercase hex.
+ * AW_EINVAL unless it is the base64 of exactly 32 bytes. */
+int aw_sha256_b64_hex(const char *b64, char out[65]) AW_WUR;
+
 /* The crypto library behind aw_hash, e.g. "OpenSSL 3.0.19 27 Jan 2026". */
 const char *aw_crypto_version(void);
 

@@ -91,6 +91,7 @@ typedef struct aw_fetch {
     const char *query;       /* more query parameters, encoded, or NULL */
     const char *version_id;  /* pinned when not NULL/"" */
     const char *if_match;    /* ETag (no quotes) the bytes must still have, or NULL */
+    bool checksum_mode;      /* ask for the store's own checksum (x-amz-checksum-mode) */
     int (*on_start)(void *ud);
     aw_body_cb on_body;
     void *ud;
