@@ -4,6 +4,9 @@
  */
 #include "aw/pg.h"
 
+#include <errno.h>
+#include <poll.h>
+
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +263,48 @@ int aw_pg_copy_out(aw_pg *pg, const char *copy_sql, int (*row)(void *, char *, s
         return AW_EPG;
     }
     return finish(pg, rc, errstr, n);
+}
+
+int aw_pg_listen(aw_pg *pg, const char *channel, char *errstr, size_t n) {
+    for (const char *c = channel; *c; c++)
+        if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9'))) {
+            snprintf(errstr, n, "\"%s\" is not a channel name", channel);
+            return AW_EPG;
+        }
+    char sql[128];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel);
+    return aw_pg_exec_script(pg, sql, errstr, n);
+}
+
+/* Takes every pending notification; true when there was one. */
+static bool take_notifies(aw_pg *pg) {
+    bool any = false;
+    PGnotify *nt;
+    while ((nt = PQnotifies(pg->conn))) {
+        any = true;
+        PQfreemem(nt);
+    }
+    return any;
+}
+
+int aw_pg_wait_notify(aw_pg *pg, long timeout_ms, char *errstr, size_t n) {
+    if (PQconsumeInput(pg->conn) != 1)
+        goto broken;
+    if (take_notifies(pg))
+        return 1;
+    struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+    if (pfd.fd < 0)
+        goto broken;
+    int r = poll(&pfd, 1, (int)(timeout_ms > 0 ? timeout_ms : 0));
+    if (r < 0 && errno != EINTR)
+        goto broken;
+    if (r > 0 && PQconsumeInput(pg->conn) != 1)
+        goto broken;
+    return take_notifies(pg) ? 1 : 0;
+broken:
+    copy_err(errstr, n, "PostgreSQL", PQerrorMessage(pg->conn));
+    snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006");
+    return AW_EPG;
 }
 
 bool aw_pg_failure_is_data(const aw_pg *pg) {

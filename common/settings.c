@@ -8,7 +8,7 @@
 #include "config_keys.h"
 
 #define OFF(f) offsetof(aw_config, f)
-#define S3CMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_SCRUB | AW_CMD_BACKFILL)
+#define S3CMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_SCRUB | AW_CMD_BACKFILL | AW_CMD_VERIFY)
 #define PGCMDS (AW_CMD_ALL)
 #define KCMDS AW_KAFKA_CMDS
 
@@ -16,6 +16,9 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const key_encodings[] = {"auto", "url", "raw", NULL};
 static const char *const lineage_formats[] = {"table", "json", "dot", NULL};
 static const char *const plan_formats[] = {"table", "json", "csv", NULL};
+static const char *const alert_states[] = {"open", "resolved", "all", NULL};
+static const char *const alert_formats[] = {"table", "json", "dot", NULL};
+static const char *const verify_formats[] = {"table", "json", NULL};
 
 const conf_key aw_conf_keys[] = {
     {"log.level", "AW_LOG_LEVEL", "log-level", CT_ENUM, OFF(log_level), "info", 0, 0,
@@ -65,10 +68,10 @@ const conf_key aw_conf_keys[] = {
      "parallel object requests (downloads, deletions)"},
     {"fetch.timeout_ms", "AW_FETCH_TIMEOUT_MS", "fetch-timeout-ms", CT_INT,
      OFF(fetch_timeout_ms), "30000", 100, 86400000, NULL,
-     AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY, false,
+     AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY | AW_CMD_VERIFY, false,
      "abort a request with no progress for this long"},
     {"fetch.retries", "AW_FETCH_RETRIES", "fetch-retries", CT_INT, OFF(fetch_retries),
-     "5", 0, 100, NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY, false,
+     "5", 0, 100, NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY | AW_CMD_VERIFY, false,
      "retries on 5xx, 429 and timeouts before dead-lettering"},
     {"batch.max", "AW_BATCH_MAX", "batch-max", CT_INT, OFF(batch_max), "2000", 1,
      100000, NULL, AW_CMD_INGEST, false, "observations per PostgreSQL transaction"},
@@ -145,6 +148,23 @@ const conf_key aw_conf_keys[] = {
      "read budget in objects per second, over a sliding minute (0: none)"},
     {"scrub.batch", NULL, "scrub-batch", CT_INT, OFF(scrub_batch), "64", 1, 10000, NULL,
      AW_CMD_SCRUB, false, "versions leased and read at a time"},
+    {"alerts.state", NULL, "state", CT_ENUM, OFF(alerts_state), "open", 0, 0, alert_states,
+     AW_CMD_ALERTS, false, "list: open, resolved or all"},
+    {"alerts.format", NULL, "format", CT_ENUM, OFF(alerts_format), "table", 0, 0, alert_formats,
+     AW_CMD_ALERTS, false, "table or json; show also dot (the blast radius in Graphviz)"},
+    {"alerts.alertmanager_url", "AW_ALERTMANAGER_URL", "alertmanager-url", CT_STR,
+     OFF(alertmanager_url), "", 0, 0, NULL, AW_CMD_ALERTS, false,
+     "push: Alertmanager's base URL, e.g. http://alertmanager:9093"},
+    {"alerts.resend", "AW_ALERTS_RESEND", "resend", CT_STR, OFF(alerts_resend), "60s", 0, 0, NULL,
+     AW_CMD_ALERTS, false, "push: send open alerts again this often (s, m, h)"},
+    {"alerts.once", NULL, "once", CT_BOOL, OFF(alerts_once), "false", 0, 0, NULL, AW_CMD_ALERTS,
+     false, "push: send once and exit"},
+    {"verify.fetch", NULL, "fetch", CT_BOOL, OFF(verify_fetch), "false", 0, 0, NULL,
+     AW_CMD_VERIFY, false, "re-read the bytes now and hash them"},
+    {"verify.expect", NULL, "expect", CT_STR, OFF(verify_expect), "", 0, 0, NULL, AW_CMD_VERIFY,
+     false, "the SHA-256 (hex) every URI must have"},
+    {"verify.format", NULL, "format", CT_ENUM, OFF(verify_format), "table", 0, 0, verify_formats,
+     AW_CMD_VERIFY, false, "table or json"},
     {"migrate.status", NULL, "status", CT_BOOL, OFF(migrate_status), "false", 0, 0, NULL,
      AW_CMD_MIGRATE, false, "list migrations and whether they are applied; change nothing"},
 };

@@ -21,8 +21,10 @@
 
 #define LOG "policy"
 
-/* Set by SIGTERM/SIGINT. */
+/* Set by SIGTERM/SIGINT once policy_signals() installed the handler (a
+ * second signal exits at once). Every command of policy/ stops on it. */
 extern volatile sig_atomic_t policy_stop;
+void policy_signals(void);
 
 /* qsort, for arrays that may be empty (and then NULL). */
 static inline void psort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {

@@ -29,6 +29,13 @@ static void on_signal(int sig) {
     policy_stop = 1;
 }
 
+void policy_signals(void) {
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 static const char *const usage =
     "usage: artifact-watch policy check --rules FILE\n"
     "       artifact-watch policy plan --rules FILE [--format table|json|csv] [--save]\n"
@@ -178,10 +185,7 @@ int aw_cmd_policy(aw_config *cfg) {
         fprintf(stderr, "artifact-watch policy: %s\n", usage);
         return 2;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    policy_signals();
 
     aw_rules *rs = NULL;
     if (!(apply && cfg->policy_plan)) {

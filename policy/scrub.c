@@ -33,13 +33,6 @@
 #define SLOG "scrub"
 #define WINDOW_MS 60000
 
-static volatile sig_atomic_t scrub_stop;
-
-static void on_signal(int sig) {
-    if (scrub_stop)
-        _exit(128 + sig);
-    scrub_stop = 1;
-}
 
 /* The live versions: present, hashed, and either pinned by a version id or
  * the newest of an unversioned key. */
@@ -122,7 +115,7 @@ static void budget_wait(budget *b) {
     long max_b = b->cfg->scrub_max_bytes_per_sec, max_o = b->cfg->scrub_max_objects_per_sec;
     if (!max_b && !max_o)
         return;
-    while (!scrub_stop) {
+    while (!policy_stop) {
         int64_t now = aw_now_ms(), from = now - WINDOW_MS, sb = 0, so = 0;
         size_t k = 0;
         while (k < b->n && b->log[k].at < from)
@@ -176,7 +169,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                            .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
                            .backoff_max_ms = 10000, .stop_grace_ms = 5000};
     if (rc == AW_OK)
-        rc = aw_s3_fetch_many(s3, reqs, (size_t)rows, &pol, &scrub_stop);
+        rc = aw_s3_fetch_many(s3, reqs, (size_t)rows, &pol, &policy_stop);
     json_t *arr = rc == AW_OK ? json_array() : NULL;
     int64_t bytes = 0;
     bool away = false;
@@ -279,7 +272,7 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
     bu->cfg = cfg;
     bu->start = aw_now_ms();
     int64_t t_start = aw_now_ms();
-    while (rc == AW_OK && !scrub_stop) {
+    while (rc == AW_OK && !policy_stop) {
         budget_wait(bu);
         aw_pg_result *l = NULL;
         if ((rc = aw_pg_query(pg, lease_sql, 6, params, &l, errstr, n)) != AW_OK)
@@ -292,12 +285,12 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
         aw_pg_result_free(l);
     }
     free(bu);
-    if (rc != AW_OK || scrub_stop)
+    if (rc != AW_OK || policy_stop)
         (void)release(pg, owner);
     double secs = (double)(aw_now_ms() - t_start) / 1000.0;
     AW_INFO(SLOG, "pass %s: %ld ok, %ld checksum mismatches, %ld missing, %ld changed since "
             "indexed, %ld failed reads; %lld bytes in %.1f s",
-            rc == AW_OK ? (scrub_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
+            rc == AW_OK ? (policy_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
             st.missing, st.changed, st.failed, (long long)st.bytes, secs);
     return rc;
 }
@@ -313,10 +306,7 @@ int aw_cmd_scrub(aw_config *cfg) {
     snprintf(interval, sizeof interval, "%lld seconds", (long long)every);
     gethostname(host, sizeof host - 1);
     snprintf(owner, sizeof owner, "%s:%ld", host, (long)getpid());
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    policy_signals();
 
     char err[1024];
     aw_pg *pg = NULL;
@@ -328,7 +318,7 @@ int aw_cmd_scrub(aw_config *cfg) {
         return 1;
     }
     int status = 0;
-    for (bool first = true; !scrub_stop; first = false) {
+    for (bool first = true; !policy_stop; first = false) {
         int rc = scrub_pass(pg, s3, cfg, interval, owner, first && cfg->scrub_all, err,
                             sizeof err);
         if (rc != AW_OK) {
@@ -340,7 +330,7 @@ int aw_cmd_scrub(aw_config *cfg) {
         if (cfg->scrub_once)
             break;
         /* what comes due next is picked up within a minute */
-        for (int64_t until = aw_now_ms() + 60000; !scrub_stop && aw_now_ms() < until;)
+        for (int64_t until = aw_now_ms() + 60000; !policy_stop && aw_now_ms() < until;)
             usleep(100 * 1000);
     }
     aw_s3_destroy(s3);

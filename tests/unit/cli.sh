@@ -10,7 +10,7 @@ has() { checks=$((checks + 1)); [[ $1 == *"$2"* ]] || fail "[$2] missing from: $
 top=$("$AW_BIN" --help)
 has "$top" "  version "
 has "$("$AW_BIN" version --help)" "usage: artifact-watch version"
-for c in ingest migrate lineage policy scrub backfill; do
+for c in ingest migrate lineage policy scrub alerts verify backfill; do
     has "$top" "  $c "
     h=$("$AW_BIN" "$c" --help) || fail "$c --help exited $?"
     has "$h" "usage: artifact-watch $c"

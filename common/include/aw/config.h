@@ -24,6 +24,8 @@ enum {
     AW_CMD_POLICY = 1u << 3,
     AW_CMD_SCRUB = 1u << 4,
     AW_CMD_BACKFILL = 1u << 5,
+    AW_CMD_ALERTS = 1u << 6,
+    AW_CMD_VERIFY = 1u << 7,
     AW_CMD_ALL = 0xffffu,
     AW_CMD_NONE = 1u << 16, /* commands without settings of their own (version) */
 };
@@ -98,6 +100,16 @@ typedef struct aw_config {
     long scrub_max_bytes_per_sec;
     long scrub_max_objects_per_sec;
     long scrub_batch;
+    /* alerts */
+    char *alerts_state;
+    char *alerts_format;
+    char *alertmanager_url;
+    char *alerts_resend;
+    bool alerts_once;
+    /* verify */
+    bool verify_fetch;
+    char *verify_expect;
+    char *verify_format;
     /* migrate */
     bool migrate_status;
 

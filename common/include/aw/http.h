@@ -135,6 +135,15 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
 int aw_s3_probe(aw_s3 *s3, char *errstr, size_t errstr_size) AW_WUR;
 
 /*
+ * POSTs a JSON document to an HTTP(S) URL (not S3: unsigned, for webhooks
+ * such as Alertmanager's API). *status is the HTTP status (0 when no
+ * response came); the first bytes of the response body go to reply (may be
+ * NULL). AW_OK when a response arrived, AW_EHTTP with curl's words.
+ */
+int aw_http_post_json(const char *url, const char *body, long timeout_ms, long *status,
+                      char *reply, size_t reply_size, char *errstr, size_t errstr_size) AW_WUR;
+
+/*
  * A single GET with no retries, streamed to cb. AW_OK when a response
  * arrived (look at info->status) and a 2xx body was delivered completely;
  * AW_EHTTP with curl's words in errstr when the transfer failed.

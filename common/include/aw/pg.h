@@ -67,6 +67,16 @@ int aw_pg_copy_end(aw_pg *pg, const char *errmsg, char *errstr, size_t errstr_si
 int aw_pg_copy_out(aw_pg *pg, const char *copy_sql, int (*row)(void *ud, char *line, size_t len),
                    void *ud, char *errstr, size_t errstr_size) AW_WUR;
 
+/* LISTEN on channel (a plain identifier). AW_EPG. */
+int aw_pg_listen(aw_pg *pg, const char *channel, char *errstr, size_t errstr_size) AW_WUR;
+
+/*
+ * Waits up to timeout_ms for notifications on the channels listened to and
+ * consumes every one pending. Returns 1 when some arrived, 0 when the time
+ * ran out, AW_EPG when the connection broke.
+ */
+int aw_pg_wait_notify(aw_pg *pg, long timeout_ms, char *errstr, size_t errstr_size);
+
 /*
  * True when the last failure was caused by the data of the statement: a data
  * exception (SQLSTATE class 22), an integrity constraint (23) or a program

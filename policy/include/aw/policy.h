@@ -17,4 +17,13 @@ int aw_cmd_policy(aw_config *cfg);
  * or store failure, 2 bad arguments. */
 int aw_cmd_scrub(aw_config *cfg);
 
+/* `artifact-watch alerts list|show|push` (policy/alerts.c). Exit status: 0
+ * done, 1 a database or delivery failure, 2 bad arguments. */
+int aw_cmd_alerts(aw_config *cfg);
+
+/* `artifact-watch verify URI...` (policy/verify.c): 0 when every object is
+ * indexed, present and agrees with every expectation; 1 otherwise (or on a
+ * failure); 2 bad arguments. */
+int aw_cmd_verify(aw_config *cfg);
+
 #endif

@@ -1,0 +1,198 @@
+/*
+ * `artifact-watch verify URI... [--fetch] [--expect SHA256]`: the check a
+ * pipeline step runs before it loads an artifact. Each URI passes when its
+ * newest version is indexed, present, and its recorded SHA-256 agrees with
+ * every expectation: the newest <file>.sha256, what every child declared
+ * about it (created_from.data_checksum), no open integrity alert, --expect,
+ * and with --fetch the bytes read now.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/codec.h"
+#include "aw/hash.h"
+#include "aw/http.h"
+#include "aw/policy.h"
+#include "internal.h"
+
+#define S(x) ((x) ? (x) : "")
+#define V(r, i, c) aw_pg_result_get((r), (i), (c))
+
+static const char *const version_sql =
+    "SELECT v.id, v.version_id, v.state, v.deleted, encode(v.sha256, 'hex'), v.etag,"
+    " (SELECT encode(s.declared_sha256, 'hex') FROM aw.sidecars s"
+    "   WHERE s.store = v.store AND s.bucket = v.bucket AND s.subject = v.key"
+    "     AND s.kind = 'sha256' AND s.declared_sha256 IS NOT NULL"
+    "   ORDER BY s.declared_at DESC, s.id DESC LIMIT 1),"
+    " (SELECT string_agg(DISTINCT format('s3://%s/%s declares %s', c.bucket, c.key,"
+    "          encode(d.declared_sha256, 'hex')), '; ')"
+    "    FROM aw.edges e JOIN aw.lineage_decls d ON d.id = e.decl_id"
+    "    JOIN aw.object_versions c ON c.id = e.child_version_id"
+    "   WHERE e.parent_version_id = v.id AND e.state = 'mismatch'"
+    "     AND NOT EXISTS (SELECT FROM aw.edges e2 JOIN aw.lineage_decls d2 ON d2.id = e2.decl_id"
+    "                      WHERE e2.child_version_id = e.child_version_id"
+    "                        AND d2.parent_bucket = d.parent_bucket"
+    "                        AND d2.parent_key = d.parent_key"
+    "                        AND (e2.declared_at, e2.id) > (e.declared_at, e.id))),"
+    " (SELECT string_agg(a.kind, ', ' ORDER BY a.kind) FROM aw.alerts a"
+    "   WHERE a.object_version_id = v.id AND a.state = 'open')"
+    " FROM aw.object_versions v WHERE v.store = $1 AND v.bucket = $2 AND v.key = $3"
+    " ORDER BY v.seq_key DESC NULLS LAST, aw.version_time(v) DESC, v.id DESC LIMIT 1";
+enum { C_ID, C_VERSION, C_STATE, C_DELETED, C_SHA, C_ETAG, C_DECLARED, C_CHILDREN, C_ALERTS };
+
+typedef struct verdict {
+    char uri[2200];
+    const char *version_id, *sha256;
+    char fetched[65];
+    bool ok;
+    char findings[2048];
+} verdict;
+
+static void finding(verdict *v, const char *fmt, ...) AW_PRINTF(2, 3);
+static void finding(verdict *v, const char *fmt, ...) {
+    size_t l = strlen(v->findings);
+    snprintf(v->findings + l, sizeof v->findings - l, "%s", l ? "; " : "");
+    l = strlen(v->findings);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->findings + l, sizeof v->findings - l, fmt, ap);
+    va_end(ap);
+    v->ok = false;
+}
+
+static int on_body(void *ud, const void *data, size_t len) {
+    return aw_hash_update(ud, data, len);
+}
+
+static int on_start(void *ud) { return aw_hash_reset(ud); }
+
+/* Reads the bytes now and hashes them. */
+static void fetch_now(const aw_config *cfg, aw_s3 *s3, const char *bucket, const char *key,
+                      const aw_pg_result *r, verdict *v) {
+    aw_hash *h = NULL;
+    if (aw_hash_new(false, &h) != AW_OK) {
+        finding(v, "%s", "cannot hash: out of memory");
+        return;
+    }
+    aw_fetch f = {.bucket = bucket, .key = key, .version_id = V(r, 0, C_VERSION),
+                  .if_match = V(r, 0, C_VERSION) ? NULL : V(r, 0, C_ETAG),
+                  .on_start = on_start, .on_body = on_body, .ud = h};
+    aw_fetch_policy pol = {.concurrency = 1, .retries = (int)cfg->fetch_retries,
+                           .backoff_base_ms = 200, .backoff_max_ms = 5000};
+    uint8_t sha[32];
+    if (aw_s3_fetch_many(s3, &f, 1, &pol, NULL) != AW_OK) {
+        finding(v, "%s", "cannot fetch: out of memory");
+    } else if (f.outcome == AW_FETCH_OK && aw_hash_final(h, sha, NULL) == AW_OK) {
+        aw_hex(sha, 32, v->fetched);
+        if (strcmp(v->fetched, S(v->sha256)))
+            finding(v, "the bytes read now hash to %s", v->fetched);
+    } else if (f.outcome == AW_FETCH_NOT_FOUND) {
+        finding(v, "%s", "the store answers 404");
+    } else if (f.outcome == AW_FETCH_PRECONDITION) {
+        finding(v, "%s", "the key holds other bytes than the indexed version (412)");
+    } else {
+        finding(v, "cannot read it: %s", f.error[0] ? f.error : "failed");
+    }
+    aw_hash_destroy(h);
+}
+
+int aw_cmd_verify(aw_config *cfg) {
+    char expect[65] = "";
+    if (*cfg->verify_expect) {
+        size_t l = strlen(cfg->verify_expect);
+        for (size_t i = 0; i < l && l == 64; i++)
+            expect[i] = (char)((cfg->verify_expect[i] >= 'A' && cfg->verify_expect[i] <= 'F')
+                                   ? cfg->verify_expect[i] + 32
+                                   : cfg->verify_expect[i]);
+        if (l != 64 || strspn(expect, "0123456789abcdef") != 64) {
+            fprintf(stderr, "artifact-watch verify: --expect must be a SHA-256 in hex (64 digits)\n");
+            return 2;
+        }
+    }
+    char err[1024];
+    aw_pg *pg = NULL;
+    aw_s3 *s3 = NULL;
+    if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK ||
+        (cfg->verify_fetch && aw_s3_new_from_config(cfg, &s3, err, sizeof err) != AW_OK)) {
+        fprintf(stderr, "artifact-watch verify: %s\n", err);
+        aw_pg_destroy(pg);
+        return 1;
+    }
+    bool json = !strcmp(cfg->verify_format, "json");
+    json_t *arr = json ? json_array() : NULL;
+    int status = 0;
+    for (size_t i = 0; i < cfg->nargs; i++) {
+        verdict v = {.ok = true};
+        char *bucket = NULL, *key = NULL;
+        aw_pg_result *r = NULL;
+        snprintf(v.uri, sizeof v.uri, "%s", cfg->args[i]);
+        if (aw_object_uri_parse(cfg->args[i], &bucket, &key) != AW_OK) {
+            finding(&v, "not an object URI such as s3://bucket/key");
+            status = status ? status : 2;
+        } else {
+            const char *params[3] = {cfg->s3_store, bucket, key};
+            if (aw_pg_query(pg, version_sql, 3, params, &r, err, sizeof err) != AW_OK) {
+                fprintf(stderr, "artifact-watch verify: %s\n", err);
+                free(bucket);
+                free(key);
+                json_decref(arr);
+                aw_s3_destroy(s3);
+                aw_pg_destroy(pg);
+                return 1;
+            }
+            if (aw_pg_result_rows(r) == 0) {
+                finding(&v, "not indexed");
+            } else if (strcmp(S(V(r, 0, C_STATE)), "present") ||
+                       !strcmp(S(V(r, 0, C_DELETED)), "t")) {
+                bool gone = !strcmp(S(V(r, 0, C_DELETED)), "t") ||
+                            !strcmp(S(V(r, 0, C_STATE)), "tombstone");
+                finding(&v, "its newest version is %s", gone ? "deleted" : S(V(r, 0, C_STATE)));
+            } else {
+                v.version_id = V(r, 0, C_VERSION);
+                v.sha256 = V(r, 0, C_SHA);
+                if (!v.sha256)
+                    finding(&v, "no SHA-256 recorded");
+                if (V(r, 0, C_DECLARED) && strcmp(V(r, 0, C_DECLARED), S(v.sha256)))
+                    finding(&v, "its .sha256 declares %s", V(r, 0, C_DECLARED));
+                if (V(r, 0, C_CHILDREN))
+                    finding(&v, "%s", V(r, 0, C_CHILDREN));
+                if (V(r, 0, C_ALERTS))
+                    finding(&v, "open alert: %s", V(r, 0, C_ALERTS));
+                if (expect[0] && strcmp(expect, S(v.sha256)))
+                    finding(&v, "--expect %s, recorded %s", expect, S(v.sha256));
+                if (cfg->verify_fetch)
+                    fetch_now(cfg, s3, bucket, key, r, &v);
+            }
+        }
+        if (!v.ok && !status)
+            status = 1;
+        if (json) {
+            json_array_append_new(arr, json_pack("{s:s, s:b, s:s?, s:s?, s:s?, s:s?}", "uri",
+                                                 v.uri, "ok", v.ok, "version_id", v.version_id,
+                                                 "sha256", v.sha256, "fetched_sha256",
+                                                 v.fetched[0] ? v.fetched : NULL, "finding",
+                                                 v.findings[0] ? v.findings : NULL));
+        } else {
+            char safe[2400];
+            aw_escape_text(v.uri, strlen(v.uri), safe, sizeof safe);
+            printf("%-4s %s%s%s%s%s\n", v.ok ? "ok" : "FAIL", safe, v.sha256 ? " sha256:" : "",
+                   S(v.sha256), v.findings[0] ? ": " : "", v.findings);
+        }
+        aw_pg_result_free(r);
+        free(bucket);
+        free(key);
+    }
+    if (json) {
+        char *s = json_dumps(arr, JSON_INDENT(2));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(arr);
+    }
+    aw_s3_destroy(s3);
+    aw_pg_destroy(pg);
+    return status;
+}
