@@ -274,6 +274,17 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
     int64_t t_start = aw_now_ms();
     while (rc == AW_OK && !policy_stop) {
         budget_wait(bu);
+        /* under a budget a batch is at most a second's worth, so the reads
+         * stay smooth: by count, and by the sizes read so far */
+        long want = cfg->scrub_batch, done = st.ok + st.mismatch + st.missing + st.changed + st.failed;
+        if (cfg->scrub_max_objects_per_sec && want > cfg->scrub_max_objects_per_sec)
+            want = cfg->scrub_max_objects_per_sec;
+        if (cfg->scrub_max_bytes_per_sec) {
+            long avg = done && st.bytes ? (long)(st.bytes / done) : 0;
+            long fit = avg ? cfg->scrub_max_bytes_per_sec / avg : 1;
+            want = fit < 1 ? 1 : fit < want ? fit : want;
+        }
+        snprintf(batch, sizeof batch, "%ld", want);
         aw_pg_result *l = NULL;
         if ((rc = aw_pg_query(pg, lease_sql, 6, params, &l, errstr, n)) != AW_OK)
             break;

@@ -6,6 +6,8 @@
 #    checksum_mismatch, whose blast radius names the model trained on them;
 #    a file removed behind the server's back opens missing; a LISTEN on
 #    aw_alerts receives the wake-up;
+#  - what is found bad makes its folder's other versions suspects, read in
+#    the next pass;
 #  - seen again: the same alert, seen twice; restored bytes resolve it;
 #  - SIGKILL mid-pass: the next pass reads only what was not verified;
 #  - two workers sharing a pass never read a version twice.
@@ -29,16 +31,17 @@ src=$work/src
 mkdir -p "$src/data" "$src/models/churn/v1" "$src/bulk"
 echo "training rows $run_id" >"$src/data/train.csv"
 echo "a file that will vanish $run_id" >"$src/data/gone.csv"
+echo "a file that stays $run_id" >"$src/data/other.csv"
 sum=$(sha256sum "$src/data/train.csv" | cut -d' ' -f1)
 echo "model bytes $run_id" >"$src/models/churn/v1/model.joblib"
 printf '{"created_from":{"data_path":"s3://%s/data/train.csv","data_checksum":"%s"}}' \
     "$b" "$sum" >"$src/models/churn/v1/metadata.json"
 for i in $(seq 1 60); do echo "bulk $i $run_id" >"$src/bulk/b$i.bin"; done
 aws s3 cp --only-show-errors --recursive "$src" "s3://$b/"
-"$ITEST_BIN/kafka_events" --bucket "$b" --min 64 --timeout 60 >/dev/null
+"$ITEST_BIN/kafka_events" --bucket "$b" --min 65 --timeout 60 >/dev/null
 drain
 live=$(sql -c "SELECT count(*) FROM aw.object_versions WHERE bucket = '$b' AND state = 'present'")
-expect_eq "versions indexed" 64 "$live"
+expect_eq "versions indexed" 65 "$live"
 
 # --- a first pass verifies everything
 out=$(scrub --all)
@@ -64,9 +67,16 @@ for _ in $(seq 1 12); do naps+=(-c "SELECT pg_sleep(1)"); done
 sql -c "LISTEN aw_alerts" "${naps[@]}" >"$work/listen.out" 2>&1 &
 lpid=$!
 sleep 1
-out=$(scrub --all)
+# only the rotted file first: what is found bad makes its folder's other
+# versions suspects, due now; the next pass reads them (and only them)
+out=$(scrub --all --prefix data/train.csv)
 expect_eq "one checksum mismatch" 1 "$(count 3 <<<"$out")"
-expect_eq "one missing" 1 "$(count 4 <<<"$out")"
+expect_eq "its siblings are suspects, due now" "2|2" \
+    "$(sql -F'|' -c "SELECT count(*) FILTER (WHERE s.suspect), count(*) FILTER (WHERE s.due_at <= now()) FROM aw.scrub_state s JOIN aw.object_versions v ON v.id = s.object_version_id WHERE v.bucket = '$b' AND v.key IN ('data/gone.csv', 'data/other.csv')")"
+out=$(scrub)
+expect_eq "the suspects are read: one ok" 1 "$(count 2 <<<"$out")"
+expect_eq "and one missing" 1 "$(count 4 <<<"$out")"
+expect_eq "the rotted one is not read twice" 0 "$(count 3 <<<"$out")"
 row=$(sql -F'|' -c "SELECT kind, state, expected, actual <> expected, blast_radius >= 1,
     array_to_string(blast_uris, ' ') FROM aw.alerts WHERE bucket = '$b' AND key = 'data/train.csv'")
 expect_contains "checksum_mismatch alert" "$row" "checksum_mismatch|open|$sum|t|t|"
@@ -105,7 +115,6 @@ done1=$(sql -c "SELECT count(*) FROM aw.scrub_state s JOIN aw.object_versions v 
 held=$(sql -c "SELECT count(*) FROM aw.scrub_state s JOIN aw.object_versions v ON v.id = s.object_version_id WHERE v.bucket = '$b' AND s.lease_until > now() AND (s.last_verified_at IS NULL OR s.last_verified_at < '$mark')")
 out=$(scrub)
 read2=$(( $(count 2 <<<"$out") + $(count 3 <<<"$out") + $(count 4 <<<"$out") ))
-# the live versions of the bucket now: 63 (gone.csv is missing, still counted)
 expect_eq "the resumed pass reads only the rest (held by the dead worker: $held)" \
     "$((live - done1 - held))" "$read2"
 after=$(sql -c "SELECT count(*) FROM aw.scrub_state s JOIN aw.object_versions v ON v.id = s.object_version_id WHERE v.bucket = '$b' AND s.last_verified_at >= '$mark'")
