@@ -7,8 +7,9 @@
  *
  * A pass takes what is due now: suspects first (a failed read, a mismatch),
  * then versions never verified, oldest first, then the least recently
- * verified. Workers lease small batches with FOR UPDATE SKIP LOCKED, so
- * several share a pass and none reads a version another holds; a version
+ * verified, listed once at the start of the pass. Workers lease small
+ * batches of that list with FOR UPDATE SKIP LOCKED, so several share a pass
+ * and none reads a version another holds or read already; a version
  * verified in a pass is due again only an interval later, so no pass reads
  * it twice. Reads go through the same streaming fetch as ingest (pinned by
  * version id, or by If-Match on the recorded ETag, so an object a pipeline
@@ -32,6 +33,7 @@
 
 #define SLOG "scrub"
 #define WINDOW_MS 60000
+#define BATCH_BYTES (1LL << 30) /* read in well under the 10-minute lease */
 
 
 /* The live versions: present, hashed, and either pinned by a version id or
@@ -58,16 +60,24 @@ static const char *const all_sql =
     "UPDATE aw.scrub_state s SET due_at = now() FROM aw.object_versions v"
     " WHERE v.id = s.object_version_id AND s.due_at > now()" SCOPE;
 
+/* What is due at the pass's start, in order, once per pass: suspects, the
+ * never verified (oldest first), the least recently verified. */
+static const char *const due_sql =
+    "SELECT s.object_version_id, COALESCE(v.size, 0) FROM aw.scrub_state s"
+    " JOIN aw.object_versions v ON v.id = s.object_version_id"
+    " WHERE s.due_at <= $4::timestamptz AND " LIVE SCOPE
+    " ORDER BY s.suspect DESC, s.last_verified_at IS NULL DESC,"
+    "  CASE WHEN s.last_verified_at IS NULL THEN v.first_seen_at END, s.last_verified_at,"
+    "  s.object_version_id";
+
+/* A batch of them, unless another worker holds them or read them since. */
 static const char *const lease_sql =
     "WITH c AS ("
     " SELECT s.object_version_id AS id FROM aw.scrub_state s"
-    "  JOIN aw.object_versions v ON v.id = s.object_version_id"
-    " WHERE s.due_at <= $4::timestamptz AND (s.lease_until IS NULL OR s.lease_until < now())"
-    "  AND " LIVE SCOPE
-    " ORDER BY s.suspect DESC, s.last_verified_at IS NULL DESC,"
-    "  CASE WHEN s.last_verified_at IS NULL THEN v.first_seen_at END, s.last_verified_at"
-    " LIMIT $5::int FOR UPDATE OF s SKIP LOCKED)"
-    " UPDATE aw.scrub_state s SET lease_owner = $6, lease_until = now() + interval '10 minutes'"
+    " WHERE s.object_version_id = ANY ($1::bigint[]) AND s.due_at <= $2::timestamptz"
+    "  AND (s.lease_until IS NULL OR s.lease_until < now())"
+    " FOR UPDATE SKIP LOCKED)"
+    " UPDATE aw.scrub_state s SET lease_owner = $3, lease_until = now() + interval '10 minutes'"
     "  FROM c, aw.object_versions v WHERE s.object_version_id = c.id AND v.id = c.id"
     " RETURNING v.id, v.bucket, v.key, v.version_id, v.etag, encode(v.sha256, 'hex'), v.size";
 enum { L_ID, L_BUCKET, L_KEY, L_VERSION, L_ETAG, L_SHA, L_SIZE };
@@ -243,10 +253,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
 /* One pass over what is due now. */
 static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *interval,
                       const char *owner, bool all, char *errstr, size_t n) {
-    char batch[24];
-    snprintf(batch, sizeof batch, "%ld", cfg->scrub_batch);
-    const char *params[6] = {cfg->s3_store, cfg->scrub_bucket, cfg->scrub_prefix, interval,
-                             batch, owner};
+    const char *params[4] = {cfg->s3_store, cfg->scrub_bucket, cfg->scrub_prefix, interval};
     aw_pg_result *t0 = NULL;
     int rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
     char start[64] = "";
@@ -265,14 +272,23 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
         aw_pg_result_free(t0);
     }
     params[3] = start;
+    aw_pg_result *due = NULL;
+    if (rc == AW_OK)
+        rc = aw_pg_query(pg, due_sql, 4, params, &due, errstr, n);
+    int ndue = rc == AW_OK ? aw_pg_result_rows(due) : 0;
     pass_stats st = {0};
     budget *bu = calloc(1, sizeof *bu);
-    if (!bu)
+    char *ids = malloc((size_t)cfg->scrub_batch * 22 + 3);
+    if (!bu || !ids) {
+        free(bu);
+        free(ids);
+        aw_pg_result_free(due);
         return AW_ENOMEM;
+    }
     bu->cfg = cfg;
     bu->start = aw_now_ms();
     int64_t t_start = aw_now_ms();
-    while (rc == AW_OK && !policy_stop) {
+    for (int pos = 0; rc == AW_OK && !policy_stop && pos < ndue;) {
         budget_wait(bu);
         /* under a budget a batch is at most a second's worth, so the reads
          * stay smooth: by count, and by the sizes read so far */
@@ -284,23 +300,33 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
             long fit = avg ? cfg->scrub_max_bytes_per_sec / avg : 1;
             want = fit < 1 ? 1 : fit < want ? fit : want;
         }
-        snprintf(batch, sizeof batch, "%ld", want);
-        aw_pg_result *l = NULL;
-        if ((rc = aw_pg_query(pg, lease_sql, 6, params, &l, errstr, n)) != AW_OK)
-            break;
-        if (aw_pg_result_rows(l) == 0) {
-            aw_pg_result_free(l);
-            break;
+        size_t l = 0;
+        ids[l++] = '{';
+        /* and at most BATCH_BYTES, so a batch is read well within its lease */
+        long long bytes = 0;
+        for (long k = 0; k < want && pos < ndue && (k == 0 || bytes < BATCH_BYTES); k++, pos++) {
+            l += (size_t)sprintf(ids + l, "%s%s", k ? "," : "", aw_pg_result_get(due, pos, 0));
+            bytes += strtoll(aw_pg_result_get(due, pos, 1), NULL, 10);
         }
-        rc = scrub_batch(pg, s3, cfg, interval, l, &st, bu, errstr, n);
-        aw_pg_result_free(l);
+        ids[l++] = '}';
+        ids[l] = '\0';
+        const char *lp[3] = {ids, start, owner};
+        aw_pg_result *leased = NULL;
+        if ((rc = aw_pg_query(pg, lease_sql, 3, lp, &leased, errstr, n)) != AW_OK)
+            break;
+        /* none: another worker holds them, or read them already */
+        if (aw_pg_result_rows(leased) > 0)
+            rc = scrub_batch(pg, s3, cfg, interval, leased, &st, bu, errstr, n);
+        aw_pg_result_free(leased);
     }
+    aw_pg_result_free(due);
+    free(ids);
     free(bu);
     if (rc != AW_OK || policy_stop)
         (void)release(pg, owner);
     double secs = (double)(aw_now_ms() - t_start) / 1000.0;
     AW_INFO(SLOG, "pass %s: %ld ok, %ld checksum mismatches, %ld missing, %ld changed since "
-            "indexed, %ld failed reads; %lld bytes in %.1f s",
+            "indexed, %ld failed reads; %lld bytes in %.3f s",
             rc == AW_OK ? (policy_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
             st.missing, st.changed, st.failed, (long long)st.bytes, secs);
     return rc;
