@@ -7,8 +7,10 @@
  *   bench_fetch BUCKET KEY 1 1                     one object (COUNT 1 = KEY as is)
  * Endpoint and credentials: AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY (empty = unsigned), AWS_REGION. BENCH_METHOD=DELETE
- * (or HEAD) sends that request instead of a GET, for a store's own rate.
+ * (or HEAD) sends that request instead of a GET, for a store's own rate;
+ * BENCH_NOHASH=1 receives without hashing, for the transport's own rate.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +31,16 @@ static int on_start(void *ud) {
     return aw_hash_reset(s->h);
 }
 
+static bool no_hash; /* BENCH_NOHASH=1: the transport alone */
+
 static int on_body(void *ud, const void *d, size_t n) {
     slot *s = ud;
     s->bytes += (int64_t)n;
-    return aw_hash_update(s->h, d, n);
+    return no_hash ? AW_OK : aw_hash_update(s->h, d, n);
 }
 
 int main(int argc, char **argv) {
+    no_hash = getenv("BENCH_NOHASH") && !strcmp(getenv("BENCH_NOHASH"), "1");
     if (argc != 5) {
         fprintf(stderr, "usage: bench_fetch BUCKET PREFIX COUNT CONCURRENCY\n");
         return 2;
