@@ -124,6 +124,7 @@ int main(int argc, char **argv) {
     /* the settings table accepted only these words */
     if (aw_log_level_parse(cfg.log_level, &aw_log_threshold) != AW_OK)
         aw_die("log.level \"%s\"", cfg.log_level);
+    aw_log_json = !strcmp(cfg.log_format, "json");
     if (aw_http_global_init() != AW_OK)
         aw_die("libcurl initialisation failed");
     int status = cmd->run(&cfg);

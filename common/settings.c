@@ -13,6 +13,7 @@
 #define KCMDS AW_KAFKA_CMDS
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const key_encodings[] = {"auto", "url", "raw", NULL};
 static const char *const lineage_formats[] = {"table", "json", "dot", NULL};
 static const char *const plan_formats[] = {"table", "json", "csv", NULL};
@@ -23,6 +24,8 @@ static const char *const verify_formats[] = {"table", "json", NULL};
 const conf_key aw_conf_keys[] = {
     {"log.level", "AW_LOG_LEVEL", "log-level", CT_ENUM, OFF(log_level), "info", 0, 0,
      log_levels, AW_CMD_ALL, false, "error, warn, info or debug"},
+    {"log.format", "AW_LOG_FORMAT", "log-format", CT_ENUM, OFF(log_format), "text", 0, 0,
+     log_formats, AW_CMD_ALL, false, "text, or json (one object per line, for log collectors)"},
     {"print_config", NULL, "print-config", CT_BOOL, OFF(print_config), "false", 0, 0, NULL,
      AW_CMD_ALL, false, "print the effective configuration (secrets masked) and exit"},
     {"pg.conninfo", "AW_PG_URI", "pg", CT_STR, OFF(pg_conninfo), "", 0, 0, NULL, PGCMDS,

@@ -1,4 +1,5 @@
 /* Hashing, hex, URL coding, UTF-8, object URIs and error names. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -223,6 +224,20 @@ int main(void) {
     ASSERT(strchr(line, '\n') == line + strlen(line) - 1);
     ASSERT_CONTAINS(line, " ERROR test: key a\\x0a2026-01-01T00:00:00.000Z ERROR forged"
                           "\\x1b[2J\\xc2\\x9b\\xff caf\xc3\xa9\n");
+    /* --log-format json: one object per line, valid JSON whatever the text */
+    aw_log_json = true;
+    log_line("say \"hi\" \\ back\nslash\t\xff caf\xc3\xa9", line, sizeof line);
+    aw_log_json = false;
+    ASSERT(strchr(line, '\n') == line + strlen(line) - 1);
+    json_error_t je;
+    json_t *doc = json_loads(line, 0, &je);
+    ASSERT(doc != NULL);
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "level")), "error");
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "component")), "test");
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "message")),
+                  "key say \"hi\" \\\\ back\\x0aslash\\x09\\xff caf\xc3\xa9");
+    ASSERT(strlen(json_string_value(json_object_get(doc, "time"))) == 24);
+    json_decref(doc);
     ASSERT_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 
     { const char *ok = "caf\xc3\xa9 \xe6\x95\xb0 \xf0\x9f\x98\x80"; ASSERT(aw_utf8_valid(ok, strlen(ok))); }

@@ -41,6 +41,7 @@ typedef struct aw_kv {
 typedef struct aw_config {
     /* general */
     char *log_level;
+    char *log_format;
     bool print_config;
     /* PostgreSQL: a libpq conninfo string or URI; empty means libpq's own
      * defaults and the standard PG* environment variables. */

@@ -1,10 +1,14 @@
 /*
- * Logging: one line per event on stderr, "<time> <level> <component>: <msg>".
+ * Logging: one line per event on stderr, "<time> <level> <component>: <msg>",
+ * or with aw_log_json one JSON object per line for log collectors:
+ * {"time", "level", "component", "message"}.
  * The debug macro tests the level before any formatting happens so debug
  * statements on hot paths cost a branch when disabled.
  */
 #ifndef AW_LOG_H
 #define AW_LOG_H
+
+#include <stdbool.h>
 
 #include "aw/err.h"
 
@@ -16,6 +20,7 @@ typedef enum aw_log_level {
 } aw_log_level;
 
 extern aw_log_level aw_log_threshold;
+extern bool aw_log_json; /* --log-format json */
 
 /* Parses "error", "warn", "info" or "debug"; AW_EINVAL for anything else. */
 int aw_log_level_parse(const char *s, aw_log_level *out) AW_WUR;
