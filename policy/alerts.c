@@ -22,6 +22,7 @@
 
 #define ALOG "alerts"
 #define S(x) ((x) ? (x) : "")
+#define PUSH_CHUNK 1000
 
 
 static const char *const usage =
@@ -270,29 +271,38 @@ static int push_once(aw_pg *pg, const aw_config *cfg, int64_t resend_s, char *er
     if (rc != AW_OK)
         return rc;
     int rows = aw_pg_result_rows(r);
-    json_t *arr = json_array();
-    for (int i = 0; arr && i < rows; i++)
-        if (json_array_append_new(arr, postable(r, i, S(V(r, i, A_ARTIFACT + 1)))))
-            rc = AW_ENOMEM;
-    char *body = arr && rc == AW_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    aw_pg_result_free(r);
-    if (!body)
-        return AW_ENOMEM;
-    char url[2100], reply[512];
+    char url[2100];
     size_t ul = strlen(cfg->alertmanager_url);
     snprintf(url, sizeof url, "%.*s/api/v2/alerts",
              (int)(ul && cfg->alertmanager_url[ul - 1] == '/' ? ul - 1 : ul),
              cfg->alertmanager_url);
-    long status = 0;
-    rc = aw_http_post_json(url, body, cfg->fetch_timeout_ms, &status, reply, sizeof reply, err, n);
-    free(body);
-    if (rc == AW_OK && (status < 200 || status > 299)) {
-        char safe[512];
-        aw_escape_text(reply, strlen(reply), safe, sizeof safe);
-        snprintf(err, n, "POST %.300s: HTTP %ld: %.300s", url, status, safe);
-        rc = AW_EHTTP;
+    /* in posts of at most PUSH_CHUNK alerts, so a storm never makes one huge request */
+    for (int from = 0; rc == AW_OK && (from < rows || from == 0); from += PUSH_CHUNK) {
+        json_t *arr = json_array();
+        for (int i = from; arr && i < rows && i < from + PUSH_CHUNK; i++)
+            if (json_array_append_new(arr, postable(r, i, S(V(r, i, A_ARTIFACT + 1)))))
+                rc = AW_ENOMEM;
+        char *body = arr && rc == AW_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
+        json_decref(arr);
+        if (!body) {
+            rc = AW_ENOMEM;
+            break;
+        }
+        char reply[512];
+        long status = 0;
+        rc = aw_http_post_json(url, body, cfg->fetch_timeout_ms, &status, reply, sizeof reply,
+                               err, n);
+        free(body);
+        if (rc == AW_OK && (status < 200 || status > 299)) {
+            char safe[512];
+            aw_escape_text(reply, strlen(reply), safe, sizeof safe);
+            snprintf(err, n, "POST %.300s: HTTP %ld: %.300s", url, status, safe);
+            rc = AW_EHTTP;
+        }
+        if (rows == 0)
+            break;
     }
+    aw_pg_result_free(r);
     if (rc == AW_OK)
         AW_INFO(ALOG, "sent %d alert(s) to %s", rows, url);
     return rc;

@@ -34,6 +34,7 @@
 #define SLOG "scrub"
 #define WINDOW_MS 60000
 #define BATCH_BYTES (1LL << 30) /* read in well under the 10-minute lease */
+#define DUE_CHUNK_S "100000"    /* the due list is read this many at a time */
 
 
 /* The live versions: present, hashed, and either pinned by a version id or
@@ -60,15 +61,17 @@ static const char *const all_sql =
     "UPDATE aw.scrub_state s SET due_at = now() FROM aw.object_versions v"
     " WHERE v.id = s.object_version_id AND s.due_at > now()" SCOPE;
 
-/* What is due at the pass's start, in order, once per pass: suspects, the
- * never verified (oldest first), the least recently verified. */
+/* What is due at the pass's start and not held, in order: suspects, the
+ * never verified (oldest first), the least recently verified; read again
+ * when a chunk is done (what was read since is due an interval later). */
 static const char *const due_sql =
     "SELECT s.object_version_id, COALESCE(v.size, 0) FROM aw.scrub_state s"
     " JOIN aw.object_versions v ON v.id = s.object_version_id"
-    " WHERE s.due_at <= $4::timestamptz AND " LIVE SCOPE
+    " WHERE s.due_at <= $4::timestamptz AND (s.lease_until IS NULL OR s.lease_until < now())"
+    "  AND " LIVE SCOPE
     " ORDER BY s.suspect DESC, s.last_verified_at IS NULL DESC,"
     "  CASE WHEN s.last_verified_at IS NULL THEN v.first_seen_at END, s.last_verified_at,"
-    "  s.object_version_id";
+    "  s.object_version_id LIMIT " DUE_CHUNK_S;
 
 /* A batch of them, unless another worker holds them or read them since. */
 static const char *const lease_sql =
@@ -276,6 +279,7 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
     if (rc == AW_OK)
         rc = aw_pg_query(pg, due_sql, 4, params, &due, errstr, n);
     int ndue = rc == AW_OK ? aw_pg_result_rows(due) : 0;
+    bool more = ndue == atoi(DUE_CHUNK_S);
     pass_stats st = {0};
     budget *bu = calloc(1, sizeof *bu);
     char *ids = malloc((size_t)cfg->scrub_batch * 22 + 3);
@@ -318,6 +322,14 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
         if (aw_pg_result_rows(leased) > 0)
             rc = scrub_batch(pg, s3, cfg, interval, leased, &st, bu, errstr, n);
         aw_pg_result_free(leased);
+        if (pos == ndue && more && rc == AW_OK) { /* the next chunk of the due list */
+            aw_pg_result_free(due);
+            due = NULL;
+            pos = 0;
+            rc = aw_pg_query(pg, due_sql, 4, params, &due, errstr, n);
+            ndue = rc == AW_OK ? aw_pg_result_rows(due) : 0;
+            more = ndue == atoi(DUE_CHUNK_S);
+        }
     }
     aw_pg_result_free(due);
     free(ids);

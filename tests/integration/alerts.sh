@@ -86,6 +86,23 @@ expect_status "show an unknown id" 1 "$AW_BIN" alerts show 999999999
 expect_status "alerts without a verb" 2 "$AW_BIN" alerts
 expect_status "push without a URL" 2 "$AW_BIN" alerts push --once
 
+# --- an Alertmanager that is away: exit 1, naming it; a database away: exit 1
+free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rc=0
+out=$("$AW_BIN" alerts push --alertmanager-url "http://127.0.0.1:$free_port" --once 2>&1) || rc=$?
+expect_eq "push to nothing" 1 "$rc"
+expect_contains "names the URL" "$out" "POST http://127.0.0.1:$free_port/api/v2/alerts"
+expect_status "a URL that is not http" 2 "$AW_BIN" alerts push --alertmanager-url "ftp://x" --once
+rc=0
+out=$("$AW_BIN" verify --pg "postgresql://aw@127.0.0.1:$free_port/aw" "s3://$b/data/train.csv" 2>&1) || rc=$?
+expect_eq "verify with PostgreSQL away" 1 "$rc"
+expect_contains "names PostgreSQL" "$out" "PostgreSQL"
+# keys are data: spaces, unicode and %2F in a URI are a key like any other
+rc=0
+out=$("$AW_BIN" verify "s3://$b/a b/caf"$'\xc3\xa9'"%2Fx.bin" 2>&1) || rc=$?
+expect_eq "verify an odd key that is not indexed" 1 "$rc"
+expect_contains "not indexed" "$out" "not indexed"
+
 # --- a real Alertmanager
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$work/am.yml" <<'EOF'

@@ -10,6 +10,7 @@
 #    the next pass;
 #  - seen again: the same alert, seen twice; restored bytes resolve it;
 #  - SIGKILL mid-pass: the next pass reads only what was not verified;
+#  - a store or a database that is away: exit 1, nothing recorded;
 #  - two workers sharing a pass never read a version twice.
 source "$(dirname "$0")/lib.sh"
 require_stack
@@ -119,6 +120,23 @@ expect_eq "the resumed pass reads only the rest (held by the dead worker: $held)
     "$((live - done1 - held))" "$read2"
 after=$(sql -c "SELECT count(*) FROM aw.scrub_state s JOIN aw.object_versions v ON v.id = s.object_version_id WHERE v.bucket = '$b' AND s.last_verified_at >= '$mark'")
 expect_eq "nothing read twice: verified after the kill" "$((live - done1 - held))" "$((after - done1))"
+
+# --- a store that is away is no object's fault: nothing recorded, exit 1
+free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+state() { sql -c "SELECT count(*) FILTER (WHERE s.last_verified_at >= '$mark'), sum(s.failures), count(*) FILTER (WHERE s.lease_until > now()) FROM aw.scrub_state s JOIN aw.object_versions v ON v.id = s.object_version_id WHERE v.bucket = '$b'"; }
+before=$(state)
+rc=0
+out=$("$AW_BIN" scrub --once --all --bucket "$b" --s3-endpoint "http://127.0.0.1:$free_port" --fetch-retries 0 2>&1) || rc=$?
+expect_eq "exit status with the store away" 1 "$rc"
+expect_contains "it says why" "$out" "unreachable"
+expect_eq "nothing recorded, no lease held" "$before" "$(state)"
+expect_eq "no alert opened" 0 \
+    "$(sql -c "SELECT count(*) FROM aw.alerts WHERE bucket = '$b' AND kind = 'unreadable'")"
+# and a database that is away: a clear error, exit 1
+rc=0
+out=$("$AW_BIN" scrub --once --bucket "$b" --pg "postgresql://aw@127.0.0.1:$free_port/aw" 2>&1) || rc=$?
+expect_eq "exit status with PostgreSQL away" 1 "$rc"
+expect_contains "it names PostgreSQL" "$out" "PostgreSQL"
 
 # --- two workers share a pass
 sql -q -c "UPDATE aw.scrub_state s SET due_at = now(), lease_until = NULL FROM aw.object_versions v WHERE v.id = s.object_version_id AND v.bucket = '$b'"
