@@ -12,6 +12,9 @@
 int cmd_migrate(aw_config *cfg);
 int cmd_version(aw_config *cfg);
 
+/* Registers aw_build_info (the versions) with the metrics. */
+void cmd_build_info(void);
+
 /* `lineage up|down URI`: exit 1 when nothing is indexed at the URI or the
  * database fails, 2 for bad arguments. */
 int cmd_lineage(aw_config *cfg);

@@ -13,6 +13,7 @@
 #include "aw/http.h"
 #include "aw/ingest.h"
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/policy.h"
 #include "commands.h"
 
@@ -127,7 +128,18 @@ int main(int argc, char **argv) {
     aw_log_json = !strcmp(cfg.log_format, "json");
     if (aw_http_global_init() != AW_OK)
         aw_die("libcurl initialisation failed");
+    if (cfg.metrics_addr && *cfg.metrics_addr) {
+        char why[512];
+        cmd_build_info();
+        if (aw_metrics_serve(cfg.metrics_addr, why, sizeof why) != AW_OK) {
+            fprintf(stderr, "artifact-watch %s: %s\n", cmd->name, why);
+            aw_http_global_cleanup();
+            aw_config_free(&cfg);
+            return 2;
+        }
+    }
     int status = cmd->run(&cfg);
+    aw_metrics_stop();
     aw_http_global_cleanup();
     aw_config_free(&cfg);
     return status;

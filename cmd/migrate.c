@@ -8,6 +8,7 @@
 
 #include "aw/hash.h"
 #include "aw/http.h"
+#include "aw/metrics.h"
 #include "aw/migrate.h"
 #include "aw/pg.h"
 #include "commands.h"
@@ -24,6 +25,17 @@ int cmd_version(aw_config *cfg) {
     printf("jansson %s\n", JANSSON_VERSION);
     printf("%s\n", aw_crypto_version());
     return 0;
+}
+
+void cmd_build_info(void) {
+    char labels[400];
+    snprintf(labels, sizeof labels,
+             "version=\"%s\",librdkafka=\"%s\",libcurl=\"%s\",jansson=\"%s\",openssl=\"%s\"",
+             AW_VERSION, rd_kafka_version_str(), aw_http_version() + 8, JANSSON_VERSION,
+             aw_crypto_version());
+    aw_metric_set(aw_metric_gauge("aw_build_info", "Versions of artifact-watch and its libraries.",
+                                  labels),
+                  1);
 }
 
 int cmd_migrate(aw_config *cfg) {

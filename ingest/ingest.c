@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -55,10 +56,41 @@ int retry_while_unavailable(const char *what, retry_step step, void *arg, retry_
     }
 }
 
+/* The counters of the periodic log line, as metrics: each published once
+ * per turn of the main loop (adding what grew since the last turn). */
+static void publish(const ingest *in) {
+    static aw_metric *m[6];
+    static uint64_t last[5];
+    if (!m[0]) {
+        m[0] = aw_metric_counter("aw_ingest_events_total", "Events indexed.", NULL);
+        m[1] = aw_metric_counter("aw_ingest_dead_letters_total",
+                                 "Messages sent to the dead-letter topic.", NULL);
+        m[2] = aw_metric_counter("aw_ingest_vanished_total",
+                                 "Objects gone (404) before they could be fetched.", NULL);
+        m[3] = aw_metric_counter("aw_ingest_bytes_hashed_total", "Bytes fetched and hashed.",
+                                 NULL);
+        m[4] = aw_metric_counter("aw_ingest_batches_total", "Batches written to PostgreSQL.",
+                                 NULL);
+        m[5] = aw_metric_gauge("aw_ingest_paused",
+                               "1 while the partitions are paused for a service that is away.",
+                               NULL);
+    }
+    const uint64_t now[5] = {in->n_indexed, in->n_dead, in->n_vanished, in->n_bytes,
+                             in->n_batches};
+    for (int i = 0; i < 5; i++) {
+        aw_metric_add(m[i], (double)(now[i] - last[i]));
+        last[i] = now[i];
+    }
+    aw_metric_set(m[5], in->paused && !in->held);
+    aw_metrics_heartbeat();
+}
+
 /* A retry_wait for the main thread: the partitions stay paused and the
  * consumer keeps polling, so the group keeps us. */
 static bool idle_paused(void *arg, long ms) {
     ingest *in = arg;
+    aw_metrics_ready(false, "a service ingest needs is away; see the log");
+    publish(in);
     if (ingest_stop)
         return false; /* stopping during an outage: the batch is replayed later */
     kafka_set_paused(in, true);
@@ -248,6 +280,9 @@ int aw_cmd_ingest(aw_config *cfg) {
             break;
         }
         report(&in, &last, &last_indexed);
+        publish(&in);
+        if (!in.paused || in.held)
+            aw_metrics_ready(true, NULL);
         if (cfg->drain && kafka_all_at_end(&in) && !in.cur->nmsgs && !in.pending) {
             AW_INFO(LOG, "drained: every assigned partition is indexed to its end");
             break;

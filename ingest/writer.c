@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "aw/log.h"
+#include "aw/metrics.h"
+#include "aw/util.h"
 #include "internal.h"
 
 /* Writes the batch; when the server rejects the data, writes message by
@@ -18,7 +20,16 @@
 static int write_batch(void *arg, char *why, size_t n) {
     writer *w = arg;
     batch *b = w->job;
+    static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    static aw_metric *took;
+    if (!took)
+        took = aw_metric_histogram("aw_ingest_batch_write_seconds",
+                                   "Time to write one batch to PostgreSQL (one transaction).",
+                                   NULL, bounds, sizeof bounds / sizeof bounds[0]);
+    int64_t t0 = aw_now_ms();
     int rc = aw_indexer_write(w->ix, b->obs, b->nobs, why, n);
+    if (rc == AW_OK)
+        aw_metric_observe(took, (double)(aw_now_ms() - t0) / 1000.0);
     if (rc != AW_EPG)
         return rc;
     AW_WARN(LOG, "batch rejected by PostgreSQL (%s); writing message by message", why);

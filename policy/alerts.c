@@ -16,6 +16,7 @@
 #include "aw/codec.h"
 #include "aw/http.h"
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/policy.h"
 #include "aw/util.h"
 #include "internal.h"
@@ -271,6 +272,17 @@ static int push_once(aw_pg *pg, const aw_config *cfg, int64_t resend_s, char *er
     if (rc != AW_OK)
         return rc;
     int rows = aw_pg_result_rows(r);
+    static const char *const kinds[] = {"declared_mismatch", "etag_mismatch",
+                                        "store_checksum_mismatch", "checksum_mismatch", "missing",
+                                        "unreadable"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        int open = 0;
+        for (int i = 0; i < rows; i++)
+            open += !strcmp(S(V(r, i, A_KIND)), kinds[k]) && !strcmp(S(V(r, i, A_STATE)), "open");
+        char l[64];
+        snprintf(l, sizeof l, "kind=\"%s\"", kinds[k]);
+        aw_metric_set(aw_metric_gauge("aw_alerts_open", "Open integrity alerts, by kind.", l), open);
+    }
     char url[2100];
     size_t ul = strlen(cfg->alertmanager_url);
     snprintf(url, sizeof url, "%.*s/api/v2/alerts",
@@ -303,6 +315,9 @@ static int push_once(aw_pg *pg, const aw_config *cfg, int64_t resend_s, char *er
             break;
     }
     aw_pg_result_free(r);
+    aw_metric_add(aw_metric_counter("aw_alerts_pushes_total", "Pushes to Alertmanager, by result.",
+                                    rc == AW_OK ? "result=\"ok\"" : "result=\"failed\""), 1);
+    aw_metrics_ready(rc == AW_OK, rc == AW_OK ? NULL : "Alertmanager did not take the last push");
     if (rc == AW_OK)
         AW_INFO(ALOG, "sent %d alert(s) to %s", rows, url);
     return rc;
@@ -344,6 +359,7 @@ static int cmd_push(aw_pg *pg, const aw_config *cfg) {
         /* a NOTIFY wakes it early; a burst of them is one send */
         int64_t until = aw_now_ms() + resend * 1000;
         while (!policy_stop && aw_now_ms() < until) {
+            aw_metrics_heartbeat();
             int w = aw_pg_wait_notify(pg, 500, err, sizeof err);
             if (w < 0) {
                 AW_ERROR(ALOG, "%s", err);

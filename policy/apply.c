@@ -16,6 +16,7 @@
 
 #include "aw/http.h"
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "internal.h"
 
 #define V(r, i, c) aw_pg_result_get((r), (i), (c))
@@ -168,6 +169,10 @@ static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_re
             json_decref(arr);
             return AW_ENOMEM;
         }
+        char l[64];
+        snprintf(l, sizeof l, "result=\"%s\"", it->result);
+        aw_metric_add(aw_metric_counter("aw_retention_actions_total",
+                                        "Planned deletions carried out, by result.", l), 1);
         tot->deleted += !strcmp(it->result, "deleted");
         tot->changed += !strcmp(it->result, "skipped_changed");
         tot->protected_ += !strcmp(it->result, "skipped_protected");

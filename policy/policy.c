@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -97,6 +98,13 @@ static int plan_once(aw_pg *pg, const aw_config *cfg, const aw_rules *rs, bool a
         }
     }
     plan_free(&p);
+    if (status == 0)
+        aw_metric_set(aw_metric_gauge("aw_retention_last_success_timestamp_seconds",
+                                      "When a retention plan (and its apply) last succeeded.",
+                                      NULL),
+                      (double)time(NULL));
+    aw_metrics_ready(status == 0 || status == 3, status == 0 || status == 3 ? NULL
+                                                                          : "the last run failed");
     return status;
 }
 
@@ -128,8 +136,10 @@ static int apply_saved(aw_pg *pg, const aw_config *cfg) {
 /* Sleeps ms, waking early when stopping. */
 static void nap(long ms) {
     int64_t until = aw_now_ms() + ms;
-    while (!policy_stop && aw_now_ms() < until)
+    while (!policy_stop && aw_now_ms() < until) {
+        aw_metrics_heartbeat();
         usleep(100 * 1000);
+    }
 }
 
 static int run_worker(aw_pg *pg, const aw_config *cfg, const aw_rules *rs) {

@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aw/codec.h"
 #include "aw/hash.h"
 #include "aw/http.h"
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/policy.h"
 #include "aw/util.h"
 #include "internal.h"
@@ -129,6 +131,7 @@ static void budget_wait(budget *b) {
     if (!max_b && !max_o)
         return;
     while (!policy_stop) {
+        aw_metrics_heartbeat();
         int64_t now = aw_now_ms(), from = now - WINDOW_MS, sb = 0, so = 0;
         size_t k = 0;
         while (k < b->n && b->log[k].at < from)
@@ -147,6 +150,28 @@ static void budget_wait(budget *b) {
             return;
         usleep(50 * 1000);
     }
+}
+
+/* What a batch read, as metrics: objects by result and bytes. */
+static void count_metrics(json_t *results, int64_t bytes) {
+    static const char *const names[] = {"ok", "checksum_mismatch", "missing", "changed", "failed"};
+    static aw_metric *by[5], *b;
+    if (!b) {
+        for (int i = 0; i < 5; i++) {
+            char l[64];
+            snprintf(l, sizeof l, "result=\"%s\"", names[i]);
+            by[i] = aw_metric_counter("aw_scrub_objects_total", "Versions scrub read, by result.", l);
+        }
+        b = aw_metric_counter("aw_scrub_bytes_total", "Bytes scrub read and hashed.", NULL);
+    }
+    aw_metric_add(b, (double)bytes);
+    for (size_t i = 0; results && i < json_array_size(results); i++) {
+        const char *r = json_string_value(json_object_get(json_array_get(results, i), "result"));
+        for (int k = 0; r && k < 5; k++)
+            if (!strcmp(r, names[k]))
+                aw_metric_add(by[k], 1);
+    }
+    aw_metrics_heartbeat();
 }
 
 static int release(aw_pg *pg, const char *owner) {
@@ -232,6 +257,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
     }
     st->bytes += bytes;
     budget_note(bu, bytes, rows);
+    count_metrics(arr, bytes);
     if (rc == AW_OK && away) {
         snprintf(errstr, n, "the store is unreachable or refuses our credentials");
         rc = AW_EUNAVAILABLE;
@@ -376,11 +402,19 @@ int aw_cmd_scrub(aw_config *cfg) {
             if (cfg->scrub_once || aw_pg_is_broken(pg))
                 break;
         }
+        if (rc == AW_OK)
+            aw_metric_set(aw_metric_gauge("aw_scrub_last_success_timestamp_seconds",
+                                          "When a scrub pass last finished without a failure.",
+                                          NULL),
+                          (double)time(NULL));
+        aw_metrics_ready(rc == AW_OK, rc == AW_OK ? NULL : "the last pass failed; see the log");
         if (cfg->scrub_once)
             break;
         /* what comes due next is picked up within a minute */
-        for (int64_t until = aw_now_ms() + 60000; !policy_stop && aw_now_ms() < until;)
+        for (int64_t until = aw_now_ms() + 60000; !policy_stop && aw_now_ms() < until;) {
+            aw_metrics_heartbeat();
             usleep(100 * 1000);
+        }
     }
     aw_s3_destroy(s3);
     aw_pg_destroy(pg);

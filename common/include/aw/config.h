@@ -42,6 +42,7 @@ typedef struct aw_config {
     /* general */
     char *log_level;
     char *log_format;
+    char *metrics_addr;
     bool print_config;
     /* PostgreSQL: a libpq conninfo string or URI; empty means libpq's own
      * defaults and the standard PG* environment variables. */

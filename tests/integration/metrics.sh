@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# /metrics, /healthz and /readyz of the long-running commands on the real
+# stack, checked by Prometheus's own promtool (`promtool check metrics`):
+#  - scrub as a worker: its pass counted by result, ready after a pass;
+#  - ingest consuming: events and bytes counted, the batch write histogram;
+#  - an address that is taken, or not an address: exit 2 with the reason.
+source "$(dirname "$0")/lib.sh"
+require_stack
+
+gobin=$(go env GOBIN 2>/dev/null || true)
+[[ -n $gobin ]] || gobin=$(go env GOPATH 2>/dev/null)/bin
+promtool=${AW_PROMTOOL:-$gobin/promtool}
+[[ -x $promtool ]] || fail "promtool not found at $promtool: scripts/bootstrap installs it"
+run_id=$(date +%s)-$RANDOM
+work=$(mktemp -d)
+trap '[[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; rm -rf "$work"; true' EXIT
+group=metrics-$run_id
+"$AW_BIN" ingest --group "$group" --drain --log-level error
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+check() { # the exposition passes promtool
+    curl -sf "http://127.0.0.1:$1/metrics" >"$work/m.txt" || fail "GET /metrics on $1 failed"
+    "$promtool" check metrics <"$work/m.txt" >"$work/promtool.out" 2>&1 ||
+        fail "promtool check metrics: $(cat "$work/promtool.out")"
+    CHECKS=$((CHECKS + 1))
+}
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'; }
+
+b=$(unique_bucket metrics)
+s3api create-bucket --bucket "$b" >/dev/null
+for i in 1 2 3; do echo "object $i $run_id" | aws s3 cp --only-show-errors - "s3://$b/o$i.bin"; done
+"$ITEST_BIN/kafka_events" --bucket "$b" --min 3 --timeout 60 >/dev/null
+"$AW_BIN" ingest --group "$group" --drain --log-level error
+
+# --- scrub as a worker
+p=$(port)
+"$AW_BIN" scrub --all --bucket "$b" --metrics-addr "127.0.0.1:$p" >"$work/scrub.log" 2>&1 &
+pid=$!
+wait_for "scrub ready after its first pass" 30 "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/readyz) == 200 ]]"
+expect_eq "healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/healthz")"
+expect_eq "scrub counted its pass" 3 "$(metric "$p" 'aw_scrub_objects_total{result="ok"}')"
+expect_contains "build info" "$(curl -sf "http://127.0.0.1:$p/metrics")" 'aw_build_info{version="'
+check "$p"
+kill -TERM "$pid"
+expect_status "scrub stops on SIGTERM" 0 wait "$pid"
+pid=
+
+# --- ingest consuming
+p=$(port)
+"$AW_BIN" ingest --group "$group" --metrics-addr "127.0.0.1:$p" >"$work/ingest.log" 2>&1 &
+pid=$!
+wait_for "ingest serving" 30 "curl -sf http://127.0.0.1:$p/healthz >/dev/null"
+echo "one more $run_id" | aws s3 cp --only-show-errors - "s3://$b/o4.bin"
+wait_for "the event counted" 60 "[[ \$(metric $p aw_ingest_events_total) -ge 1 ]]"
+expect_eq "ready while consuming" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/readyz")"
+expect_eq "a batch written" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_batch_write_seconds_count)') >= 1))")"
+check "$p"
+kill -TERM "$pid"
+expect_status "ingest stops on SIGTERM" 0 wait "$pid"
+pid=
+
+# --- bad addresses
+python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1]); sys.stdout.flush(); time.sleep(30)' >"$work/taken" &
+holder=$!
+wait_for "a port held" 10 "[[ -s $work/taken ]]"
+rc=0
+out=$("$AW_BIN" scrub --once --bucket "$b" --metrics-addr "127.0.0.1:$(cat "$work/taken")" 2>&1) || rc=$?
+kill "$holder" 2>/dev/null || true
+expect_eq "a taken port" 2 "$rc"
+expect_contains "says so" "$out" "cannot listen there"
+rc=0
+out=$("$AW_BIN" scrub --once --bucket "$b" --metrics-addr "localhost" 2>&1) || rc=$?
+expect_eq "not an address" 2 "$rc"
+expect_contains "says what it wants" "$out" "expected HOST:PORT"
+
+done_ok
