@@ -4,6 +4,7 @@
  * and the producer of dead letters. librdkafka's own log lines and errors are
  * routed into ours.
  */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "aw/codec.h"
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -107,6 +109,36 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     kafka_dlq_report(opaque, m->_private, m->err);
 }
 
+/* librdkafka's statistics (every 5 s with --metrics-addr): the consumer lag
+ * of each assigned partition, as the gauge aw_ingest_consumer_lag. A
+ * partition librdkafka knows no lag for yet (-1) is left out. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    json_error_t je;
+    json_t *doc = json_loadb(json, len, 0, &je), *topics = json_object_get(doc, "topics");
+    const char *tname;
+    json_t *t;
+    json_object_foreach(topics, tname, t) {
+        const char *pname;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), pname, p) {
+            json_int_t lag = json_integer_value(json_object_get(p, "consumer_lag"));
+            if (!strcmp(pname, "-1") || !json_is_integer(json_object_get(p, "consumer_lag")) ||
+                lag < 0 || strpbrk(tname, "\"\\\n") || strpbrk(pname, "\"\\\n"))
+                continue;
+            char labels[400];
+            snprintf(labels, sizeof labels, "topic=\"%.200s\",partition=\"%.20s\"", tname, pname);
+            aw_metric_set(aw_metric_gauge("aw_ingest_consumer_lag",
+                                          "Messages between the committed offset and the end of "
+                                          "each assigned partition.", labels),
+                          (double)lag);
+        }
+    }
+    json_decref(doc);
+    return 0; /* librdkafka frees the text */
+}
+
 /* Applies one property, naming it when librdkafka refuses. */
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, const char *who) {
     char err[512];
@@ -171,11 +203,15 @@ int kafka_open(ingest *in) {
         conf_set(conf, "auto.offset.reset", "earliest", "consumer") ||
         conf_set(conf, "enable.partition.eof", "true", "consumer") ||
         conf_set(conf, "queued.max.messages.kbytes", "8192", "consumer") ||
+        (*in->cfg->metrics_addr &&
+         conf_set(conf, "statistics.interval.ms", "5000", "consumer")) ||
         apply_user_props(in, conf, "consumer", false)) {
         rd_kafka_conf_destroy(conf);
         return AW_ECONFIG;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    if (*in->cfg->metrics_addr)
+        rd_kafka_conf_set_stats_cb(conf, stats_cb);
     in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!in->rk) {
         rd_kafka_conf_destroy(conf);
