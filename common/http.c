@@ -380,6 +380,8 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
             return rc;
         }
     }
+    if (!r->attempts)
+        r->started_ms = aw_now_ms();
     r->attempts++;
     return AW_OK;
 }
@@ -632,6 +634,7 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
                 qlen++;
                 continue;
             }
+            r->duration_ms = aw_now_ms() - r->started_ms;
             done++;
         }
         /* freed slots are refilled at once; waiting here would leave them idle */

@@ -55,6 +55,7 @@ wait_for "the event counted" 60 "[[ \$(metric $p aw_ingest_events_total) -ge 1 ]
 wait_for "consumer lag per partition, from librdkafka's statistics" 20 \
     "curl -sf http://127.0.0.1:$p/metrics | grep -Eq '^aw_ingest_consumer_lag\\{topic=\"$AW_KAFKA_TOPIC\",partition=\"[0-9]+\"\\} [0-9]+\$'"
 expect_eq "ready while consuming" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/readyz")"
+expect_eq "a fetch timed" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_fetch_seconds_count)') >= 1))")"
 expect_eq "a batch written" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_batch_write_seconds_count)') >= 1))")"
 check "$p"
 kill -TERM "$pid"

@@ -99,6 +99,8 @@ typedef struct aw_fetch {
     aw_fetch_outcome outcome;
     aw_s3_object_info info;
     int attempts;
+    int64_t started_ms;      /* when the first attempt started (aw_now_ms) */
+    int64_t duration_ms;     /* from the first attempt's start to the outcome */
     char error[320];
 } aw_fetch;
 
