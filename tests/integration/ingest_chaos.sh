@@ -39,13 +39,18 @@ PY
 "$ITEST_BIN/kafka_tool" create-topic "$topic" 4
 "$(dirname "$AW_BIN")/bench/bench_events" "$topic" "$b" obj- "$N" 256
 
-# three instances, each restarted when it dies
+# three instances, each restarted when it dies; small batches, one fetch at a
+# time and a small prefetch queue, so the work is still going on while the
+# services restart (with the default 8 MiB queue an instance holds most of
+# the topic and indexes it while the broker is down)
 instance() {
     local i=$1
     while [[ ! -e $work/stop ]]; do
         AW_OPENLINEAGE_TOPIC= "$AW_BIN" ingest --topic "$topic" --dlq-topic "$topic.dlq" \
             --group "$group" --batch-max 100 --batch-ms 100 --fetch-concurrency 1 \
-            -X session.timeout.ms=6000 --log-level warn >>"$work/i$i.log" 2>&1 &
+            -X session.timeout.ms=6000 -X queued.max.messages.kbytes=64 \
+            -X max.partition.fetch.bytes=16384 \
+            --log-level warn >>"$work/i$i.log" 2>&1 &
         echo $! >"$work/i$i.pid"
         wait "$(cat "$work/i$i.pid")" 2>/dev/null || true
         sleep 0.5
