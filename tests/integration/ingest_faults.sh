@@ -63,6 +63,8 @@ expect_contains "ingest log while PostgreSQL is down" "$(cat "$work/pg.log")" "b
 kill -0 "$pid" || fail "ingest exited while PostgreSQL was down"
 "$STACK" up pg >/dev/null 2>&1
 wait_for "the 5 objects indexed after PostgreSQL returned" 60 '[[ $(rows "${b1}b") == 5 ]]' 
+# the writer commits before the main thread hears of it and says so
+wait_for "ingest to log that PostgreSQL is back" 15 'grep -q "PostgreSQL is back; resuming" "$work/pg.log"'
 expect_contains "ingest log after PostgreSQL returned" "$(cat "$work/pg.log")" "PostgreSQL is back; resuming"
 
 # --- SIGTERM: drain and exit 0, offsets committed

@@ -63,6 +63,8 @@ scenario() { # name 'sql that breaks it' expected-words
     restore
     kill_sessions
     wait_for "the 3 objects indexed after $1 ended" 90 "[[ \$(rows '$b') == 3 ]]"
+    # the writer commits before the main thread hears of it and says so
+    wait_for "ingest to log that PostgreSQL is back ($1)" 15 "grep -q 'PostgreSQL is back; resuming' '$work/$1.log'"
     expect_contains "ingest log after $1" "$(cat "$work/$1.log")" "PostgreSQL is back; resuming"
     expect_eq "dead letters after $1" 0 "$(dead_letters "$b")"
     kill -TERM "$pid"
