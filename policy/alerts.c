@@ -78,12 +78,6 @@ static void print_json(json_t *doc) {
     json_decref(doc);
 }
 
-/* A text cell for the table: escaped, cut to width. */
-static const char *cell(const char *s, char *buf, size_t width) {
-    aw_escape_text(S(s), strlen(S(s)), buf, width + 1);
-    return buf;
-}
-
 static int cmd_list(aw_pg *pg, const aw_config *cfg) {
     const char *params[1] = {cfg->alerts_state};
     aw_pg_result *r = NULL;
@@ -107,7 +101,7 @@ static int cmd_list(aw_pg *pg, const aw_config *cfg) {
             char uri[2200], u[64];
             snprintf(uri, sizeof uri, "s3://%s/%s", S(V(r, i, A_BUCKET)), S(V(r, i, A_KEY)));
             printf("%-6s  %-24s  %-8s  %-56s  %6s  %-20s  %s\n", S(V(r, i, A_ID)),
-                   S(V(r, i, A_KIND)), S(V(r, i, A_STATE)), cell(uri, u, 56),
+                   S(V(r, i, A_KIND)), S(V(r, i, A_STATE)), text_cell(uri, u, 56),
                    S(V(r, i, A_RADIUS)), S(V(r, i, A_LAST)), S(V(r, i, A_SEEN)));
         }
         if (!n)
@@ -191,13 +185,13 @@ static int cmd_show(aw_pg *pg, const aw_config *cfg) {
                                              "seen_count", "resolved_at", "blast_radius"};
         for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
             char v[1200];
-            printf("%-18s %s\n", names[c], V(r, 0, (int)c) ? cell(V(r, 0, (int)c), v, 1100) : "-");
+            printf("%-18s %s\n", names[c], V(r, 0, (int)c) ? text_cell(V(r, 0, (int)c), v, 1100) : "-");
         }
         printf("%-18s %s\n\n", "detail", S(V(r, 0, A_DETAIL)));
         printf("%-5s  %-70s  %-10s  %s\n", "DEPTH", "DOWNSTREAM", "EDGE", "STATE");
         for (int i = 0; i < nw; i++) {
             char u[80];
-            printf("%-5s  %-70s  %-10s  %s\n", S(V(walk, i, 0)), cell(V(walk, i, 1), u, 70),
+            printf("%-5s  %-70s  %-10s  %s\n", S(V(walk, i, 0)), text_cell(V(walk, i, 1), u, 70),
                    V(walk, i, 3) ? V(walk, i, 3) : "-", V(walk, i, 4) ? V(walk, i, 4) : "start");
         }
     }

@@ -32,6 +32,10 @@ static inline void psort(void *base, size_t n, size_t size, int (*cmp)(const voi
         qsort(base, n, size, cmp);
 }
 
+/* A text cell for a table: outside text escaped (aw_escape_text), cut to
+ * width; NULL prints as nothing. buf holds width + 1 bytes. */
+const char *text_cell(const char *s, char *buf, size_t width);
+
 /* Memory for many small strings, freed at once. */
 typedef struct arena {
     struct arena_chunk *head;

@@ -66,6 +66,30 @@ static int connect_db(const aw_config *cfg, aw_pg **pg) {
     return 0;
 }
 
+/* Carries out plan p and says how it went. Exit status: 0, 1 (a failure, or
+ * deletions that failed), 3 (refused by the safety cap). */
+static int apply_and_say(aw_pg *pg, const aw_config *cfg, const plan *p) {
+    char err[2048];
+    int failed = 0;
+    int rc = apply_plan(pg, cfg, p, cfg->policy_force, &failed, err, sizeof err);
+    if (rc != AW_OK) {
+        fprintf(stderr, "artifact-watch policy: applying plan %lld: %s\n", (long long)p->id,
+                err);
+        return 1;
+    }
+    if (p->refused[0] && !cfg->policy_force) {
+        fprintf(stderr, "artifact-watch policy: refused, nothing deleted: %s (--force to go "
+                "ahead)\n", p->refused);
+        return 3;
+    }
+    if (failed) {
+        fprintf(stderr, "artifact-watch policy: %d deletion(s) failed; see "
+                "aw.retention_actions\n", failed);
+        return 1;
+    }
+    return 0;
+}
+
 /* One plan, printed; with apply, carried out. Exit status. */
 static int plan_once(aw_pg *pg, const aw_config *cfg, const aw_rules *rs, bool apply,
                      bool print) {
@@ -79,24 +103,7 @@ static int plan_once(aw_pg *pg, const aw_config *cfg, const aw_rules *rs, bool a
     if (print)
         plan_print(stdout, &p, cfg->policy_format);
     fflush(stdout);
-    int status = 0;
-    if (apply) {
-        int failed = 0;
-        rc = apply_plan(pg, cfg, &p, cfg->policy_force, &failed, err, sizeof err);
-        if (rc != AW_OK) {
-            fprintf(stderr, "artifact-watch policy: applying plan %lld: %s\n", (long long)p.id,
-                    err);
-            status = 1;
-        } else if (p.refused[0] && !cfg->policy_force) {
-            fprintf(stderr, "artifact-watch policy: refused, nothing deleted: %s (--force to "
-                    "go ahead)\n", p.refused);
-            status = 3;
-        } else if (failed) {
-            fprintf(stderr, "artifact-watch policy: %d deletion(s) failed; see "
-                    "aw.retention_actions\n", failed);
-            status = 1;
-        }
-    }
+    int status = apply ? apply_and_say(pg, cfg, &p) : 0;
     plan_free(&p);
     if (status == 0)
         aw_metric_set(aw_metric_gauge("aw_retention_last_success_timestamp_seconds",
@@ -116,19 +123,7 @@ static int apply_saved(aw_pg *pg, const aw_config *cfg) {
         fprintf(stderr, "artifact-watch policy: %s\n", err);
         return rc == AW_ENOTFOUND ? 2 : 1;
     }
-    int failed = 0, status = 0;
-    rc = apply_plan(pg, cfg, &p, cfg->policy_force, &failed, err, sizeof err);
-    if (rc != AW_OK) {
-        fprintf(stderr, "artifact-watch policy: applying plan %lld: %s\n",
-                (long long)cfg->policy_plan, err);
-        status = 1;
-    } else if (p.refused[0] && !cfg->policy_force) {
-        fprintf(stderr, "artifact-watch policy: refused, nothing deleted: %s (--force to go "
-                "ahead)\n", p.refused);
-        status = 3;
-    } else if (failed) {
-        status = 1;
-    }
+    int status = apply_and_say(pg, cfg, &p);
     plan_free(&p);
     return status;
 }
