@@ -21,8 +21,9 @@ void batch_clear(batch *b) {
         rd_kafka_message_destroy(b->msgs[i].m);
     }
     for (size_t i = 0; i < b->njobs; i++) {
-        free(b->jobs[i].body);
-        b->jobs[i].body = NULL;
+        free(b->jobs[i].s.body);
+        b->jobs[i].s.body = NULL;
+        b->jobs[i].s.bcap = 0;
     }
     b->nmsgs = 0;
     b->njobs = 0;
@@ -101,7 +102,7 @@ int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
             b->jobs_cap = cap;
         }
         size_t keep = aw_indexer_keep_bytes(in->w.ix, ev->key);
-        b->jobs[b->njobs++] = (job){.msg = b->nmsgs - 1, .ev = e, .keep = keep};
+        b->jobs[b->njobs++] = (job){.msg = b->nmsgs - 1, .ev = e, .s.keep = keep};
         x->njobs++;
         b->sc_bytes += ev->size >= 0 && (uint64_t)ev->size < keep ? (size_t)ev->size : keep;
     }
@@ -195,7 +196,7 @@ int batch_observe(ingest *in, batch *b) {
             }
             if (r->outcome == AW_FETCH_OK) {
                 o->state = AW_OBS_PRESENT;
-                o->size = j->bytes;
+                o->size = j->s.bytes;
                 /* a versioned bucket whose events name no version (versitygw):
                  * the version the GET read, as the store reported it */
                 if (!ev->version_id && r->info.version_id[0] &&
@@ -208,11 +209,11 @@ int batch_observe(ingest *in, batch *b) {
                 memcpy(o->md5, j->md5, 16);
                 o->has_sha256 = true;
                 o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
-                if (j->keep) {
+                if (j->s.keep) {
                     o->has_body = true;
-                    o->body = j->body;
-                    o->body_len = j->blen;
-                    o->body_cut = j->cut;
+                    o->body = j->s.body;
+                    o->body_len = j->s.blen;
+                    o->body_cut = j->s.cut;
                 }
             } else if (r->outcome == AW_FETCH_PRECONDITION) {
                 o->state = AW_OBS_SUPERSEDED;

@@ -13,36 +13,36 @@
 #include "aw/metrics.h"
 #include "internal.h"
 
-static int job_start(void *ud) {
-    job *j = ud;
-    j->bytes = 0;
-    j->blen = 0;
-    j->cut = false;
-    return aw_hash_reset(j->hash);
+int sink_start(void *ud) {
+    body_sink *sk = ud;
+    sk->bytes = 0;
+    sk->blen = 0;
+    sk->cut = false;
+    return aw_hash_reset(sk->hash);
 }
 
-static int job_body(void *ud, const void *data, size_t len) {
-    job *j = ud;
-    j->bytes += (int64_t)len;
-    if (j->keep && !j->cut) {
-        if (j->blen + len > j->keep) {
-            j->cut = true; /* hashed to the end, but not kept */
+int sink_body(void *ud, const void *data, size_t len) {
+    body_sink *sk = ud;
+    sk->bytes += (int64_t)len;
+    if (sk->keep && !sk->cut) {
+        if (sk->blen + len > sk->keep) {
+            sk->cut = true; /* hashed to the end, but not kept */
         } else {
-            if (j->blen + len > j->bcap) {
-                size_t cap = j->bcap ? j->bcap : 4096;
-                while (cap < j->blen + len)
+            if (sk->blen + len > sk->bcap) {
+                size_t cap = sk->bcap ? sk->bcap : 4096;
+                while (cap < sk->blen + len)
                     cap *= 2;
-                char *nb = realloc(j->body, cap);
+                char *nb = realloc(sk->body, cap);
                 if (!nb)
                     return AW_ENOMEM;
-                j->body = nb;
-                j->bcap = cap;
+                sk->body = nb;
+                sk->bcap = cap;
             }
-            memcpy(j->body + j->blen, data, len);
-            j->blen += len;
+            memcpy(sk->body + sk->blen, data, len);
+            sk->blen += len;
         }
     }
-    return aw_hash_update(j->hash, data, len);
+    return aw_hash_update(sk->hash, data, len);
 }
 
 int fetch_plan(ingest *in, batch *b) {
@@ -81,7 +81,7 @@ int fetch_plan(ingest *in, batch *b) {
     for (size_t k = 0; k < n; k++) {
         job *j = &b->jobs[k];
         const aw_event *ev = &b->msgs[j->msg].evs.v[j->ev];
-        j->hash = b->hashes[k];
+        j->s.hash = b->hashes[k];
         /* An unversioned key may have been overwritten since the event:
          * If-Match makes the store refuse other bytes (412) rather than let
          * them be recorded under this version. */
@@ -89,7 +89,7 @@ int fetch_plan(ingest *in, batch *b) {
         b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
                                 .version_id = ev->version_id,
                                 .if_match = pin_etag ? ev->etag : NULL,
-                                .on_start = job_start, .on_body = job_body, .ud = j};
+                                .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
     }
     return AW_OK;
 }
@@ -158,7 +158,7 @@ int fetch_all(void *arg, char *why, size_t n) {
             aw_metric_observe(took, (double)r->duration_ms / 1000.0);
         job *j = &b->jobs[k];
         msg *x = &b->msgs[j->msg];
-        if (r->outcome == AW_FETCH_OK && aw_hash_final(j->hash, j->sha256, j->md5) != AW_OK)
+        if (r->outcome == AW_FETCH_OK && aw_hash_final(j->s.hash, j->sha256, j->md5) != AW_OK)
             return AW_ETLS;
         if ((r->outcome == AW_FETCH_FAILED || r->outcome == AW_FETCH_DENIED ||
              r->outcome == AW_FETCH_UNAVAILABLE) && !x->dead)

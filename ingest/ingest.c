@@ -157,7 +157,7 @@ static int finish_pending(ingest *in) {
         if (!b->msgs[i].dead && !b->msgs[i].dropped)
             in->n_indexed += b->msgs[i].evs.n;
     for (size_t k = 0; k < b->njobs; k++)
-        in->n_bytes += (uint64_t)b->jobs[k].bytes;
+        in->n_bytes += (uint64_t)b->jobs[k].s.bytes;
     in->n_batches++;
     in->last_batch_ms = aw_now_ms();
     batch_clear(b);

@@ -26,6 +26,7 @@
 #include "aw/hash.h"
 #include "aw/http.h"
 #include "aw/indexer.h"
+#include "sink.h"
 
 #define LOG "ingest"
 
@@ -49,14 +50,8 @@ typedef struct msg {
 
 typedef struct job {        /* one created object to fetch */
     size_t msg, ev;
-    aw_hash *hash;
-    int64_t bytes;
+    body_sink s;            /* its hash and, for a sidecar, its first bytes */
     uint8_t sha256[32], md5[16]; /* set once the fetch succeeded */
-    /* the first bytes, when the indexer asked for them (a sidecar) */
-    size_t keep;            /* how many it wants; 0: none */
-    char *body;
-    size_t blen, bcap;
-    bool cut;               /* the object was longer than keep */
 } job;
 
 /* Everything one batch owns. Observations point into its messages' events. */
