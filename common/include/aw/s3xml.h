@@ -1,0 +1,59 @@
+/*
+ * The S3 listing responses backfill reads: ListObjectsV2, ListObjectVersions,
+ * ListBuckets and GetBucketVersioning, parsed with libxml2 (no network, no
+ * entity expansion). Pure functions of the response bytes, so every shape a
+ * store sends is unit-tested without one. The one file that uses libxml2.
+ */
+#ifndef AW_S3XML_H
+#define AW_S3XML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aw/err.h"
+
+/* One entry of a listing: an object, a version or a delete marker. */
+typedef struct aw_listed {
+    char *key;           /* decoded (encoding-type=url), valid UTF-8, no NUL */
+    char *version_id;    /* NULL in ListObjectsV2 and for the "null" version */
+    char *etag;          /* without quotes; NULL when the store sent none */
+    char *last_modified; /* ISO 8601 as listed; NULL when absent */
+    int64_t size;        /* -1 for a delete marker */
+    bool delete_marker;
+} aw_listed;
+
+typedef struct aw_listing_page {
+    aw_listed *items;
+    size_t n, cap;
+    size_t refused;         /* entries dropped: a key that is not a key, no Key */
+    char refused_why[256];  /* the first of them */
+    bool truncated;         /* IsTruncated: more pages follow */
+    char *next_token;       /* NextContinuationToken (ListObjectsV2) */
+    char *next_key_marker;  /* NextKeyMarker (ListObjectVersions) */
+    char *next_version_marker;
+    char **buckets;         /* ListBuckets */
+    size_t nbuckets;
+} aw_listing_page;
+
+/*
+ * Parses one response body into page (cleared first). Keys are decoded when
+ * url_encoded (the request asked for encoding-type=url and the response says
+ * so). AW_EPARSE with the reason in errstr when the body is not XML or not
+ * one of the responses above (an <Error> says its Code and Message);
+ * AW_ENOMEM.
+ */
+int aw_listing_parse(const char *xml, size_t len, aw_listing_page *page, char *errstr,
+                  size_t errstr_size) AW_WUR;
+
+/* GetBucketVersioning: *versioned when Status is Enabled or Suspended (a
+ * suspended bucket still holds versions). AW_EPARSE as above. */
+int aw_listing_versioning(const char *xml, size_t len, bool *versioned, char *errstr,
+                       size_t errstr_size) AW_WUR;
+
+void aw_listing_page_clear(aw_listing_page *page);
+
+/* Once per process, before threads: libxml2's own set-up. */
+void aw_s3xml_init(void);
+
+#endif

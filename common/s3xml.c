@@ -1,0 +1,265 @@
+/*
+ * S3 listing responses, parsed with libxml2 into a tree and read by element
+ * name (the namespace is not checked: stores differ in whether they send
+ * it). Entity expansion and network access are off, so a hostile body can
+ * neither reach out nor grow; what an entry lacks is NULL, and an entry
+ * whose key is not one (not UTF-8, a NUL, a bad escape) is counted and left
+ * out, never guessed at.
+ */
+#include "aw/s3xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/codec.h"
+
+/* A listing response is at most a few MB (1,000 keys of 1 KiB each). */
+#define LISTING_MAX_BYTES (64u << 20)
+
+static bool is(const xmlNode *n, const char *name) {
+    return n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
+}
+
+/* The text of the first child element called name, malloc'd; NULL when absent. */
+static char *child_text(const xmlNode *parent, const char *name) {
+    for (const xmlNode *c = parent->children; c; c = c->next)
+        if (is(c, name)) {
+            xmlChar *t = xmlNodeGetContent(c);
+            char *s = t ? strdup((const char *)t) : strdup("");
+            xmlFree(t);
+            return s;
+        }
+    return NULL;
+}
+
+static void note(aw_listing_page *p, const char *fmt, ...) {
+    p->refused++;
+    if (p->refused > 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->refused_why, sizeof p->refused_why, fmt, ap);
+    va_end(ap);
+}
+
+static void listed_free(aw_listed *l) {
+    free(l->key);
+    free(l->version_id);
+    free(l->etag);
+    free(l->last_modified);
+}
+
+/* One <Contents>, <Version> or <DeleteMarker>. AW_ENOMEM only: an entry
+ * that makes no sense is counted in page->refused. */
+static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool marker) {
+    aw_listed l = {.size = -1, .delete_marker = marker};
+    char *raw = child_text(e, "Key"), *size = child_text(e, "Size");
+    l.version_id = child_text(e, "VersionId");
+    l.etag = child_text(e, "ETag");
+    l.last_modified = child_text(e, "LastModified");
+    int rc = AW_OK;
+    if (!raw) {
+        note(p, "an entry without a Key");
+        goto skip;
+    }
+    size_t klen = strlen(raw);
+    if (encoded) {
+        if (aw_urldecode(raw, klen, true, &l.key, &klen) != AW_OK) {
+            note(p, "key \"%.200s\" is not URL-encoded text", raw);
+            goto skip;
+        }
+    } else {
+        l.key = raw;
+        raw = NULL;
+    }
+    if (!klen || klen > 1024 || !aw_utf8_valid(l.key, klen) || strlen(l.key) != klen) {
+        note(p, "a key of %zu bytes that is not 1 to 1024 bytes of UTF-8", klen);
+        goto skip;
+    }
+    if (!marker) {
+        char *end = NULL;
+        long long v = size ? strtoll(size, &end, 10) : -1;
+        if (!size || end == size || *end || v < 0) {
+            note(p, "key \"%.200s\": Size \"%.40s\" is not a byte count", l.key,
+                 size ? size : "(none)");
+            goto skip;
+        }
+        l.size = v;
+    }
+    if (l.version_id && (!*l.version_id || !strcmp(l.version_id, "null"))) {
+        free(l.version_id);
+        l.version_id = NULL;
+    }
+    if (l.etag) { /* "abc" -> abc; an empty ETag is none (files put behind a gateway) */
+        size_t n = strlen(l.etag);
+        char *s = l.etag;
+        if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+            memmove(s, s + 1, n - 2);
+            s[n - 2] = '\0';
+        }
+        if (!*s || !aw_printable_ok(s, 200)) {
+            free(l.etag);
+            l.etag = NULL;
+        }
+    }
+    if (l.last_modified && !*l.last_modified) {
+        free(l.last_modified);
+        l.last_modified = NULL;
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        aw_listed *ni = realloc(p->items, cap * sizeof *ni);
+        if (!ni) {
+            rc = AW_ENOMEM;
+            goto skip;
+        }
+        p->items = ni;
+        p->cap = cap;
+    }
+    p->items[p->n++] = l;
+    free(raw);
+    free(size);
+    return AW_OK;
+skip:
+    listed_free(&l);
+    free(raw);
+    free(size);
+    return rc;
+}
+
+static int add_bucket(aw_listing_page *p, const xmlNode *b) {
+    char *name = child_text(b, "Name");
+    if (!name || !aw_bucket_name_ok(name)) {
+        note(p, "a bucket named \"%.100s\"", name ? name : "(none)");
+        free(name);
+        return AW_OK;
+    }
+    char **nb = realloc(p->buckets, (p->nbuckets + 1) * sizeof *nb);
+    if (!nb) {
+        free(name);
+        return AW_ENOMEM;
+    }
+    p->buckets = nb;
+    p->buckets[p->nbuckets++] = name;
+    return AW_OK;
+}
+
+static xmlDoc *read_doc(const char *xml, size_t len, char *errstr, size_t errn) {
+    if (len > LISTING_MAX_BYTES || len > (size_t)0x7fffffff) {
+        snprintf(errstr, errn, "response of %zu bytes is larger than a listing", len);
+        return NULL;
+    }
+    xmlDoc *d = xmlReadMemory(xml, (int)len, NULL, NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!d) {
+        const xmlError *e = xmlGetLastError();
+        snprintf(errstr, errn, "not XML: %s", e && e->message ? e->message : "unreadable");
+        if (errn && *errstr) /* libxml2's messages end in a newline */
+            errstr[strcspn(errstr, "\n")] = '\0';
+        return NULL;
+    }
+    const xmlNode *root = xmlDocGetRootElement(d);
+    if (root && is(root, "Error")) {
+        char *code = child_text(root, "Code"), *msg = child_text(root, "Message");
+        snprintf(errstr, errn, "%s: %s", code ? code : "Error", msg ? msg : "");
+        free(code);
+        free(msg);
+        xmlFreeDoc(d);
+        return NULL;
+    }
+    if (!root) {
+        snprintf(errstr, errn, "an XML document without an element");
+        xmlFreeDoc(d);
+        return NULL;
+    }
+    return d;
+}
+
+int aw_listing_parse(const char *xml, size_t len, aw_listing_page *p, char *errstr, size_t errn) {
+    aw_listing_page_clear(p);
+    xmlDoc *d = read_doc(xml, len, errstr, errn);
+    if (!d)
+        return AW_EPARSE;
+    const xmlNode *root = xmlDocGetRootElement(d);
+    bool v2 = is(root, "ListBucketResult"), versions = is(root, "ListVersionsResult");
+    bool buckets = is(root, "ListAllMyBucketsResult");
+    if (!v2 && !versions && !buckets) {
+        snprintf(errstr, errn, "<%.60s> is not a listing", (const char *)root->name);
+        xmlFreeDoc(d);
+        return AW_EPARSE;
+    }
+    char *enc = child_text(root, "EncodingType"), *trunc = child_text(root, "IsTruncated");
+    bool encoded = enc && !strcmp(enc, "url");
+    p->truncated = trunc && !strcmp(trunc, "true");
+    free(enc);
+    free(trunc);
+    int rc = AW_OK;
+    for (const xmlNode *c = root->children; c && rc == AW_OK; c = c->next) {
+        if ((v2 && is(c, "Contents")) || (versions && is(c, "Version")))
+            rc = add_entry(p, c, encoded, false);
+        else if (versions && is(c, "DeleteMarker"))
+            rc = add_entry(p, c, encoded, true);
+        else if (buckets && is(c, "Buckets"))
+            for (const xmlNode *b = c->children; b && rc == AW_OK; b = b->next)
+                if (is(b, "Bucket"))
+                    rc = add_bucket(p, b);
+    }
+    if (rc == AW_OK && p->truncated) {
+        p->next_token = child_text(root, "NextContinuationToken");
+        p->next_key_marker = child_text(root, "NextKeyMarker");
+        p->next_version_marker = child_text(root, "NextVersionIdMarker");
+        if (encoded && p->next_key_marker) {
+            char *k = NULL;
+            size_t kl;
+            if (aw_urldecode(p->next_key_marker, strlen(p->next_key_marker), true, &k, &kl) ==
+                AW_OK) {
+                free(p->next_key_marker);
+                p->next_key_marker = k;
+            }
+        }
+    }
+    xmlFreeDoc(d);
+    if (rc != AW_OK)
+        aw_listing_page_clear(p);
+    return rc;
+}
+
+int aw_listing_versioning(const char *xml, size_t len, bool *versioned, char *errstr, size_t errn) {
+    *versioned = false;
+    xmlDoc *d = read_doc(xml, len, errstr, errn);
+    if (!d)
+        return AW_EPARSE;
+    const xmlNode *root = xmlDocGetRootElement(d);
+    if (!is(root, "VersioningConfiguration")) {
+        snprintf(errstr, errn, "<%.60s> is not a versioning configuration",
+                 (const char *)root->name);
+        xmlFreeDoc(d);
+        return AW_EPARSE;
+    }
+    char *st = child_text(root, "Status");
+    *versioned = st && (!strcmp(st, "Enabled") || !strcmp(st, "Suspended"));
+    free(st);
+    xmlFreeDoc(d);
+    return AW_OK;
+}
+
+void aw_listing_page_clear(aw_listing_page *p) {
+    for (size_t i = 0; i < p->n; i++)
+        listed_free(&p->items[i]);
+    free(p->items);
+    for (size_t i = 0; i < p->nbuckets; i++)
+        free(p->buckets[i]);
+    free(p->buckets);
+    free(p->next_token);
+    free(p->next_key_marker);
+    free(p->next_version_marker);
+    memset(p, 0, sizeof *p);
+}
+
+void aw_s3xml_init(void) {
+    xmlInitParser();
+}

@@ -1,0 +1,148 @@
+/*
+ * S3 listing responses: ListObjectsV2 (URL-encoded keys with spaces, '+',
+ * %2F and unicode; an empty ETag from a gateway; continuation), versions
+ * with delete markers and the "null" version, ListBuckets, versioning, and
+ * what must fail cleanly: an <Error>, not XML, another document, entries
+ * that are not keys, entities that would expand or reach out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/s3xml.h"
+#include "test.h"
+
+#define NS " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
+
+static int parse(const char *xml, aw_listing_page *p, char *err) {
+    return aw_listing_parse(xml, strlen(xml), p, err, 256);
+}
+
+int main(void) {
+    aw_listing_page p = {0};
+    char err[256];
+
+    /* ListObjectsV2, encoding-type=url */
+    ASSERT_INT_EQ(parse("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                        "<ListBucketResult" NS "><Name>b</Name><EncodingType>url</EncodingType>"
+                        "<IsTruncated>true</IsTruncated>"
+                        "<NextContinuationToken>tok+/=</NextContinuationToken>"
+                        "<Contents><Key>dir+a/%C3%BC%252F+%2B.txt</Key>"
+                        "<LastModified>2026-11-27T07:30:21Z</LastModified>"
+                        "<ETag>&quot;764efa883dda1e11db47671c4a3bbd9e&quot;</ETag>"
+                        "<Size>3</Size></Contents>"
+                        "<Contents><Key>direct.txt</Key><LastModified>2026-11-27T07:30:21.5Z"
+                        "</LastModified><ETag></ETag><Size>0</Size></Contents>"
+                        "</ListBucketResult>", &p, err), AW_OK);
+    ASSERT_INT_EQ(p.n, 2);
+    ASSERT_STR_EQ(p.items[0].key, "dir a/\xc3\xbc%2F +.txt");
+    ASSERT_STR_EQ(p.items[0].etag, "764efa883dda1e11db47671c4a3bbd9e");
+    ASSERT_STR_EQ(p.items[0].last_modified, "2026-11-27T07:30:21Z");
+    ASSERT_INT_EQ(p.items[0].size, 3);
+    ASSERT(p.items[0].version_id == NULL && !p.items[0].delete_marker);
+    ASSERT(p.items[1].etag == NULL); /* a file put behind the gateway's back */
+    ASSERT_INT_EQ(p.items[1].size, 0);
+    ASSERT(p.truncated);
+    ASSERT_STR_EQ(p.next_token, "tok+/=");
+    ASSERT_INT_EQ(p.refused, 0);
+
+    /* without EncodingType a key is taken as it is */
+    ASSERT_INT_EQ(parse("<ListBucketResult><IsTruncated>false</IsTruncated><Contents>"
+                        "<Key>a%2Fb+c</Key><Size>1</Size></Contents></ListBucketResult>",
+                        &p, err), AW_OK);
+    ASSERT_STR_EQ(p.items[0].key, "a%2Fb+c");
+    ASSERT(!p.truncated && p.next_token == NULL);
+
+    /* entries that are not keys are counted and left out, never guessed */
+    ASSERT_INT_EQ(parse("<ListBucketResult><EncodingType>url</EncodingType>"
+                        "<Contents><Key>bad%00nul</Key><Size>1</Size></Contents>"
+                        "<Contents><Key>%ZZ</Key><Size>1</Size></Contents>"
+                        "<Contents><Key>%FF%FE</Key><Size>1</Size></Contents>"
+                        "<Contents><Size>1</Size></Contents>"
+                        "<Contents><Key>nosize</Key></Contents>"
+                        "<Contents><Key>neg</Key><Size>-4</Size></Contents>"
+                        "<Contents><Key>ok</Key><Size>12</Size></Contents>"
+                        "</ListBucketResult>", &p, err), AW_OK);
+    ASSERT_INT_EQ(p.n, 1);
+    ASSERT_STR_EQ(p.items[0].key, "ok");
+    ASSERT_INT_EQ(p.refused, 6);
+    ASSERT(strlen(p.refused_why) > 0);
+
+    /* ListObjectVersions: versions, a delete marker, the "null" version */
+    ASSERT_INT_EQ(parse("<ListVersionsResult" NS "><EncodingType>url</EncodingType>"
+                        "<IsTruncated>true</IsTruncated><NextKeyMarker>k%20x</NextKeyMarker>"
+                        "<NextVersionIdMarker>v2</NextVersionIdMarker>"
+                        "<Version><Key>k%20x</Key><VersionId>v3</VersionId>"
+                        "<IsLatest>true</IsLatest><ETag>\"e3\"</ETag><Size>5</Size></Version>"
+                        "<DeleteMarker><Key>gone</Key><VersionId>d1</VersionId>"
+                        "<LastModified>2026-01-01T00:00:00Z</LastModified></DeleteMarker>"
+                        "<Version><Key>old</Key><VersionId>null</VersionId><Size>0</Size>"
+                        "</Version></ListVersionsResult>", &p, err), AW_OK);
+    ASSERT_INT_EQ(p.n, 3);
+    ASSERT_STR_EQ(p.items[0].key, "k x");
+    ASSERT_STR_EQ(p.items[0].version_id, "v3");
+    ASSERT_STR_EQ(p.items[0].etag, "e3");
+    ASSERT(p.items[1].delete_marker);
+    ASSERT_INT_EQ(p.items[1].size, -1);
+    ASSERT_STR_EQ(p.items[1].version_id, "d1");
+    ASSERT(p.items[2].version_id == NULL);
+    ASSERT_STR_EQ(p.next_key_marker, "k x");
+    ASSERT_STR_EQ(p.next_version_marker, "v2");
+
+    /* ListBuckets: names that cannot be buckets are left out */
+    ASSERT_INT_EQ(parse("<ListAllMyBucketsResult><Buckets><Bucket><Name>one</Name></Bucket>"
+                        "<Bucket><Name>../etc</Name></Bucket><Bucket><Name>two</Name></Bucket>"
+                        "</Buckets></ListAllMyBucketsResult>", &p, err), AW_OK);
+    ASSERT_INT_EQ(p.nbuckets, 2);
+    ASSERT_STR_EQ(p.buckets[1], "two");
+    ASSERT_INT_EQ(p.refused, 1);
+
+    /* failures say what they are */
+    ASSERT_INT_EQ(parse("<Error><Code>NoSuchBucket</Code><Message>The specified bucket does "
+                        "not exist</Message></Error>", &p, err), AW_EPARSE);
+    ASSERT_STR_EQ(err, "NoSuchBucket: The specified bucket does not exist");
+    ASSERT_INT_EQ(parse("{\"not\": \"xml\"}", &p, err), AW_EPARSE);
+    ASSERT_CONTAINS(err, "not XML");
+    ASSERT_INT_EQ(parse("<ListBucketResult><Contents>", &p, err), AW_EPARSE);
+    ASSERT_INT_EQ(parse("<Other/>", &p, err), AW_EPARSE);
+    ASSERT_STR_EQ(err, "<Other> is not a listing");
+    ASSERT_INT_EQ(aw_listing_parse("", 0, &p, err, sizeof err), AW_EPARSE);
+
+    /* entities are not expanded: no file is read, nothing grows */
+    ASSERT_INT_EQ(parse("<!DOCTYPE l [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+                        "<ListBucketResult><Contents><Key>&x;</Key><Size>1</Size></Contents>"
+                        "</ListBucketResult>", &p, err), AW_OK);
+    ASSERT(p.n == 0 || strstr(p.items[0].key, "root:") == NULL);
+    char *bomb = malloc(1 << 16);
+    ASSERT(bomb != NULL);
+    int n = snprintf(bomb, 1 << 16, "<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\">");
+    for (int i = 1; i < 10; i++)
+        n += snprintf(bomb + n, (size_t)(1 << 16) - (size_t)n,
+                      "<!ENTITY %c \"&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;\">", 'a' + i,
+                      'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1,
+                      'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1, 'a' + i - 1);
+    snprintf(bomb + n, (size_t)(1 << 16) - (size_t)n,
+             "]><ListBucketResult><Contents><Key>&j;</Key><Size>1</Size></Contents>"
+             "</ListBucketResult>");
+    int rc = parse(bomb, &p, err);
+    ASSERT(rc == AW_EPARSE || (rc == AW_OK && (p.n == 0 || strlen(p.items[0].key) <= 1024)));
+    free(bomb);
+
+    /* GetBucketVersioning */
+    bool v = true;
+    const char *off = "<VersioningConfiguration" NS "/>";
+    ASSERT_INT_EQ(aw_listing_versioning(off, strlen(off), &v, err, sizeof err), AW_OK);
+    ASSERT(!v);
+    const char *on = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+    ASSERT_INT_EQ(aw_listing_versioning(on, strlen(on), &v, err, sizeof err), AW_OK);
+    ASSERT(v);
+    const char *sus = "<VersioningConfiguration><Status>Suspended</Status>"
+                      "</VersioningConfiguration>";
+    ASSERT_INT_EQ(aw_listing_versioning(sus, strlen(sus), &v, err, sizeof err), AW_OK);
+    ASSERT(v);
+    ASSERT_INT_EQ(aw_listing_versioning("<ListBucketResult/>", 19, &v, err, sizeof err),
+                  AW_EPARSE);
+
+    aw_listing_page_clear(&p);
+    TEST_DONE();
+}
