@@ -43,7 +43,8 @@ static const char *const create_temp_sql =
     " sequencer text, seq_key text, size bigint, sha256 text, md5 text, etag text,"
     " content_type text, event_time timestamptz, state text, kind text, event_name text,"
     " event_source text, kafka_topic text, kafka_partition int, kafka_offset bigint,"
-    " kafka_timestamp bigint, record_index int) ON COMMIT DELETE ROWS;"
+    " kafka_timestamp bigint, record_index int, source text, last_modified timestamptz,"
+    " reason text, target_version text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS aw_sc ("
     " n int, store text, bucket text, key text, version_ref text, kafka_topic text,"
     " kafka_partition int, kafka_offset bigint, kafka_timestamp bigint, kind text,"
@@ -58,13 +59,14 @@ static const char *const create_temp_sql =
 static const char *const upsert_versions_sql =
     "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id,"
     "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state,"
-    "  deleted, deleted_at)"
+    "  deleted, deleted_at, last_modified, reason)"
     " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key),"
     "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag),"
     "  max(content_type), min(event_time),"
     "  (array_agg(state ORDER BY CASE state WHEN 'present' THEN 0 WHEN 'superseded' THEN 1"
     "   WHEN 'vanished' THEN 2 ELSE 3 END))[1],"
-    "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone')"
+    "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone'),"
+    "  max(last_modified), max(reason)"
     " FROM aw_batch GROUP BY store, bucket, key, version_ref"
     " ON CONFLICT (store, bucket, key, version_ref) DO UPDATE SET"
     "  version_id = COALESCE(v.version_id, excluded.version_id),"
@@ -81,6 +83,8 @@ static const char *const upsert_versions_sql =
     "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END,"
     "  deleted = v.deleted OR excluded.deleted,"
     "  deleted_at = COALESCE(v.deleted_at, excluded.deleted_at),"
+    "  last_modified = COALESCE(excluded.last_modified, v.last_modified),"
+    "  reason = COALESCE(v.reason, excluded.reason),"
     "  indexed_at = now()"
     " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type) IS DISTINCT FROM"
     "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256),"
@@ -100,13 +104,81 @@ static const char *const upsert_versions_sql =
 static const char *const insert_observations_sql =
     "INSERT INTO aw.observations (object_version_id, kind, event_name, event_source,"
     "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, kafka_timestamp,"
-    "  record_index)"
+    "  record_index, source)"
     " SELECT " VERSION_ID_OF_B ", b.kind, b.event_name, b.event_source, b.sequencer,"
-    "  b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset, b.kafka_timestamp,"
-    "  b.record_index"
+    "  b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset, COALESCE(b.kafka_timestamp, -1),"
+    "  b.record_index, b.source"
     " FROM aw_batch b"
     " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, record_index)"
     " DO NOTHING";
+
+/* Listings and events meet here. Every write holds one advisory lock, shared
+ * by event batches and exclusive for a listing's, so a listing and an event
+ * that saw the same bytes never both find the index without them. */
+#define LOCK_SQL(mode) "SELECT pg_advisory_xact_lock" mode "(1635213416, 1)"
+
+#define SAME_BYTES_AS_B                                                        \
+    "((b.etag IS NOT NULL AND v.etag = b.etag) OR"                             \
+    " ((b.etag IS NULL OR v.etag IS NULL) AND v.sha256 = decode(b.sha256, 'hex')))"
+
+/* A listed object of an unversioned bucket that the index holds already (an
+ * event, or an earlier listing, saw these bytes) is that version: its rows
+ * and its sidecar's take that version's name. */
+static const char *const adopt_listed_sql =
+    "WITH a AS (SELECT b.store, b.bucket, b.key, b.version_ref AS old_ref,"
+    "  (SELECT v.version_ref FROM aw.object_versions v WHERE v.store = b.store AND"
+    "   v.bucket = b.bucket AND v.key = b.key AND v.version_id IS NULL AND"
+    "   v.state = 'present' AND NOT v.deleted AND " SAME_BYTES_AS_B
+    "   ORDER BY v.seq_key DESC NULLS LAST, v.id DESC LIMIT 1) AS new_ref"
+    "  FROM aw_batch b WHERE b.source = 'listing' AND b.kind = 'created' AND"
+    "  b.version_id IS NULL AND b.sha256 IS NOT NULL),"
+    " s AS (UPDATE aw_sc x SET version_ref = a.new_ref FROM a WHERE a.new_ref <> a.old_ref"
+    "  AND x.store = a.store AND x.bucket = a.bucket AND x.key = a.key AND"
+    "  x.version_ref = a.old_ref)"
+    " UPDATE aw_batch b SET version_ref = a.new_ref FROM a WHERE a.new_ref <> a.old_ref"
+    "  AND b.store = a.store AND b.bucket = a.bucket AND b.key = a.key AND"
+    "  b.version_ref = a.old_ref";
+
+/* A version first seen by a listing sorts after every version of its key
+ * indexed so far, and before any later write's sequencer. */
+static const char *const order_listed_sql =
+    "UPDATE aw_batch b SET seq_key = (SELECT max(v.seq_key) FROM aw.object_versions v"
+    "  WHERE v.store = b.store AND v.bucket = b.bucket AND v.key = b.key AND"
+    "  v.version_id IS NULL) || '~'"
+    " WHERE b.source = 'listing' AND b.version_id IS NULL AND NOT EXISTS ("
+    "  SELECT FROM aw.object_versions v WHERE v.store = b.store AND v.bucket = b.bucket AND"
+    "  v.key = b.key AND v.version_ref = b.version_ref)";
+
+/* What a listing saw of a version it (or an event) indexed before; no new
+ * row and no new indexed_at. */
+static const char *const listed_last_modified_sql =
+    "UPDATE aw.object_versions v SET last_modified = b.last_modified FROM aw_batch b"
+    " WHERE b.source = 'listing' AND b.kind = 'created' AND b.last_modified IS NOT NULL"
+    "  AND v.store = b.store AND v.bucket = b.bucket AND v.key = b.key AND"
+    "  v.version_ref = b.version_ref AND v.last_modified IS DISTINCT FROM b.last_modified";
+
+/* A reconcile tombstone: the key's live versions (or the one it names) are
+ * gone; a version first seen after the HEAD that said so is not. */
+static const char *const reconcile_deletes_sql =
+    "UPDATE aw.object_versions v SET deleted = true, deleted_at = b.event_time,"
+    "  indexed_at = now()"
+    " FROM aw_batch b WHERE b.reason = 'reconcile' AND v.store = b.store AND"
+    "  v.bucket = b.bucket AND v.key = b.key AND NOT v.deleted AND v.state <> 'tombstone'"
+    "  AND v.first_seen_at < b.event_time AND"
+    "  (b.target_version IS NULL OR v.version_id = b.target_version)";
+
+/* An event for bytes a listing indexed first: the listing's version becomes
+ * the event's (its sequencer and name), so the two are one row. */
+static const char *const adopt_by_event_sql =
+    "UPDATE aw.object_versions v SET version_ref = b.version_ref, sequencer = b.sequencer,"
+    "  seq_key = b.seq_key"
+    " FROM aw_batch b WHERE b.source = 'event' AND b.kind = 'created' AND"
+    "  b.state = 'present' AND b.version_ref LIKE 's:%' AND v.store = b.store AND"
+    "  v.bucket = b.bucket AND v.key = b.key AND v.sequencer IS NULL AND"
+    "  v.version_id IS NULL AND v.state = 'present' AND NOT v.deleted AND"
+    "  (v.version_ref LIKE 'e:%' OR v.version_ref LIKE 'l:%') AND " SAME_BYTES_AS_B
+    "  AND NOT EXISTS (SELECT FROM aw.object_versions x WHERE x.store = b.store AND"
+    "   x.bucket = b.bucket AND x.key = b.key AND x.version_ref = b.version_ref)";
 
 /* In an unversioned bucket a delete removes every older write of the key,
  * whichever order the events arrived in. */
@@ -343,7 +415,11 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     ix->rows.len = ix->scs.len = ix->decls.len = 0;
     ix->batch_decls = 0;
     aw_pg *pg = ix->pg;
-    if (aw_pg_exec_script(pg, "BEGIN", errstr, errn) != AW_OK)
+    bool listed = false;
+    for (size_t i = 0; i < n; i++)
+        listed |= obs[i].listed;
+    if (aw_pg_exec_script(pg, listed ? "BEGIN;" LOCK_SQL("") : "BEGIN;" LOCK_SQL("_shared"),
+                          errstr, errn) != AW_OK)
         return failed(ix);
     if (!ix->temp_ready) {
         if (aw_pg_exec_script(pg, create_temp_sql, errstr, errn) != AW_OK)
@@ -380,7 +456,11 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
         return failed(ix);
     /* delete propagation always runs: a create older than a delete indexed
      * in an earlier batch must be marked deleted when it arrives */
-    const char *steps[] = {upsert_versions_sql, insert_observations_sql, propagate_deletes_sql,
+    const char *steps[] = {listed ? adopt_listed_sql : adopt_by_event_sql,
+                           listed ? order_listed_sql : NULL, upsert_versions_sql,
+                           listed ? listed_last_modified_sql : NULL,
+                           listed ? reconcile_deletes_sql : NULL,
+                           insert_observations_sql, propagate_deletes_sql,
                            md5s ? insert_checks_sql : NULL,
                            nsc ? insert_sidecars_sql : NULL,
                            nsc ? upsert_runs_sql : NULL,
@@ -408,9 +488,9 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     }
     AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions %lld ms, observations %lld ms, "
                         "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
-             n, nsc, (long long)(ms[1] - ms[0]), (long long)(ms[2] - ms[1]),
-             (long long)(ms[3] - ms[2]), (long long)(ms[4] - ms[3]),
-             (long long)(ms[8] - ms[4]), (long long)(ms[10] - ms[8]));
+             n, nsc, (long long)(ms[5] - ms[0]), (long long)(ms[6] - ms[5]),
+             (long long)(ms[7] - ms[6]), (long long)(ms[8] - ms[7]),
+             (long long)(ms[12] - ms[8]), (long long)(ms[14] - ms[12]));
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
         return failed(ix);
     return AW_OK;

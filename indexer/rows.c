@@ -83,8 +83,10 @@ int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) {
 
 int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) {
     size_t seqlen = o->sequencer ? strlen(o->sequencer) : 0;
-    size_t reflen = 64 + seqlen + (o->version_id ? strlen(o->version_id) : 0) +
-                    (o->etag ? strlen(o->etag) : 0) + (o->topic ? strlen(o->topic) : 0);
+    size_t reflen = 96 + seqlen + (o->version_id ? strlen(o->version_id) : 0) +
+                    (o->etag ? strlen(o->etag) : 0) + (o->topic ? strlen(o->topic) : 0) +
+                    (o->last_modified ? strlen(o->last_modified) : 0) +
+                    (o->event_time ? strlen(o->event_time) : 0);
     char *sk = malloc(seqlen + 34), *ref = malloc(reflen);
     *version_ref = *seq_key = NULL;
     if (!sk || !ref) {
@@ -96,8 +98,17 @@ int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) {
         free(sk);
         sk = NULL;
     }
-    if (o->version_id && *o->version_id)
+    bool vid = o->version_id && *o->version_id;
+    if (o->listed && o->kind == AW_OBS_DELETED)
+        snprintf(ref, reflen, "r:%s:%s", o->event_time ? o->event_time : "",
+                 vid ? o->version_id : "");
+    else if (vid)
         snprintf(ref, reflen, "v:%s", o->version_id);
+    else if (o->listed && o->etag && *o->etag)
+        snprintf(ref, reflen, "e:%s", o->etag);
+    else if (o->listed)
+        snprintf(ref, reflen, "l:%s:%lld", o->last_modified ? o->last_modified : "",
+                 (long long)o->size);
     else if (sk)
         snprintf(ref, reflen, "s:%s", sk);
     else if (o->etag && *o->etag && o->kind == AW_OBS_CREATED)
@@ -131,7 +142,10 @@ int rows_object(aw_copy_buf *b, const aw_observation *o) {
     rc |= aw_copy_field(b, o->bucket, '\t');
     rc |= aw_copy_field(b, o->key, '\t');
     rc |= aw_copy_field(b, version_ref, '\t');
-    rc |= aw_copy_field(b, o->version_id && *o->version_id ? o->version_id : o->version_seen, '\t');
+    /* a reconcile tombstone names the version it ends in target, not as its own */
+    const char *vid = o->version_id && *o->version_id ? o->version_id : o->version_seen;
+    bool reconcile = o->listed && o->kind == AW_OBS_DELETED;
+    rc |= aw_copy_field(b, reconcile ? NULL : vid, '\t');
     rc |= aw_copy_field(b, o->sequencer, '\t');
     rc |= aw_copy_field(b, sk, '\t');
     rc |= aw_copy_field(b, o->size >= 0 && o->state != AW_OBS_TOMBSTONE ? size : NULL, '\t');
@@ -144,11 +158,15 @@ int rows_object(aw_copy_buf *b, const aw_observation *o) {
     rc |= aw_copy_field(b, kind_name(o->kind), '\t');
     rc |= aw_copy_field(b, o->event_name, '\t');
     rc |= aw_copy_field(b, o->event_source, '\t');
-    rc |= aw_copy_field(b, o->topic, '\t');
-    rc |= aw_copy_field(b, part, '\t');
-    rc |= aw_copy_field(b, off, '\t');
-    rc |= aw_copy_field(b, ts, '\t');
-    rc |= aw_copy_field(b, idx, '\n');
+    rc |= aw_copy_field(b, o->listed ? NULL : o->topic, '\t');
+    rc |= aw_copy_field(b, o->listed ? NULL : part, '\t');
+    rc |= aw_copy_field(b, o->listed ? NULL : off, '\t');
+    rc |= aw_copy_field(b, o->listed ? NULL : ts, '\t');
+    rc |= aw_copy_field(b, idx, '\t');
+    rc |= aw_copy_field(b, o->listed ? "listing" : "event", '\t');
+    rc |= aw_copy_field(b, rows_timestamp_ok(o->last_modified) ? o->last_modified : NULL, '\t');
+    rc |= aw_copy_field(b, reconcile ? "reconcile" : NULL, '\t');
+    rc |= aw_copy_field(b, reconcile ? vid : NULL, '\n');
     free(sk);
     free(version_ref);
     return rc ? AW_ENOMEM : AW_OK;

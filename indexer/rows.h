@@ -28,7 +28,10 @@ int aw_sequencer_key(const char *seq, bool counter, char *out, size_t cap) AW_WU
  * The version's identity within its key (version_ref) and its normalised
  * sequencer (seq_key, NULL without one), both malloc'd and never truncated:
  * the store's version id ("v:"), else the sequencer ("s:"), else for a
- * created object its ETag ("e:"), else the Kafka record ("k:"). AW_ENOMEM.
+ * created object its ETag ("e:"), else the Kafka record ("k:"). A listing's
+ * observation without a version id: its ETag ("e:"), else Last-Modified and
+ * size ("l:"); a reconcile tombstone: "r:" with its time and the version it
+ * ends. AW_ENOMEM.
  */
 int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) AW_WUR;
 

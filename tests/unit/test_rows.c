@@ -127,6 +127,17 @@ int main(void) {
     o.kind = AW_OBS_DELETED; /* a delete's ETag names no bytes */
     o.record_index = 3;
     identity_is(&o, "k:t/2/7/3", NULL);
+    /* a listing's: version id, else ETag, else Last-Modified and size */
+    aw_observation l = {.kind = AW_OBS_CREATED, .listed = true, .version_id = "v1", .etag = "e",
+                        .last_modified = "2026-01-01T00:00:00Z", .size = 7};
+    identity_is(&l, "v:v1", NULL);
+    l.version_id = NULL;
+    identity_is(&l, "e:e", NULL);
+    l.etag = "";
+    identity_is(&l, "l:2026-01-01T00:00:00Z:7", NULL);
+    l.kind = AW_OBS_DELETED; /* reconcile: when, and the version it ends if any */
+    l.event_time = "2026-02-01T00:00:00Z";
+    identity_is(&l, "r:2026-02-01T00:00:00Z:", NULL);
     /* nothing is truncated, however long */
     char *lseq = malloc(5001);
     ASSERT(lseq != NULL);
@@ -170,7 +181,7 @@ int main(void) {
     ASSERT_STR_EQ(t, "ok \xc3\xa9 \xef\xbf\xbd end \xef\xbf\xbd\xef\xbf\xbd\n");
     free(t);
 
-    /* one object row: 22 fields, escaped, NULLs where nothing is known */
+    /* one object row: 26 fields, escaped, NULLs where nothing is known */
     aw_observation row = {.store = "default", .bucket = "b", .key = "dir/a\tb.txt",
                           .sequencer = "0B", .etag = "", .event_time = "not a time",
                           .kind = AW_OBS_CREATED, .state = AW_OBS_PRESENT, .size = 5,
@@ -183,10 +194,33 @@ int main(void) {
     int tabs = 0;
     for (char *p = line; *p; p++)
         tabs += *p == '\t';
-    ASSERT_INT_EQ(tabs, 21);
+    ASSERT_INT_EQ(tabs, 25);
     ASSERT_CONTAINS(line, "default\tb\tdir/a\\tb.txt\ts:h0B");
     ASSERT_CONTAINS(line, "\t5\t0000000000000000000000000000000000000000000000000000000000000000\t\\N\t\\N\t\\N\t\\N\tpresent\tcreated\t");
-    ASSERT_CONTAINS(line, "\tt\t1\t9\t-1\t0\n");
+    ASSERT_CONTAINS(line, "\tt\t1\t9\t-1\t0\tevent\t\\N\t\\N\t\\N\n");
+    free(line);
+
+    /* a listing's row: no Kafka coordinates, its source and Last-Modified */
+    aw_observation listed = {.store = "default", .bucket = "b", .key = "k", .etag = "e1",
+                             .last_modified = "2026-11-27T07:30:21Z", .listed = true,
+                             .kind = AW_OBS_CREATED, .state = AW_OBS_PRESENT, .size = 5,
+                             .topic = "ignored", .partition = 3, .offset = 4};
+    ASSERT_INT_EQ(rows_object(&b, &listed), AW_OK);
+    line = strndup(b.p, b.len);
+    aw_copy_buf_free(&b);
+    ASSERT_CONTAINS(line, "default\tb\tk\te:e1\t\\N\t");
+    ASSERT_CONTAINS(line, "\t\\N\t\\N\t\\N\t\\N\t0\tlisting\t2026-11-27T07:30:21Z\t\\N\t\\N\n");
+    free(line);
+
+    /* a reconcile tombstone names the version it ends in its last field */
+    aw_observation gone = {.store = "default", .bucket = "b", .key = "k", .version_id = "v7",
+                           .event_time = "2026-11-27T08:00:00Z", .listed = true,
+                           .kind = AW_OBS_DELETED, .state = AW_OBS_TOMBSTONE, .size = -1};
+    ASSERT_INT_EQ(rows_object(&b, &gone), AW_OK);
+    line = strndup(b.p, b.len);
+    aw_copy_buf_free(&b);
+    ASSERT_CONTAINS(line, "default\tb\tk\tr:2026-11-27T08:00:00Z:v7\t\\N\t");
+    ASSERT_CONTAINS(line, "\tlisting\t\\N\treconcile\tv7\n");
     free(line);
     TEST_DONE();
 }

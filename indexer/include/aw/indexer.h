@@ -47,6 +47,15 @@ typedef struct aw_observation {
     int64_t size;            /* measured bytes, else the event's size, else -1 */
     bool has_sha256, has_md5;
     uint8_t sha256[32], md5[16];
+    /* A listing's observation (backfill) instead of an event's: no Kafka
+     * coordinates. A created version without a version id is then named by
+     * its ETag, or by Last-Modified and size when the store sends no ETag,
+     * and merged with a version an event indexed when the ETag (else the
+     * SHA-256) matches. A deleted one (state AW_OBS_TOMBSTONE) is a reconcile
+     * tombstone: it marks the key's live versions deleted, or only the one
+     * whose version id is in version_id. */
+    bool listed;
+    const char *last_modified; /* ISO 8601 as listed, or NULL */
     const char *topic;       /* Kafka coordinates: the observation's identity */
     int32_t partition;
     int64_t offset;
