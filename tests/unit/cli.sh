@@ -59,13 +59,17 @@ out=$("$AW_BIN" policy plan 2>&1) || rc=$?
 checks=$((checks + 1))
 [[ $rc == 2 ]] || fail "policy plan without --rules exited $rc, want 2"
 has "$out" "--rules"
-for c in backfill; do
+# backfill: a target or --all-buckets, never both, and only s3:// URIs
+for args in "" "s3://b --all-buckets" "b/prefix" "s3://" "s3://no_such..bucket/x" "s3://b --page-size 0" "s3://b --concurrency 0"; do
     rc=0
-    out=$("$AW_BIN" "$c" 2>&1) || rc=$?
+    # shellcheck disable=SC2086
+    out=$("$AW_BIN" backfill $args 2>&1) || rc=$?
     checks=$((checks + 1))
-    [[ $rc == 2 ]] || fail "$c exited $rc, want 2"
-    has "$out" "not built yet"
+    [[ $rc == 2 ]] || fail "backfill $args exited $rc, want 2 ($out)"
 done
+has "$("$AW_BIN" backfill 2>&1)" "s3://BUCKET[/PREFIX] or --all-buckets"
+has "$("$AW_BIN" backfill b/prefix 2>&1)" '"b/prefix" is not s3://BUCKET[/PREFIX]'
+has "$("$AW_BIN" backfill --help)" "--max-objects-per-sec"
 rc=0
 out=$("$AW_BIN" nosuch 2>&1) || rc=$?
 [[ $rc == 2 ]] || fail "unknown command exited $rc"

@@ -112,6 +112,13 @@ typedef struct aw_config {
     bool verify_fetch;
     char *verify_expect;
     char *verify_format;
+    /* backfill */
+    long backfill_concurrency;
+    long backfill_max_objects_per_sec;
+    long backfill_page_size;
+    bool backfill_dry_run;
+    bool backfill_all_buckets;
+    bool backfill_restart;
     /* migrate */
     bool migrate_status;
 

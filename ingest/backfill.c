@@ -1,0 +1,451 @@
+/*
+ * `artifact-watch backfill s3://BUCKET[/PREFIX]...`: makes the index match
+ * the store's own listing. Notifications can be lost (a target that was
+ * down, a bucket older than the deployment, a topic whose retention ran
+ * out, files written behind a gateway's back); the listing cannot.
+ *
+ * Pages of ListObjectsV2 (ListObjectVersions in a versioned bucket) are
+ * settled one at a time by bf_page (backfill_page.c); after each the last
+ * settled key is saved in aw.backfill_progress, so a killed run continues
+ * after it and redoes at most one page, which changes nothing the second
+ * time. Nothing here writes versions itself: the indexer does, as it does
+ * for events, and merges the two.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aw/codec.h"
+#include "aw/ingest.h"
+#include "aw/log.h"
+#include "aw/util.h"
+#include "backfill.h"
+
+volatile sig_atomic_t backfill_stop;
+
+static void on_signal(int sig) {
+    if (backfill_stop)
+        _exit(128 + sig);
+    backfill_stop = 1;
+}
+
+/* ------------------------------------------------------------ requests */
+
+typedef struct body {
+    char *p;
+    size_t len, cap;
+} body;
+
+static int body_start(void *ud) {
+    ((body *)ud)->len = 0;
+    return AW_OK;
+}
+
+static int body_put(void *ud, const void *data, size_t len) {
+    body *b = ud;
+    if (b->len + len > (64u << 20))
+        return AW_EPARSE; /* no listing is this large */
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return AW_ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return AW_OK;
+}
+
+/* GETs a bucket-level resource (bucket NULL: the service) into out. */
+static int get_xml(backfill *bf, const char *bucket, const char *query, body *out,
+                   char *errstr, size_t errn) {
+    aw_fetch f = {.bucket = bucket, .query = query, .on_start = body_start,
+                  .on_body = body_put, .ud = out};
+    if (aw_s3_fetch_many(bf->s3, &f, 1, &bf->pol, &backfill_stop) != AW_OK)
+        return backfill_stop ? AW_EINTERRUPTED : AW_ENOMEM;
+    if (f.outcome == AW_FETCH_OK)
+        return AW_OK;
+    snprintf(errstr, errn, "GET %s%s?%s: %s", bucket ? "s3://" : "/", bucket ? bucket : "",
+             query ? query : "", f.error[0] ? f.error : "failed");
+    return f.outcome == AW_FETCH_UNAVAILABLE ? AW_EUNAVAILABLE : AW_EHTTP;
+}
+
+/* Appends name=VALUE (URI-encoded), after a '&' unless q is empty. */
+static int q_add(char *q, size_t cap, size_t *pos, const char *name, const char *value) {
+    if (!value)
+        return AW_OK;
+    size_t n = strlen(name);
+    if (*pos + n + 2 >= cap)
+        return AW_EINVAL;
+    if (*pos)
+        q[(*pos)++] = '&';
+    memcpy(q + *pos, name, n);
+    *pos += n;
+    q[(*pos)++] = '=';
+    int rc = aw_uriencode(value, strlen(value), false, q, cap, pos);
+    if (rc == AW_OK && *pos < cap)
+        q[*pos] = '\0';
+    return *pos < cap ? rc : AW_EINVAL;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static int pg_do(backfill *bf, const char *sql, int np, const char *const *p, aw_pg_result **res,
+                 char *errstr, size_t errn) {
+    return aw_pg_query(bf->pg, sql, np, p, res, errstr, errn);
+}
+
+/* Where this bucket and prefix continue: after_key of an unfinished run
+ * (its counts are taken up again), else from the start. */
+static int progress_begin(backfill *bf, char **after, int64_t *expected, char *errstr,
+                          size_t errn) {
+    const char *p[3] = {bf->cfg->s3_store, bf->bucket, bf->prefix};
+    aw_pg_result *res = NULL;
+    *after = NULL;
+    *expected = 0;
+    if (pg_do(bf, "SELECT after_key, listed, indexed, deleted, bytes, finished_at IS NOT NULL"
+                  " FROM aw.backfill_progress WHERE store = $1 AND bucket = $2 AND prefix = $3",
+              3, p, &res, errstr, errn) != AW_OK)
+        return AW_EPG;
+    bool resume = aw_pg_result_rows(res) == 1 && aw_pg_result_get(res, 0, 0) &&
+                  !bf->cfg->backfill_restart && !bf->dry_run;
+    if (aw_pg_result_rows(res) == 1) {
+        const char *done = aw_pg_result_get(res, 0, 5);
+        if (done && !strcmp(done, "t"))
+            *expected = strtoll(aw_pg_result_get(res, 0, 1), NULL, 10);
+    }
+    if (resume) {
+        *after = strdup(aw_pg_result_get(res, 0, 0));
+        bf->c.listed = strtoll(aw_pg_result_get(res, 0, 1), NULL, 10);
+        bf->c.added = strtoll(aw_pg_result_get(res, 0, 2), NULL, 10);
+        bf->c.deleted = strtoll(aw_pg_result_get(res, 0, 3), NULL, 10);
+        bf->c.bytes = strtoll(aw_pg_result_get(res, 0, 4), NULL, 10);
+    }
+    aw_pg_result_free(res);
+    if (resume)
+        return *after ? AW_OK : AW_ENOMEM;
+    if (bf->dry_run)
+        return AW_OK;
+    return pg_do(bf, "INSERT INTO aw.backfill_progress (store, bucket, prefix) VALUES ($1, $2, $3)"
+                     " ON CONFLICT (store, bucket, prefix) DO UPDATE SET after_key = NULL,"
+                     "  listed = 0, indexed = 0, deleted = 0, bytes = 0, started_at = now(),"
+                     "  updated_at = now(), finished_at = NULL",
+                 3, p, NULL, errstr, errn) == AW_OK ? AW_OK : AW_EPG;
+}
+
+static int progress_save(backfill *bf, const char *after, bool finished, char *errstr,
+                         size_t errn) {
+    if (bf->dry_run)
+        return AW_OK;
+    char l[24], ix[24], d[24], b[24];
+    snprintf(l, sizeof l, "%lld", (long long)bf->c.listed);
+    snprintf(ix, sizeof ix, "%lld", (long long)(bf->c.added + bf->c.changed));
+    snprintf(d, sizeof d, "%lld", (long long)bf->c.deleted);
+    snprintf(b, sizeof b, "%lld", (long long)bf->c.bytes);
+    const char *p[9] = {bf->cfg->s3_store, bf->bucket, bf->prefix, finished ? NULL : after,
+                        l, ix, d, b, finished ? "true" : "false"};
+    return pg_do(bf, "UPDATE aw.backfill_progress SET after_key = $4, listed = $5,"
+                     " indexed = $6, deleted = $7, bytes = $8, updated_at = now(),"
+                     " finished_at = CASE WHEN $9 THEN now() END"
+                     " WHERE store = $1 AND bucket = $2 AND prefix = $3",
+                 9, p, NULL, errstr, errn) == AW_OK ? AW_OK : AW_EPG;
+}
+
+/* ------------------------------------------------------------ reporting */
+
+static void show_progress(backfill *bf, int64_t expected, bool last) {
+    static int64_t shown;
+    int64_t now = aw_now_ms();
+    if (!last && now - shown < 1000)
+        return;
+    shown = now;
+    double secs = (double)(now - bf->started_ms) / 1000.0;
+    double rate = secs > 0 ? (double)bf->c.listed / secs : 0;
+    char eta[48] = "";
+    if (expected > bf->c.listed && rate > 0)
+        snprintf(eta, sizeof eta, ", ETA %.0f s", (double)(expected - bf->c.listed) / rate);
+    char line[320];
+    snprintf(line, sizeof line, "s3://%s/%s: listed %lld, indexed %lld, %.1f MiB hashed, "
+             "%.0f objects/s%s", bf->bucket, bf->prefix, (long long)bf->c.listed,
+             (long long)(bf->c.added + bf->c.changed), (double)bf->c.bytes / 1048576.0, rate,
+             eta);
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\r\033[K%s%s", line, last ? "\n" : "");
+    else if (!last && now - bf->started_ms > 10000)
+        AW_INFO(BLOG, "%s", line);
+}
+
+static void summary(const backfill *bf, const char *how) {
+    double secs = (double)(aw_now_ms() - bf->started_ms) / 1000.0;
+    const char *w = bf->dry_run ? "would be " : "";
+    printf("backfill s3://%s/%s%s: listed %lld; %sindexed %lld (new %lld, changed %lld); "
+           "unchanged %lld; %smarked deleted %lld; changed while listed %lld; failed %lld; "
+           "%.1f MiB hashed in %.1f s\n",
+           bf->bucket, bf->prefix, how, (long long)bf->c.listed, w,
+           (long long)(bf->c.added + bf->c.changed), (long long)bf->c.added,
+           (long long)bf->c.changed, (long long)bf->c.unchanged, w, (long long)bf->c.deleted,
+           (long long)bf->c.gone, (long long)bf->c.failed, (double)bf->c.bytes / 1048576.0, secs);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------ one target */
+
+static void carry_free(aw_listed *c, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].key);
+        free(c[i].version_id);
+        free(c[i].etag);
+        free(c[i].last_modified);
+    }
+    free(c);
+}
+
+/* Lists and settles s3://bf->bucket/bf->prefix. AW_OK when the listing
+ * reached its end. */
+static int backfill_target(backfill *bf, char *errstr, size_t errn) {
+    body xml = {0};
+    int rc = get_xml(bf, bf->bucket, "versioning=", &xml, errstr, errn);
+    if (rc == AW_OK)
+        rc = aw_listing_versioning(xml.p, xml.len, &bf->versioned, errstr, errn);
+    char *after = NULL;
+    int64_t expected = 0;
+    if (rc == AW_OK)
+        rc = progress_begin(bf, &after, &expected, errstr, errn);
+    if (rc == AW_OK && after)
+        AW_INFO(BLOG, "s3://%s/%s: continuing after key \"%s\" (%lld listed before)",
+                bf->bucket, bf->prefix, after, (long long)bf->c.listed);
+    char *done = after ? after : strdup(""); /* every key up to here is settled */
+    aw_listing_page pg = {0};
+    aw_listed *carry = NULL; /* versions of the key the last page ended in */
+    size_t ncarry = 0;
+    char *token = NULL, *kmark = NULL, *vmark = NULL;
+    bool first = true;
+    if (!done && rc == AW_OK)
+        rc = AW_ENOMEM;
+    while (rc == AW_OK && !backfill_stop) {
+        /* SigV4 signs the query sorted by name, and curl before 8.x
+         * signs it as given: the names go in sorted order */
+        char q[8192], max[16];
+        size_t pos = 0;
+        q[0] = '\0';
+        snprintf(max, sizeof max, "%ld", bf->cfg->backfill_page_size);
+        const char *ks = first && *done ? done : NULL;
+        if (bf->versioned) {
+            rc = q_add(q, sizeof q, &pos, "encoding-type", "url");
+            rc |= q_add(q, sizeof q, &pos, "key-marker", first ? ks : kmark);
+            rc |= q_add(q, sizeof q, &pos, "max-keys", max);
+            rc |= q_add(q, sizeof q, &pos, "prefix", *bf->prefix ? bf->prefix : NULL);
+            rc |= q_add(q, sizeof q, &pos, "version-id-marker", first ? NULL : vmark);
+            rc |= q_add(q, sizeof q, &pos, "versions", "");
+        } else {
+            rc = q_add(q, sizeof q, &pos, "continuation-token", first ? NULL : token);
+            rc |= q_add(q, sizeof q, &pos, "encoding-type", "url");
+            rc |= q_add(q, sizeof q, &pos, "list-type", "2");
+            rc |= q_add(q, sizeof q, &pos, "max-keys", max);
+            rc |= q_add(q, sizeof q, &pos, "prefix", *bf->prefix ? bf->prefix : NULL);
+            rc |= q_add(q, sizeof q, &pos, "start-after", ks);
+        }
+        if (rc != AW_OK) {
+            snprintf(errstr, errn, "listing request too long");
+            rc = AW_EINVAL;
+            break;
+        }
+        first = false;
+        if ((rc = get_xml(bf, bf->bucket, q + (q[0] == '&'), &xml, errstr, errn)) != AW_OK ||
+            (rc = aw_listing_parse(xml.p, xml.len, &pg, errstr, errn)) != AW_OK)
+            break;
+        if (pg.refused)
+            AW_WARN(BLOG, "s3://%s: %zu listed entr%s left out: %s", bf->bucket, pg.refused,
+                    pg.refused == 1 ? "y" : "ies", pg.refused_why);
+        bool more = pg.truncated && (bf->versioned ? pg.next_key_marker != NULL
+                                                   : pg.next_token != NULL);
+        if (pg.truncated && !more) {
+            snprintf(errstr, errn, "a truncated listing without a marker to continue from");
+            rc = AW_EPARSE;
+            break;
+        }
+        /* a versioned page may end inside a key: that key is settled with
+         * the next page, together with the versions listed here */
+        size_t settle = pg.n;
+        const char *last = pg.n ? pg.items[pg.n - 1].key : NULL;
+        if (more && bf->versioned && last)
+            while (settle > 0 && !strcmp(pg.items[settle - 1].key, last))
+                settle--;
+        bf_range r = {.after = done, .upto = more ? last : NULL,
+                      .upto_inclusive = !bf->versioned};
+        if (more && !last)
+            r.upto = done; /* an empty page that is not the last settles nothing */
+        bf->c.listed += (int64_t)pg.n;
+        rc = bf_page(bf, pg.items, pg.n, carry, ncarry, &r, errstr, errn);
+        if (rc != AW_OK)
+            break;
+        /* what is settled now, and what carries over */
+        const char *upto = settle ? pg.items[settle - 1].key : NULL;
+        if (more && bf->versioned) {
+            aw_listed *nc = NULL;
+            size_t nn = 0;
+            if (settle < pg.n) {
+                nn = pg.n - settle;
+                nc = malloc(nn * sizeof *nc);
+                if (!nc) {
+                    rc = AW_ENOMEM;
+                    break;
+                }
+                memcpy(nc, pg.items + settle, nn * sizeof *nc);
+                pg.n = settle; /* moved: not freed with the page */
+            }
+            if (settle || !pg.n) {
+                carry_free(carry, ncarry);
+                carry = nc, ncarry = nn;
+            } else {
+                aw_listed *m = realloc(carry, (ncarry + nn) * sizeof *m);
+                if (!m) {
+                    carry_free(nc, nn);
+                    rc = AW_ENOMEM;
+                    break;
+                }
+                memcpy(m + ncarry, nc, nn * sizeof *nc);
+                free(nc);
+                carry = m, ncarry += nn;
+            }
+        } else {
+            carry_free(carry, ncarry);
+            carry = NULL, ncarry = 0;
+        }
+        if (upto && strcmp(upto, done) > 0) {
+            char *d = strdup(upto);
+            if (!d) {
+                rc = AW_ENOMEM;
+                break;
+            }
+            free(done);
+            done = d;
+        }
+        if (!more) {
+            rc = progress_save(bf, done, true, errstr, errn);
+            break;
+        }
+        free(token), free(kmark), free(vmark);
+        token = pg.next_token, kmark = pg.next_key_marker, vmark = pg.next_version_marker;
+        pg.next_token = pg.next_key_marker = pg.next_version_marker = NULL;
+        if ((rc = progress_save(bf, done, false, errstr, errn)) != AW_OK)
+            break;
+        show_progress(bf, expected, false);
+    }
+    if (rc == AW_OK && backfill_stop) {
+        snprintf(errstr, errn, "stopped; a new run continues after key \"%s\"", done ? done : "");
+        rc = AW_EINTERRUPTED;
+    }
+    show_progress(bf, expected, true);
+    aw_listing_page_clear(&pg);
+    carry_free(carry, ncarry);
+    free(token), free(kmark), free(vmark), free(done), free(xml.p);
+    return rc;
+}
+
+/* ------------------------------------------------------------ command */
+
+static int parse_target(const char *arg, char **bucket, char **prefix) {
+    if (strncmp(arg, "s3://", 5))
+        return AW_EINVAL;
+    const char *b = arg + 5, *slash = strchr(b, '/');
+    *bucket = slash ? strndup(b, (size_t)(slash - b)) : strdup(b);
+    *prefix = strdup(slash ? slash + 1 : "");
+    if (!*bucket || !*prefix)
+        return AW_ENOMEM;
+    if (!aw_bucket_name_ok(*bucket) || !aw_utf8_valid(*prefix, strlen(*prefix)) ||
+        strlen(*prefix) > 1024)
+        return AW_EINVAL;
+    return AW_OK;
+}
+
+static int run_target(backfill *bf, const char *bucket, const char *prefix) {
+    memset(&bf->c, 0, sizeof bf->c);
+    bf->bucket = bucket;
+    bf->prefix = prefix;
+    bf->started_ms = aw_now_ms();
+    bf->fetched = 0;
+    char err[1024] = "";
+    int rc = backfill_target(bf, err, sizeof err);
+    summary(bf, rc == AW_OK ? "" : " (not finished)");
+    if (rc != AW_OK)
+        AW_ERROR(BLOG, "s3://%s/%s: %s", bucket, prefix, err);
+    return rc == AW_OK && !bf->c.failed ? 0 : 1;
+}
+
+int aw_cmd_backfill(aw_config *cfg) {
+    static const char *const usage =
+        "usage: artifact-watch backfill s3://BUCKET[/PREFIX]... [--dry-run] [--concurrency N]"
+        " [--max-objects-per-sec N]\n       artifact-watch backfill --all-buckets [...]";
+    if (cfg->backfill_all_buckets == (cfg->nargs > 0)) {
+        fprintf(stderr, "artifact-watch backfill: %s\n%s\n",
+                cfg->nargs ? "--all-buckets takes no s3:// arguments"
+                           : "name what to backfill: s3://BUCKET[/PREFIX] or --all-buckets",
+                usage);
+        return 2;
+    }
+    char *buckets[AW_CONFIG_MAX_ARGS] = {0}, *prefixes[AW_CONFIG_MAX_ARGS] = {0};
+    size_t nt = cfg->nargs;
+    int status = 0;
+    for (size_t i = 0; i < nt && !status; i++) {
+        int rc = parse_target(cfg->args[i], &buckets[i], &prefixes[i]);
+        if (rc != AW_OK) {
+            fprintf(stderr, "artifact-watch backfill: \"%s\" is not s3://BUCKET[/PREFIX]\n",
+                    cfg->args[i]);
+            status = 2;
+        }
+    }
+    backfill bf = {.cfg = cfg, .dry_run = cfg->backfill_dry_run,
+                   .pol = {.concurrency = (int)cfg->backfill_concurrency,
+                           .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
+                           .backoff_max_ms = 10000, .stop_grace_ms = 5000}};
+    char err[1024];
+    if (!status && (aw_s3_new_from_config(cfg, &bf.s3, err, sizeof err) != AW_OK ||
+                    aw_indexer_new(cfg, &bf.ix, err, sizeof err) != AW_OK)) {
+        fprintf(stderr, "artifact-watch backfill: %s\n", err);
+        status = 2;
+    }
+    if (!status && aw_pg_connect(cfg->pg_conninfo, &bf.pg, err, sizeof err) != AW_OK) {
+        AW_ERROR(BLOG, "PostgreSQL: %s", err);
+        status = 1;
+    }
+    if (!status) {
+        aw_s3xml_init();
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+    }
+    if (!status && cfg->backfill_all_buckets) {
+        body xml = {0};
+        aw_listing_page pg = {0};
+        int rc = get_xml(&bf, NULL, NULL, &xml, err, sizeof err);
+        if (rc == AW_OK)
+            rc = aw_listing_parse(xml.p, xml.len, &pg, err, sizeof err);
+        free(xml.p);
+        if (rc != AW_OK) {
+            AW_ERROR(BLOG, "ListBuckets: %s", err);
+            status = 1;
+        }
+        for (size_t i = 0; i < pg.nbuckets && !backfill_stop; i++)
+            status |= run_target(&bf, pg.buckets[i], "");
+        aw_listing_page_clear(&pg);
+    }
+    bool ready = !status;
+    for (size_t i = 0; ready && !cfg->backfill_all_buckets && i < nt && !backfill_stop; i++)
+        status |= run_target(&bf, buckets[i], prefixes[i]);
+    for (size_t i = 0; i < nt; i++) {
+        free(buckets[i]);
+        free(prefixes[i]);
+    }
+    aw_pg_destroy(bf.pg);
+    aw_indexer_destroy(bf.ix);
+    aw_s3_destroy(bf.s3);
+    return status;
+}

@@ -1,0 +1,71 @@
+/*
+ * What the two files of backfill share:
+ *
+ *   backfill.c       the command: targets, listing pages, progress saved in
+ *                    PostgreSQL, the progress line and the summary
+ *   backfill_page.c  one page: which entries the index lacks, fetching and
+ *                    hashing them, reconciling what the index holds that
+ *                    the page does not show, and writing through the indexer
+ */
+#ifndef AW_INGEST_BACKFILL_H
+#define AW_INGEST_BACKFILL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aw/config.h"
+#include "aw/http.h"
+#include "aw/indexer.h"
+#include "aw/pg.h"
+#include "aw/s3xml.h"
+#include "sink.h"
+
+#define BLOG "backfill"
+
+extern volatile sig_atomic_t backfill_stop;
+
+typedef struct bf_counts {
+    int64_t listed, added, changed, unchanged, deleted, bytes, gone, failed;
+} bf_counts;
+
+typedef struct backfill {
+    const aw_config *cfg;
+    aw_s3 *s3;
+    aw_indexer *ix;
+    aw_pg *pg;              /* reads and progress; the indexer has its own */
+    aw_fetch_policy pol;
+    bool dry_run;
+    /* the target being worked on */
+    const char *bucket, *prefix;
+    bool versioned;
+    bf_counts c;            /* this run's, including a resumed run's earlier part */
+    int64_t fetched;        /* GETs and HEADs of this process, for the rate limit */
+    int64_t started_ms;
+} backfill;
+
+/*
+ * The key range a page settles: index entries with after < key <= upto
+ * (upto_inclusive) or < upto, or every key after `after` when upto is NULL
+ * (the last page). after is "" at the start of the bucket.
+ */
+typedef struct bf_range {
+    const char *after, *upto;
+    bool upto_inclusive;
+} bf_range;
+
+/*
+ * Settles one page: indexes what the index lacks or holds with other bytes
+ * (items), and marks deleted what it holds as present in range but neither
+ * items nor seen show (after a HEAD says 404). seen are earlier entries of
+ * the range (versions of a key a previous page began). AW_OK, or
+ * AW_EUNAVAILABLE / AW_EPG / AW_EINTERRUPTED with errstr when the page could
+ * not be settled (nothing of it may be taken as done).
+ */
+int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *seen, size_t nseen,
+            const bf_range *r, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Sleeps while the rate limit says so; false when stopping. */
+bool bf_rate_wait(backfill *bf);
+
+#endif

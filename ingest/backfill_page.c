@@ -1,0 +1,432 @@
+/*
+ * One listing page of a backfill. The page is compared with the index in
+ * PostgreSQL (one query: which entries it has no matching version of),
+ * those entries are fetched and hashed as ingest does, and everything is
+ * written through the indexer as a listing's observations, which merge
+ * with what events indexed. Objects the index holds in the page's key range
+ * that the listing does not show are asked for with a HEAD; a 404 makes a
+ * reconcile tombstone.
+ */
+#define _GNU_SOURCE /* timegm */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aw/codec.h"
+#include "aw/hash.h"
+#include "aw/log.h"
+#include "aw/util.h"
+#include "backfill.h"
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* Appends one element of a PostgreSQL array literal. */
+static void arr_add(sbuf *b, const char *s) {
+    sb_put(b, b->len ? "," : "{", 1);
+    if (!s) {
+        sb_put(b, "NULL", 4);
+        return;
+    }
+    sb_put(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_put(b, "\\", 1);
+        sb_put(b, p, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static const char *arr_end(sbuf *b) {
+    sb_put(b, b->len ? "}" : "{}", b->len ? 1 : 2);
+    return b->oom ? NULL : b->p;
+}
+
+/* An ISO 8601 UTC time PostgreSQL will read, as listings send them:
+ * YYYY-MM-DDTHH:MM:SS[.fff]Z with a date that exists. */
+static bool iso_ok(const char *s) {
+    struct tm tm = {0};
+    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!end)
+        return false;
+    if (*end == '.') {
+        end++;
+        if (*end < '0' || *end > '9')
+            return false;
+        while (*end >= '0' && *end <= '9')
+            end++;
+    }
+    if (strcmp(end, "Z"))
+        return false;
+    struct tm back = tm;
+    time_t t = timegm(&back);
+    struct tm again;
+    return gmtime_r(&t, &again) && again.tm_mday == tm.tm_mday && again.tm_mon == tm.tm_mon;
+}
+
+static void now_iso(char out[32]) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* ------------------------------------------------------------ classify */
+
+/* Entries of the page the index has no matching present version of: by
+ * version id in a versioned bucket, else by ETag, else (a store that sends
+ * none) by size and Last-Modified. known: the key has a version at all. */
+static const char *const classify_sql =
+    "SELECT l.i - 1, EXISTS (SELECT 1 FROM aw.object_versions v WHERE v.store = $1 AND"
+    "  v.bucket = $2 AND v.key = l.key AND v.state = 'present' AND NOT v.deleted)"
+    " FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])"
+    "  WITH ORDINALITY AS l(key, etag, size, lm, vid, i)"
+    " WHERE NOT EXISTS (SELECT 1 FROM aw.object_versions v WHERE v.store = $1 AND"
+    "  v.bucket = $2 AND v.key = l.key AND CASE"
+    "   WHEN l.size < 0 THEN v.state = 'tombstone' AND v.version_id = l.vid"
+    "   WHEN l.vid IS NOT NULL THEN v.state = 'present' AND v.version_id = l.vid"
+    "   WHEN l.etag IS NOT NULL THEN v.state = 'present' AND NOT v.deleted AND v.etag = l.etag"
+    "   ELSE v.state = 'present' AND NOT v.deleted AND v.size = l.size AND"
+    "    v.last_modified = l.lm::timestamptz END)"
+    " ORDER BY l.i";
+
+/* Keys (and versions) the index holds as present in the range that the
+ * listing does not show. */
+static const char *const missing_sql =
+    "SELECT DISTINCT v.key COLLATE \"C\", CASE WHEN $8 THEN v.version_id END"
+    " FROM aw.object_versions v"
+    " WHERE v.store = $1 AND v.bucket = $2 AND v.key COLLATE \"C\" > $3 AND"
+    "  ($4::text IS NULL OR v.key COLLATE \"C\" < $4 OR ($5 AND v.key = $4)) AND"
+    "  starts_with(v.key, $6) AND v.state = 'present' AND NOT v.deleted AND"
+    "  NOT EXISTS (SELECT 1 FROM unnest($7::text[], $9::text[]) l(key, vid)"
+    "   WHERE l.key = v.key AND (NOT $8 OR l.vid IS NOT DISTINCT FROM v.version_id))"
+    " ORDER BY 1, 2";
+
+/* ------------------------------------------------------------ fetch */
+
+typedef struct job {
+    const aw_listed *l;
+    bool known;             /* the key has another version indexed */
+    body_sink s;
+    uint8_t sha256[32], md5[16];
+    char content_type[128]; /* as the GET said; the request is gone by the write */
+} job;
+
+bool bf_rate_wait(backfill *bf) {
+    long max = bf->cfg->backfill_max_objects_per_sec;
+    while (max > 0 && !backfill_stop) {
+        int64_t due = bf->started_ms + bf->fetched * 1000 / max;
+        int64_t now = aw_now_ms();
+        if (now >= due)
+            break;
+        usleep((useconds_t)((due - now > 200 ? 200 : due - now) * 1000));
+    }
+    return !backfill_stop;
+}
+
+/* Runs reqs in chunks that keep to the rate limit. */
+static int fetch_paced(backfill *bf, aw_fetch *reqs, size_t n) {
+    long max = bf->cfg->backfill_max_objects_per_sec;
+    size_t chunk = max > 0 ? (size_t)(max < 1000 ? max : 1000) : n;
+    for (size_t i = 0; i < n; i += chunk) {
+        if (!bf_rate_wait(bf))
+            return AW_EINTERRUPTED;
+        size_t k = n - i < chunk ? n - i : chunk;
+        int rc = aw_s3_fetch_many(bf->s3, reqs + i, k, &bf->pol, &backfill_stop);
+        bf->fetched += (int64_t)k;
+        if (rc != AW_OK)
+            return rc;
+    }
+    return AW_OK;
+}
+
+/* ------------------------------------------------------------ write */
+
+/* Writes the observations; when the server refuses the batch, one by one,
+ * so one bad row costs only itself. */
+static int write_obs(backfill *bf, aw_observation *obs, size_t n, char *errstr, size_t errn) {
+    if (!n)
+        return AW_OK;
+    int rc = aw_indexer_write(bf->ix, obs, n, errstr, errn);
+    for (long wait = 500; rc == AW_EUNAVAILABLE && !backfill_stop; wait *= 2) {
+        AW_WARN(BLOG, "PostgreSQL unavailable (%s); retrying in %ld ms", errstr, wait);
+        for (long t = 0; t < wait && !backfill_stop; t += 100)
+            usleep(100000);
+        if (wait > 15000)
+            wait = 15000;
+        rc = aw_indexer_write(bf->ix, obs, n, errstr, errn);
+    }
+    if (rc != AW_EPG)
+        return backfill_stop && rc == AW_EUNAVAILABLE ? AW_EINTERRUPTED : rc;
+    AW_WARN(BLOG, "PostgreSQL refused a batch of %zu (%s); writing them one by one", n, errstr);
+    for (size_t i = 0; i < n; i++) {
+        char e[512];
+        int one = aw_indexer_write(bf->ix, &obs[i], 1, e, sizeof e);
+        if (one == AW_EPG) {
+            AW_ERROR(BLOG, "not indexed: s3://%s/%s: %s", obs[i].bucket, obs[i].key, e);
+            bf->c.failed++;
+        } else if (one != AW_OK) {
+            snprintf(errstr, errn, "%s", e);
+            return one;
+        }
+    }
+    return AW_OK;
+}
+
+/* ------------------------------------------------------------ the page */
+
+static int query(backfill *bf, const char *sql, int np, const char *const *p, aw_pg_result **res,
+                 char *errstr, size_t errn) {
+    int rc = aw_pg_query(bf->pg, sql, np, p, res, errstr, errn);
+    return rc == AW_OK ? AW_OK : aw_pg_failure_is_data(bf->pg) ? AW_EPG : AW_EUNAVAILABLE;
+}
+
+/* Which of items[0..n) need indexing: sets need[i] (1 new key, 2 changed). */
+static int classify(backfill *bf, const aw_listed *items, size_t n, char *need, char *errstr,
+                    size_t errn) {
+    sbuf k = {0}, e = {0}, s = {0}, lm = {0}, v = {0};
+    for (size_t i = 0; i < n; i++) {
+        char sz[24];
+        snprintf(sz, sizeof sz, "%lld", (long long)items[i].size);
+        arr_add(&k, items[i].key);
+        arr_add(&e, items[i].etag);
+        arr_add(&s, sz);
+        arr_add(&lm, iso_ok(items[i].last_modified) ? items[i].last_modified : NULL);
+        arr_add(&v, items[i].version_id);
+    }
+    const char *p[7] = {bf->cfg->s3_store, bf->bucket, arr_end(&k), arr_end(&e),
+                        arr_end(&s), arr_end(&lm), arr_end(&v)};
+    int rc = AW_ENOMEM;
+    aw_pg_result *res = NULL;
+    if (p[2] && p[3] && p[4] && p[5] && p[6])
+        rc = query(bf, classify_sql, 7, p, &res, errstr, errn);
+    for (int r = 0; rc == AW_OK && r < aw_pg_result_rows(res); r++) {
+        long i = strtol(aw_pg_result_get(res, r, 0), NULL, 10);
+        if (i >= 0 && (size_t)i < n)
+            need[i] = !strcmp(aw_pg_result_get(res, r, 1), "t") ? 2 : 1;
+    }
+    aw_pg_result_free(res);
+    free(k.p), free(e.p), free(s.p), free(lm.p), free(v.p);
+    return rc;
+}
+
+/* Fetches and hashes the jobs, and makes an observation of each that
+ * arrived whole. */
+static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, size_t *nobs,
+                      char *errstr, size_t errn) {
+    aw_fetch *reqs = calloc(nj ? nj : 1, sizeof *reqs);
+    if (!reqs)
+        return AW_ENOMEM;
+    int rc = AW_OK;
+    for (size_t i = 0; i < nj && rc == AW_OK; i++) {
+        job *j = &jobs[i];
+        rc = aw_hash_new(bf->cfg->verify_md5, &j->s.hash);
+        j->s.keep = aw_indexer_keep_bytes(bf->ix, j->l->key);
+        /* the listed bytes, not whatever the key holds by now */
+        reqs[i] = (aw_fetch){.bucket = bf->bucket, .key = j->l->key,
+                             .version_id = j->l->version_id,
+                             .if_match = j->l->version_id ? NULL : j->l->etag,
+                             .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
+    }
+    if (rc == AW_OK)
+        rc = fetch_paced(bf, reqs, nj);
+    size_t away = 0;
+    for (size_t i = 0; i < nj && rc == AW_OK; i++) {
+        const aw_fetch *f = &reqs[i];
+        job *j = &jobs[i];
+        if (f->outcome == AW_FETCH_OK) {
+            if (aw_hash_final(j->s.hash, j->sha256, j->md5) != AW_OK) {
+                rc = AW_ETLS;
+                break;
+            }
+            const aw_listed *l = j->l;
+            snprintf(j->content_type, sizeof j->content_type, "%s", f->info.content_type);
+            obs[(*nobs)++] = (aw_observation){
+                .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = l->key,
+                .version_id = l->version_id, .etag = l->etag,
+                .content_type = j->content_type[0] ? j->content_type : NULL,
+                .event_time = iso_ok(l->last_modified) ? l->last_modified : NULL,
+                .last_modified = iso_ok(l->last_modified) ? l->last_modified : NULL,
+                .event_name = "Listing", .listed = true, .kind = AW_OBS_CREATED,
+                .state = AW_OBS_PRESENT, .size = j->s.bytes, .has_sha256 = true,
+                .has_md5 = bf->cfg->verify_md5, .has_body = j->s.keep > 0,
+                .body_cut = j->s.cut, .body = j->s.body, .body_len = j->s.blen};
+            memcpy(obs[*nobs - 1].sha256, j->sha256, 32);
+            memcpy(obs[*nobs - 1].md5, j->md5, 16);
+            bf->c.bytes += j->s.bytes;
+            if (j->known)
+                bf->c.changed++;
+            else
+                bf->c.added++;
+        } else if (f->outcome == AW_FETCH_NOT_FOUND || f->outcome == AW_FETCH_PRECONDITION) {
+            /* deleted or rewritten since it was listed: its event, or the
+             * next run, tells what it is now */
+            bf->c.gone++;
+            AW_INFO(BLOG, "s3://%s/%s changed since it was listed (%s); left to its event "
+                          "or the next run", bf->bucket, f->key,
+                    f->outcome == AW_FETCH_NOT_FOUND ? "404" : "412");
+        } else if (f->outcome == AW_FETCH_UNAVAILABLE && (f->info.status == 0 || ++away > nj / 2)) {
+            snprintf(errstr, errn, "GET s3://%s/%s: %s", bf->bucket, f->key, f->error);
+            rc = AW_EUNAVAILABLE;
+        } else {
+            bf->c.failed++;
+            AW_ERROR(BLOG, "GET s3://%s/%s failed after %d attempt(s): %s", bf->bucket, f->key,
+                     f->attempts, f->error);
+        }
+    }
+    free(reqs);
+    return rc;
+}
+
+/* The HEADs of what the index holds and the listing lacks; a tombstone for
+ * each that is gone. */
+static int reconcile(backfill *bf, aw_pg_result *m, aw_observation *obs, size_t *nobs,
+                     char when[32], char *errstr, size_t errn) {
+    int rows = aw_pg_result_rows(m);
+    aw_fetch *reqs = calloc(rows ? (size_t)rows : 1, sizeof *reqs);
+    if (!reqs)
+        return AW_ENOMEM;
+    for (int i = 0; i < rows; i++)
+        reqs[i] = (aw_fetch){.method = "HEAD", .bucket = bf->bucket,
+                             .key = aw_pg_result_get(m, i, 0),
+                             .version_id = aw_pg_result_get(m, i, 1)};
+    int rc = fetch_paced(bf, reqs, (size_t)rows);
+    now_iso(when);
+    for (int i = 0; i < rows && rc == AW_OK; i++) {
+        const aw_fetch *f = &reqs[i];
+        if (f->outcome == AW_FETCH_OK)
+            continue; /* the listing missed it (it was being written); still there */
+        if (f->outcome == AW_FETCH_UNAVAILABLE && f->info.status == 0) {
+            snprintf(errstr, errn, "HEAD s3://%s/%s: %s", bf->bucket, f->key, f->error);
+            rc = AW_EUNAVAILABLE;
+            break;
+        }
+        if (f->outcome != AW_FETCH_NOT_FOUND) {
+            bf->c.failed++;
+            AW_ERROR(BLOG, "HEAD s3://%s/%s failed: %s; not marked deleted", bf->bucket,
+                     f->key, f->error);
+            continue;
+        }
+        bf->c.deleted++;
+        if (bf->dry_run) {
+            printf("would mark deleted s3://%s/%s%s%s\n", bf->bucket, f->key,
+                   f->version_id ? " version " : "", f->version_id ? f->version_id : "");
+            continue;
+        }
+        obs[(*nobs)++] = (aw_observation){
+            .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = f->key,
+            .version_id = f->version_id, .event_time = when, .event_name = "Reconcile",
+            .listed = true, .kind = AW_OBS_DELETED, .state = AW_OBS_TOMBSTONE, .size = -1};
+    }
+    free(reqs);
+    return rc;
+}
+
+int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *seen, size_t nseen,
+            const bf_range *r, char *errstr, size_t errn) {
+    char *need = calloc(n ? n : 1, 1);
+    job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    aw_pg_result *missing = NULL;
+    aw_observation *obs = NULL;
+    sbuf keys = {0}, vids = {0};
+    size_t nj = 0, nobs = 0;
+    char when[32];
+    int rc = need && jobs ? AW_OK : AW_ENOMEM;
+    if (rc == AW_OK && n)
+        rc = classify(bf, items, n, need, errstr, errn);
+    for (size_t i = 0; rc == AW_OK && i < n; i++) {
+        if (!need[i]) {
+            bf->c.unchanged++;
+            continue;
+        }
+        if (bf->dry_run) {
+            printf("would index s3://%s/%s%s%s (%s)\n", bf->bucket, items[i].key,
+                   items[i].version_id ? " version " : "",
+                   items[i].version_id ? items[i].version_id : "",
+                   need[i] == 2 ? "changed" : "new");
+            if (need[i] == 2)
+                bf->c.changed++;
+            else
+                bf->c.added++;
+            continue;
+        }
+        if (items[i].delete_marker) { /* nothing to read: recorded as it is */
+            continue;
+        }
+        jobs[nj].l = &items[i];
+        jobs[nj++].known = need[i] == 2;
+    }
+    /* the range's index entries the listing does not show */
+    for (size_t i = 0; i < nseen + n; i++) {
+        const aw_listed *l = i < nseen ? &seen[i] : &items[i - nseen];
+        arr_add(&keys, l->key);
+        arr_add(&vids, l->version_id);
+    }
+    const char *p[9] = {bf->cfg->s3_store, bf->bucket, r->after, r->upto,
+                        r->upto_inclusive ? "true" : "false", bf->prefix, arr_end(&keys),
+                        bf->versioned ? "true" : "false", arr_end(&vids)};
+    if (rc == AW_OK)
+        rc = p[6] && p[8] ? query(bf, missing_sql, 9, p, &missing, errstr, errn) : AW_ENOMEM;
+    size_t cap = n + (missing ? (size_t)aw_pg_result_rows(missing) : 0) + 1;
+    if (rc == AW_OK && !(obs = calloc(cap, sizeof *obs)))
+        rc = AW_ENOMEM;
+    /* delete markers of a versioned bucket are recorded without a read */
+    for (size_t i = 0; rc == AW_OK && !bf->dry_run && i < n; i++)
+        if (need[i] && items[i].delete_marker)
+            obs[nobs++] = (aw_observation){
+                .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = items[i].key,
+                .version_id = items[i].version_id,
+                .event_time = iso_ok(items[i].last_modified) ? items[i].last_modified : NULL,
+                .event_name = "Listing", .listed = true, .kind = AW_OBS_DELETE_MARKER,
+                .state = AW_OBS_TOMBSTONE, .size = -1};
+    if (rc == AW_OK && nj)
+        rc = fetch_jobs(bf, jobs, nj, obs, &nobs, errstr, errn);
+    if (rc == AW_OK && aw_pg_result_rows(missing) > 0)
+        rc = reconcile(bf, missing, obs, &nobs, when, errstr, errn);
+    if (rc == AW_OK && !bf->dry_run)
+        rc = write_obs(bf, obs, nobs, errstr, errn);
+    if (rc == AW_ENOMEM)
+        snprintf(errstr, errn, "out of memory");
+    for (size_t i = 0; i < nj; i++) {
+        aw_hash_destroy(jobs[i].s.hash);
+        free(jobs[i].s.body);
+    }
+    aw_pg_result_free(missing);
+    free(obs);
+    free(jobs);
+    free(need);
+    free(keys.p);
+    free(vids.p);
+    return rc;
+}
