@@ -752,3 +752,27 @@ int aw_http_post_json(const char *url, const char *body, long timeout_ms, long *
     curl_easy_cleanup(e);
     return rc;
 }
+
+int aw_membuf_start(void *ud) {
+    ((aw_membuf *)ud)->len = 0;
+    return AW_OK;
+}
+
+int aw_membuf_put(void *ud, const void *data, size_t len) {
+    aw_membuf *b = ud;
+    if (b->len + len > b->max)
+        return AW_EPARSE;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return AW_ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return AW_OK;
+}

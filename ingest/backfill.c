@@ -33,40 +33,12 @@ static void on_signal(int sig) {
 
 /* ------------------------------------------------------------ requests */
 
-typedef struct body {
-    char *p;
-    size_t len, cap;
-} body;
-
-static int body_start(void *ud) {
-    ((body *)ud)->len = 0;
-    return AW_OK;
-}
-
-static int body_put(void *ud, const void *data, size_t len) {
-    body *b = ud;
-    if (b->len + len > (64u << 20))
-        return AW_EPARSE; /* no listing is this large */
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return AW_ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return AW_OK;
-}
-
 /* GETs a bucket-level resource (bucket NULL: the service) into out. */
-static int get_xml(backfill *bf, const char *bucket, const char *query, body *out,
+static int get_xml(backfill *bf, const char *bucket, const char *query, aw_membuf *out,
                    char *errstr, size_t errn) {
-    aw_fetch f = {.bucket = bucket, .query = query, .on_start = body_start,
-                  .on_body = body_put, .ud = out};
+    out->max = 64u << 20; /* no listing is this large */
+    aw_fetch f = {.bucket = bucket, .query = query, .on_start = aw_membuf_start,
+                  .on_body = aw_membuf_put, .ud = out};
     if (aw_s3_fetch_many(bf->s3, &f, 1, &bf->pol, &backfill_stop) != AW_OK)
         return backfill_stop ? AW_EINTERRUPTED : AW_ENOMEM;
     if (f.outcome == AW_FETCH_OK)
@@ -209,7 +181,7 @@ static void carry_free(aw_listed *c, size_t n) {
 /* Lists and settles s3://bf->bucket/bf->prefix. AW_OK when the listing
  * reached its end. */
 static int backfill_target(backfill *bf, char *errstr, size_t errn) {
-    body xml = {0};
+    aw_membuf xml = {0};
     int rc = get_xml(bf, bf->bucket, "versioning=", &xml, errstr, errn);
     if (rc == AW_OK)
         rc = aw_listing_versioning(xml.p, xml.len, &bf->versioned, errstr, errn);
@@ -423,7 +395,7 @@ int aw_cmd_backfill(aw_config *cfg) {
         sigaction(SIGINT, &sa, NULL);
     }
     if (!status && cfg->backfill_all_buckets) {
-        body xml = {0};
+        aw_membuf xml = {0};
         aw_listing_page pg = {0};
         int rc = get_xml(&bf, NULL, NULL, &xml, err, sizeof err);
         if (rc == AW_OK)

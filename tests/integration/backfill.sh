@@ -13,6 +13,7 @@
 #  - SIGKILL in the middle of 20,000 objects, then a rerun: it continues
 #    where it stopped, and exactly 20,000 rows;
 #  - backfill and ingest at once on the same uploads: one row per version;
+#  - --all-buckets: each bucket ListBuckets returns;
 #  - a bucket that does not exist, and bad arguments: clear errors.
 source "$(dirname "$0")/lib.sh"
 require_stack
@@ -150,6 +151,29 @@ expect_eq "one row per version with both at once" 300 "$(versions "$cb")"
 expect_eq "every key once" 300 "$(sql "SELECT count(DISTINCT key) FROM aw.object_versions WHERE bucket = '$cb'")"
 expect_eq "events own their versions" 300 \
     "$(sql "SELECT count(*) FROM aw.object_versions WHERE bucket = '$cb' AND version_ref LIKE 's:%'")"
+
+# --- --all-buckets: every bucket the credentials list (an account owning two)
+vgw_admin() {
+    "$AW_STACK_VERSITYGW" admin --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" \
+        --endpoint-url "$AWS_ENDPOINT_URL_S3" "$@"
+}
+owner=bfowner$RANDOM$RANDOM
+vgw_admin create-user --access "$owner" --secret "secret-$owner" --role user >/dev/null
+all=()
+for n in 1 2; do
+    ab=$(unique_bucket "backfill-all$n")
+    s3api create-bucket --bucket "$ab" >/dev/null
+    vgw_admin change-bucket-owner --bucket "$ab" --owner "$owner" >/dev/null
+    mkdir -p "$posix/$ab"
+    echo "bucket $n" >"$posix/$ab/only.txt"
+    all+=("$ab")
+done
+out=$(AWS_ACCESS_KEY_ID=$owner AWS_SECRET_ACCESS_KEY=secret-$owner "$AW_BIN" backfill --all-buckets 2>&1)
+for ab in "${all[@]}"; do
+    expect_contains "--all-buckets covered $ab" "$out" "backfill s3://$ab/: listed 1; indexed 1"
+    expect_eq "its object" 1 "$(versions "$ab")"
+done
+expect_eq "only the account's buckets" 2 "$(grep -c '^backfill s3://' <<<"$out")"
 
 # --- what cannot work says why
 expect_status "a bucket that does not exist" 1 "$AW_BIN" backfill "s3://no-such-bucket-$RANDOM"

@@ -46,6 +46,16 @@ typedef struct aw_s3_object_info {
 /* Returns AW_OK to continue, anything else aborts the transfer. */
 typedef int (*aw_body_cb)(void *ud, const void *data, size_t len);
 
+/* A small body kept in memory (a listing, a document): the on_start and
+ * on_body of a request whose ud is an aw_membuf. A body longer than max
+ * aborts the transfer (AW_EPARSE); free p when done. */
+typedef struct aw_membuf {
+    char *p;
+    size_t len, cap, max;
+} aw_membuf;
+int aw_membuf_start(void *membuf);
+int aw_membuf_put(void *membuf, const void *data, size_t len);
+
 /* "libcurl 7.88.1" etc., for `artifact-watch version`. */
 const char *aw_http_version(void);
 
