@@ -21,8 +21,8 @@ want=$(sha256sum "$AW_STACK_DIR/s3/data/$bucket/big-0" | cut -d' ' -f1)
 build/bench/bench_events "$topic" "$bucket" big- 1 $((SIZE_MIB * 1048576))
 
 start_nginx
+say_sha_ni
 
-openssl_now() { openssl speed -evp sha256 -seconds 2 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); printf "%.1f", v / 1000}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # This machine's speed drifts from minute to minute (a shared VM), so each
 # measurement is paired with an openssl run right before it and the ratio of

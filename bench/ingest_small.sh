@@ -22,13 +22,8 @@ bench_buckets+=("$bucket")
 bench_stores+=("bench-vgw-$ts" "bench-static-$ts")
 
 aws s3api create-bucket --bucket "$bucket" >/dev/null
-python3 - "$AW_STACK_DIR/s3/data/$bucket" "$N" <<'PY'
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    with open(os.path.join(d, "obj-%d" % i), "wb") as f:
-        f.write(os.urandom(4096))
-PY
+put_objects "$bucket" obj- "$N" 4096
+say_sha_ni
 build/bench/bench_events "$topic" "$bucket" obj- "$N" 4096
 
 start_nginx

@@ -52,3 +52,26 @@ EOF2
 }
 
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+
+# put_objects BUCKET PREFIX COUNT SIZE: COUNT random objects PREFIX0..PREFIX<COUNT-1>
+# of SIZE bytes written straight into versitygw's posix backend (the bucket
+# must exist): the server serves them like uploads, but sends no events and
+# no ETags for them.
+put_objects() {
+    python3 - "$AW_STACK_DIR/s3/data/$1" "$2" "$3" "$4" <<'PY'
+import os, sys
+d, prefix, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for i in range(n):
+    with open(os.path.join(d, "%s%d" % (prefix, i)), "wb") as f:
+        f.write(os.urandom(size))
+PY
+}
+
+# Whether the CPU hashes with SHA extensions, for the record.
+say_sha_ni() {
+    grep -q sha_ni /proc/cpuinfo && echo "this CPU has SHA extensions (sha_ni)" ||
+        echo "this CPU has no SHA extensions"
+}
+
+# openssl's single-core SHA-256 rate now, in MB/s.
+openssl_now() { openssl speed -evp sha256 -seconds 2 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); printf "%.1f", v / 1000}'; }

@@ -61,14 +61,8 @@ store=bench-retention-$ts
 bench_buckets+=("$ab")
 bench_stores+=("$store")
 aws s3api create-bucket --bucket "$ab" >/dev/null
-python3 - "$AW_STACK_DIR/s3/data/$ab" "$A" <<'PY'
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-for p in ("apply-", "raw-"):
-    for i in range(n):
-        with open(os.path.join(d, "%s%d" % (p, i)), "wb") as f:
-            f.write(os.urandom(1024))
-PY
+put_objects "$ab" apply- "$A" 1024
+put_objects "$ab" raw- "$A" 1024
 topic=aw.bench.retention.$ts
 build/bench/bench_events "$topic" "$ab" apply- "$A" 1024
 build/artifact-watch ingest --topic "$topic" --group "bench-retention-$ts" --store "$store" \

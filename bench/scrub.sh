@@ -19,13 +19,7 @@ bench_buckets+=("$bucket")
 bench_stores+=("$store")
 
 aws s3api create-bucket --bucket "$bucket" >/dev/null
-python3 - "$AW_STACK_DIR/s3/data/$bucket" "$N" <<'PY'
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    with open(os.path.join(d, "obj-%d" % i), "wb") as f:
-        f.write(os.urandom(4096))
-PY
+put_objects "$bucket" obj- "$N" 4096
 head -c "${SIZE_MIB}M" /dev/urandom >"$AW_STACK_DIR/s3/data/$bucket/big-0"
 build/bench/bench_events "$topic" "$bucket" obj- "$N" 4096
 build/bench/bench_events "$topic" "$bucket" big- 1 $((SIZE_MIB * 1048576))
@@ -53,7 +47,6 @@ echo "== scrub of one object of $SIZE_MIB MiB, beside openssl speed right before
 # versitygw (Go, signed GETs) is the ceiling on 2 shared cores; nginx serving the
 # same file shows scrub's own: fetch, hash and record
 start_nginx
-openssl_now() { openssl speed -evp sha256 -seconds 2 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); printf "%.1f", v / 1000}'; }
 big() { # label env-assignments...
     local label=$1 o line bytes secs mbs raw bare
     shift
@@ -75,5 +68,5 @@ for i in 1 2 3; do
     big "from nginx" AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY=
 done
 echo "target: scrub >= 0.80 of openssl's single-core SHA-256 rate, or of the transport's own rate where that is lower"
-grep -q sha_ni /proc/cpuinfo && echo "this CPU has SHA extensions (sha_ni)" || echo "this CPU has no SHA extensions"
+say_sha_ni
 echo "rerun: N=$N C=$C SIZE_MIB=$SIZE_MIB bench/scrub.sh"
