@@ -27,7 +27,7 @@ const conf_key aw_conf_keys[] = {
     {"log.format", "AW_LOG_FORMAT", "log-format", CT_ENUM, OFF(log_format), "text", 0, 0,
      log_formats, AW_CMD_ALL, false, "text, or json (one object per line, for log collectors)"},
     {"metrics.addr", "AW_METRICS_ADDR", "metrics-addr", CT_STR, OFF(metrics_addr), "", 0, 0,
-     NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY | AW_CMD_ALERTS, false,
+     NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY | AW_CMD_ALERTS | AW_CMD_BACKFILL, false,
      "serve /metrics, /healthz and /readyz on HOST:PORT (e.g. 0.0.0.0:9464; empty: off)"},
     {"print_config", NULL, "print-config", CT_BOOL, OFF(print_config), "false", 0, 0, NULL,
      AW_CMD_ALL, false, "print the effective configuration (secrets masked) and exit"},

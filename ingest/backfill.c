@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aw/codec.h"
 #include "aw/ingest.h"
 #include "aw/log.h"
+#include "aw/metrics.h"
 #include "aw/util.h"
 #include "backfill.h"
 
@@ -131,7 +133,33 @@ static int progress_save(backfill *bf, const char *after, bool finished, char *e
 
 /* ------------------------------------------------------------ reporting */
 
+/* A target's counts, added to the metrics once it ends (a scrape during a
+ * long run sees the pages so far through show_progress). */
+static void count_metrics(const bf_counts *now, bf_counts *shown) {
+    static const char *const names[] = {"new", "changed", "unchanged", "deleted", "failed"};
+    static aw_metric *by[5], *bytes;
+    if (!bytes) {
+        for (int i = 0; i < 5; i++) {
+            char l[48];
+            snprintf(l, sizeof l, "result=\"%s\"", names[i]);
+            by[i] = aw_metric_counter("aw_backfill_objects_total",
+                                      "Listed objects backfill settled, by result.", l);
+        }
+        bytes = aw_metric_counter("aw_backfill_bytes_total", "Bytes backfill fetched and hashed.",
+                                  NULL);
+    }
+    aw_metric_add(by[0], (double)(now->added - shown->added));
+    aw_metric_add(by[1], (double)(now->changed - shown->changed));
+    aw_metric_add(by[2], (double)(now->unchanged - shown->unchanged));
+    aw_metric_add(by[3], (double)(now->deleted - shown->deleted));
+    aw_metric_add(by[4], (double)(now->failed - shown->failed));
+    aw_metric_add(bytes, (double)(now->bytes - shown->bytes));
+    *shown = *now;
+    aw_metrics_heartbeat();
+}
+
 static void show_progress(backfill *bf, int64_t expected, bool last) {
+    count_metrics(&bf->c, &bf->shown);
     static int64_t shown;
     int64_t now = aw_now_ms();
     if (!last && now - shown < 1000)
@@ -339,6 +367,7 @@ static int parse_target(const char *arg, char **bucket, char **prefix) {
 
 static int run_target(backfill *bf, const char *bucket, const char *prefix) {
     memset(&bf->c, 0, sizeof bf->c);
+    memset(&bf->shown, 0, sizeof bf->shown);
     bf->bucket = bucket;
     bf->prefix = prefix;
     bf->started_ms = aw_now_ms();
@@ -346,6 +375,12 @@ static int run_target(backfill *bf, const char *bucket, const char *prefix) {
     char err[1024] = "";
     int rc = backfill_target(bf, err, sizeof err);
     summary(bf, rc == AW_OK ? "" : " (not finished)");
+    if (rc == AW_OK && !bf->c.failed && !bf->dry_run)
+        aw_metric_set(aw_metric_gauge("aw_backfill_last_success_timestamp_seconds",
+                                      "When a backfill of a target last reached the end of its "
+                                      "listing with nothing failing.", NULL),
+                      (double)time(NULL));
+    aw_metrics_ready(rc == AW_OK, rc == AW_OK ? NULL : "the last target failed; see the log");
     if (rc != AW_OK)
         AW_ERROR(BLOG, "s3://%s/%s: %s", bucket, prefix, err);
     return rc == AW_OK && !bf->c.failed ? 0 : 1;

@@ -40,6 +40,7 @@ typedef struct backfill {
     const char *bucket, *prefix;
     bool versioned;
     bf_counts c;            /* this run's, including a resumed run's earlier part */
+    bf_counts shown;        /* of c, what the metrics have already counted */
     int64_t fetched;        /* GETs and HEADs of this process, for the rate limit */
     int64_t started_ms;
 } backfill;

@@ -4,6 +4,7 @@
 #  - scrub as a worker: its pass counted by result, ready after a pass;
 #  - ingest consuming: events and bytes counted, the batch write histogram,
 #    the consumer lag of each partition;
+#  - backfill while it runs: objects by result, bytes, then its last success;
 #  - an address that is taken, or not an address: exit 2 with the reason.
 source "$(dirname "$0")/lib.sh"
 require_stack
@@ -44,6 +45,24 @@ check "$p"
 kill -TERM "$pid"
 expect_status "scrub stops on SIGTERM" 0 wait "$pid"
 pid=
+
+# --- backfill while it runs (files behind the server's back, slowed down)
+bb=$(unique_bucket metrics-bf)
+s3api create-bucket --bucket "$bb" >/dev/null
+mkdir -p "$AW_STACK_DIR/s3/data/$bb"
+for i in $(seq 1 40); do echo "backfill $i" >"$AW_STACK_DIR/s3/data/$bb/f$i"; done
+p=$(port)
+"$AW_BIN" backfill "s3://$bb" --page-size 10 --max-objects-per-sec 5 --metrics-addr "127.0.0.1:$p" \
+    >"$work/backfill.log" 2>&1 &
+pid=$!
+wait_for "backfill counting its first pages" 30 \
+    "[[ \$(metric $p 'aw_backfill_objects_total{result=\"new\"}') -ge 10 ]] 2>/dev/null"
+expect_eq "healthz while backfilling" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/healthz")"
+expect_contains "bytes counted" "$(curl -sf "http://127.0.0.1:$p/metrics")" "aw_backfill_bytes_total "
+check "$p"
+expect_status "backfill ends well" 0 wait "$pid"
+pid=
+expect_contains "the whole bucket" "$(cat "$work/backfill.log")" "listed 40; indexed 40 (new 40"
 
 # --- ingest consuming
 p=$(port)
