@@ -35,39 +35,6 @@ static void on_signal(int sig) {
 
 /* ------------------------------------------------------------ requests */
 
-/* GETs a bucket-level resource (bucket NULL: the service) into out. */
-static int get_xml(backfill *bf, const char *bucket, const char *query, aw_membuf *out,
-                   char *errstr, size_t errn) {
-    out->max = 64u << 20; /* no listing is this large */
-    aw_fetch f = {.bucket = bucket, .query = query, .on_start = aw_membuf_start,
-                  .on_body = aw_membuf_put, .ud = out};
-    if (aw_s3_fetch_many(bf->s3, &f, 1, &bf->pol, &backfill_stop) != AW_OK)
-        return backfill_stop ? AW_EINTERRUPTED : AW_ENOMEM;
-    if (f.outcome == AW_FETCH_OK)
-        return AW_OK;
-    snprintf(errstr, errn, "GET %s%s?%s: %s", bucket ? "s3://" : "/", bucket ? bucket : "",
-             query ? query : "", f.error[0] ? f.error : "failed");
-    return f.outcome == AW_FETCH_UNAVAILABLE ? AW_EUNAVAILABLE : AW_EHTTP;
-}
-
-/* Appends name=VALUE (URI-encoded), after a '&' unless q is empty. */
-static int q_add(char *q, size_t cap, size_t *pos, const char *name, const char *value) {
-    if (!value)
-        return AW_OK;
-    size_t n = strlen(name);
-    if (*pos + n + 2 >= cap)
-        return AW_EINVAL;
-    if (*pos)
-        q[(*pos)++] = '&';
-    memcpy(q + *pos, name, n);
-    *pos += n;
-    q[(*pos)++] = '=';
-    int rc = aw_uriencode(value, strlen(value), false, q, cap, pos);
-    if (rc == AW_OK && *pos < cap)
-        q[*pos] = '\0';
-    return *pos < cap ? rc : AW_EINVAL;
-}
-
 /* ------------------------------------------------------------ progress */
 
 static int pg_do(backfill *bf, const char *sql, int np, const char *const *p, aw_pg_result **res,
@@ -210,7 +177,7 @@ static void carry_free(aw_listed *c, size_t n) {
  * reached its end. */
 static int backfill_target(backfill *bf, char *errstr, size_t errn) {
     aw_membuf xml = {0};
-    int rc = get_xml(bf, bf->bucket, "versioning=", &xml, errstr, errn);
+    int rc = bf_get_xml(bf->s3, &bf->pol, bf->bucket, "versioning=", &xml, errstr, errn);
     if (rc == AW_OK)
         rc = aw_listing_versioning(xml.p, xml.len, &bf->versioned, errstr, errn);
     char *after = NULL;
@@ -224,52 +191,19 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
     aw_listing_page pg = {0};
     aw_listed *carry = NULL; /* versions of the key the last page ended in */
     size_t ncarry = 0;
-    char *token = NULL, *kmark = NULL, *vmark = NULL;
-    bool first = true;
+    bf_lister *lister = NULL;
     if (!done && rc == AW_OK)
         rc = AW_ENOMEM;
+    if (rc == AW_OK)
+        rc = bf_lister_start(bf, done, &lister, errstr, errn);
     while (rc == AW_OK && !backfill_stop) {
-        /* SigV4 signs the query sorted by name, and curl before 8.x
-         * signs it as given: the names go in sorted order */
-        char q[8192], max[16];
-        size_t pos = 0;
-        q[0] = '\0';
-        snprintf(max, sizeof max, "%ld", bf->cfg->backfill_page_size);
-        const char *ks = first && *done ? done : NULL;
-        if (bf->versioned) {
-            rc = q_add(q, sizeof q, &pos, "encoding-type", "url");
-            rc |= q_add(q, sizeof q, &pos, "key-marker", first ? ks : kmark);
-            rc |= q_add(q, sizeof q, &pos, "max-keys", max);
-            rc |= q_add(q, sizeof q, &pos, "prefix", *bf->prefix ? bf->prefix : NULL);
-            rc |= q_add(q, sizeof q, &pos, "version-id-marker", first ? NULL : vmark);
-            rc |= q_add(q, sizeof q, &pos, "versions", "");
-        } else {
-            rc = q_add(q, sizeof q, &pos, "continuation-token", first ? NULL : token);
-            rc |= q_add(q, sizeof q, &pos, "encoding-type", "url");
-            rc |= q_add(q, sizeof q, &pos, "list-type", "2");
-            rc |= q_add(q, sizeof q, &pos, "max-keys", max);
-            rc |= q_add(q, sizeof q, &pos, "prefix", *bf->prefix ? bf->prefix : NULL);
-            rc |= q_add(q, sizeof q, &pos, "start-after", ks);
-        }
-        if (rc != AW_OK) {
-            snprintf(errstr, errn, "listing request too long");
-            rc = AW_EINVAL;
-            break;
-        }
-        first = false;
-        if ((rc = get_xml(bf, bf->bucket, q + (q[0] == '&'), &xml, errstr, errn)) != AW_OK ||
-            (rc = aw_listing_parse(xml.p, xml.len, &pg, errstr, errn)) != AW_OK)
+        bool end;
+        if ((rc = bf_lister_next(lister, &pg, &end, errstr, errn)) != AW_OK || end)
             break;
         if (pg.refused)
             AW_WARN(BLOG, "s3://%s: %zu listed entr%s left out: %s", bf->bucket, pg.refused,
                     pg.refused == 1 ? "y" : "ies", pg.refused_why);
-        bool more = pg.truncated && (bf->versioned ? pg.next_key_marker != NULL
-                                                   : pg.next_token != NULL);
-        if (pg.truncated && !more) {
-            snprintf(errstr, errn, "a truncated listing without a marker to continue from");
-            rc = AW_EPARSE;
-            break;
-        }
+        bool more = pg.truncated; /* the lister checked it has a marker to go on from */
         /* a versioned page may end inside a key: that key is settled with
          * the next page, together with the versions listed here */
         size_t settle = pg.n;
@@ -300,10 +234,10 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
                 memcpy(nc, pg.items + settle, nn * sizeof *nc);
                 pg.n = settle; /* moved: not freed with the page */
             }
-            if (settle || !pg.n) {
+            if (settle) { /* the key carried before is settled now */
                 carry_free(carry, ncarry);
                 carry = nc, ncarry = nn;
-            } else {
+            } else { /* the whole page is more versions of the same key */
                 aw_listed *m = realloc(carry, (ncarry + nn) * sizeof *m);
                 if (!m) {
                     carry_free(nc, nn);
@@ -331,9 +265,6 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
             rc = progress_save(bf, done, true, errstr, errn);
             break;
         }
-        free(token), free(kmark), free(vmark);
-        token = pg.next_token, kmark = pg.next_key_marker, vmark = pg.next_version_marker;
-        pg.next_token = pg.next_key_marker = pg.next_version_marker = NULL;
         if ((rc = progress_save(bf, done, false, errstr, errn)) != AW_OK)
             break;
         show_progress(bf, expected, false);
@@ -343,9 +274,10 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
         rc = AW_EINTERRUPTED;
     }
     show_progress(bf, expected, true);
+    bf_lister_stop(lister);
     aw_listing_page_clear(&pg);
     carry_free(carry, ncarry);
-    free(token), free(kmark), free(vmark), free(done), free(xml.p);
+    free(done), free(xml.p);
     return rc;
 }
 
@@ -432,7 +364,7 @@ int aw_cmd_backfill(aw_config *cfg) {
     if (!status && cfg->backfill_all_buckets) {
         aw_membuf xml = {0};
         aw_listing_page pg = {0};
-        int rc = get_xml(&bf, NULL, NULL, &xml, err, sizeof err);
+        int rc = bf_get_xml(bf.s3, &bf.pol, NULL, NULL, &xml, err, sizeof err);
         if (rc == AW_OK)
             rc = aw_listing_parse(xml.p, xml.len, &pg, err, sizeof err);
         free(xml.p);

@@ -3,6 +3,7 @@
  *
  *   backfill.c       the command: targets, listing pages, progress saved in
  *                    PostgreSQL, the progress line and the summary
+ *   backfill_list.c  the listing, a page ahead, on a thread of its own
  *   backfill_page.c  one page: which entries the index lacks, fetching and
  *                    hashing them, reconciling what the index holds that
  *                    the page does not show, and writing through the indexer
@@ -65,6 +66,23 @@ typedef struct bf_range {
  */
 int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *seen, size_t nseen,
             const bf_range *r, char *errstr, size_t errstr_size) AW_WUR;
+
+/* GETs a bucket-level resource (bucket NULL: the service) into out, a
+ * listing-sized body at most. AW_EUNAVAILABLE, AW_EHTTP with errstr. */
+int bf_get_xml(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket, const char *query,
+               aw_membuf *out, char *errstr, size_t errstr_size) AW_WUR;
+
+/* The listing of bf's target after key `after` ("": from the start), on a
+ * thread with a client of its own (backfill_list.c). */
+typedef struct bf_lister bf_lister;
+int bf_lister_start(const backfill *bf, const char *after, bf_lister **out, char *errstr,
+                    size_t errstr_size) AW_WUR;
+/* The next page, moved into *page; *end once the listing is over. An error
+ * of the listing (errstr says which) ends it too. */
+int bf_lister_next(bf_lister *l, aw_listing_page *page, bool *end, char *errstr,
+                   size_t errstr_size) AW_WUR;
+/* Stops and joins the lister; NULL is ignored. */
+void bf_lister_stop(bf_lister *l);
 
 /* Sleeps while the rate limit says so; false when stopping. */
 bool bf_rate_wait(backfill *bf);

@@ -91,6 +91,17 @@ static bool iso_ok(const char *s) {
     return gmtime_r(&t, &again) && again.tm_mday == tm.tm_mday && again.tm_mon == tm.tm_mon;
 }
 
+/* Whether the bytes a GET returned are newer than the listed ones: its
+ * Last-Modified (an HTTP date) after the listing's. Unknown when either is
+ * missing or unreadable: then they are taken as the listed ones. */
+static bool modified_since_listed(const char *listed, const char *http_date) {
+    struct tm a = {0}, b = {0};
+    if (!listed || !*http_date || !strptime(listed, "%Y-%m-%dT%H:%M:%S", &a) ||
+        !strptime(http_date, "%a, %d %b %Y %H:%M:%S GMT", &b))
+        return false;
+    return timegm(&b) > timegm(&a);
+}
+
 static void now_iso(char out[32]) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -265,7 +276,15 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
     for (size_t i = 0; i < nj && rc == AW_OK; i++) {
         const aw_fetch *f = &reqs[i];
         job *j = &jobs[i];
-        if (f->outcome == AW_FETCH_OK) {
+        bool unpinned = !j->l->version_id && !j->l->etag;
+        if (f->outcome == AW_FETCH_OK && unpinned &&
+            modified_since_listed(j->l->last_modified, f->info.last_modified)) {
+            /* nothing could pin a file without an ETag: rewritten since the
+             * listing, its bytes are not the listed ones */
+            bf->c.gone++;
+            AW_INFO(BLOG, "s3://%s/%s was rewritten since it was listed; left to the next run",
+                    bf->bucket, f->key);
+        } else if (f->outcome == AW_FETCH_OK) {
             if (aw_hash_final(j->s.hash, j->sha256, j->md5) != AW_OK) {
                 rc = AW_ETLS;
                 break;

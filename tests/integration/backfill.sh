@@ -8,6 +8,8 @@
 #  - --dry-run says what it would do and does nothing;
 #  - a file removed behind the server's back is marked deleted (reason
 #    reconcile); a run with nothing changed changes nothing;
+#  - a file rewritten between the listing and its GET is not recorded with
+#    the listed identity; the next run takes its new bytes;
 #  - a versioned bucket: every version and delete marker, and a version
 #    deleted since is marked deleted;
 #  - SIGKILL in the middle of 20,000 objects, then a rerun: it continues
@@ -93,6 +95,24 @@ expect_eq "third run added no observation" "$obs" \
     "$(sql "SELECT count(*) FROM aw.observations o JOIN aw.object_versions v ON v.id = o.object_version_id WHERE v.bucket = '$b'")"
 expect_eq "progress recorded as finished" "t|6" \
     "$(sql "SELECT finished_at IS NOT NULL AND after_key IS NULL, listed FROM aw.backfill_progress WHERE bucket = '$b' AND prefix = ''" | tr -d ' ')"
+
+# --- a file rewritten between the listing and its GET (no ETag pins it)
+rw=$(unique_bucket backfill-rw)
+s3api create-bucket --bucket "$rw" >/dev/null
+mkdir -p "$posix/$rw"
+for i in $(seq -w 1 10); do echo "first $i" >"$posix/$rw/f$i"; done
+"$AW_BIN" backfill "s3://$rw" --max-objects-per-sec 1 --log-level debug >"$work/rw.out" 2>"$work/rw.log" &
+rwpid=$!
+pids+=($rwpid)
+wait_for "the page listed" 30 "grep -q 'listed a page of 10 entries' '$work/rw.log'"
+echo "second version, longer" >"$posix/$rw/f10"
+touch -d "+1 minute" "$posix/$rw/f10"
+wait "$rwpid" || fail "backfill of a bucket being rewritten failed: $(tail -3 "$work/rw.log")"
+expect_contains "the rewrite noticed" "$(cat "$work/rw.out")" "indexed 9 (new 9, changed 0); unchanged 0; marked deleted 0; changed while listed 1"
+expect_eq "nothing recorded for the rewritten file" 0 "$(sql "SELECT count(*) FROM aw.objects WHERE bucket = '$rw' AND key = 'f10'")"
+"$AW_BIN" backfill "s3://$rw" >/dev/null
+expect_eq "the next run has its new bytes" "$(sha256sum <"$posix/$rw/f10" | cut -d' ' -f1)" \
+    "$(sql "SELECT sha256 FROM aw.objects WHERE bucket = '$rw' AND key = 'f10'")"
 
 # --- a versioned bucket: versions, a delete marker, a version removed since
 vb=$(unique_bucket backfill-v)

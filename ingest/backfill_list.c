@@ -1,0 +1,227 @@
+/*
+ * The listing of a backfill, on a thread of its own with an S3 client of its
+ * own, so the next page is being listed while the current one is fetched,
+ * hashed and written. At most two pages wait; the lister stops at the end of
+ * the listing, at the first error, or when asked to.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aw/codec.h"
+#include "aw/log.h"
+#include "backfill.h"
+
+#define QUEUED 2
+
+struct bf_lister {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    aw_s3 *s3;
+    aw_fetch_policy pol;
+    const aw_config *cfg;
+    char *bucket, *prefix, *after;
+    bool versioned;
+    aw_listing_page q[QUEUED];
+    size_t head, n;
+    bool finished;          /* the lister will add nothing more */
+    bool quit;
+    int rc;
+    char err[1024];
+};
+
+int bf_get_xml(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket, const char *query,
+               aw_membuf *out, char *errstr, size_t errn) {
+    out->max = 64u << 20; /* no listing is this large */
+    aw_fetch f = {.bucket = bucket, .query = query, .on_start = aw_membuf_start,
+                  .on_body = aw_membuf_put, .ud = out};
+    if (aw_s3_fetch_many(s3, &f, 1, pol, &backfill_stop) != AW_OK)
+        return backfill_stop ? AW_EINTERRUPTED : AW_ENOMEM;
+    if (f.outcome == AW_FETCH_OK)
+        return AW_OK;
+    snprintf(errstr, errn, "GET %s%s?%s: %s", bucket ? "s3://" : "/", bucket ? bucket : "",
+             query ? query : "", f.error[0] ? f.error : "failed");
+    return f.outcome == AW_FETCH_UNAVAILABLE ? AW_EUNAVAILABLE : AW_EHTTP;
+}
+
+/* Appends name=VALUE (URI-encoded), after a '&' unless q is empty. */
+static int q_add(char *q, size_t cap, size_t *pos, const char *name, const char *value) {
+    if (!value)
+        return AW_OK;
+    size_t n = strlen(name);
+    if (*pos + n + 2 >= cap)
+        return AW_EINVAL;
+    if (*pos)
+        q[(*pos)++] = '&';
+    memcpy(q + *pos, name, n);
+    *pos += n;
+    q[(*pos)++] = '=';
+    int rc = aw_uriencode(value, strlen(value), false, q, cap, pos);
+    if (rc == AW_OK && *pos < cap)
+        q[*pos] = '\0';
+    return *pos < cap ? rc : AW_EINVAL;
+}
+
+/* The request for the page after prev (NULL: the first, after l->after).
+ * SigV4 signs the query sorted by name, and curl before 8.x signs it as
+ * given: the names go in sorted order. */
+static int page_query(const bf_lister *l, const aw_listing_page *prev, char *q, size_t cap) {
+    char max[16];
+    size_t pos = 0;
+    q[0] = '\0';
+    snprintf(max, sizeof max, "%ld", l->cfg->backfill_page_size);
+    const char *prefix = *l->prefix ? l->prefix : NULL;
+    const char *start = !prev && *l->after ? l->after : NULL;
+    int rc;
+    if (l->versioned) {
+        rc = q_add(q, cap, &pos, "encoding-type", "url");
+        rc |= q_add(q, cap, &pos, "key-marker", prev ? prev->next_key_marker : start);
+        rc |= q_add(q, cap, &pos, "max-keys", max);
+        rc |= q_add(q, cap, &pos, "prefix", prefix);
+        rc |= q_add(q, cap, &pos, "version-id-marker", prev ? prev->next_version_marker : NULL);
+        rc |= q_add(q, cap, &pos, "versions", "");
+    } else {
+        rc = q_add(q, cap, &pos, "continuation-token", prev ? prev->next_token : NULL);
+        rc |= q_add(q, cap, &pos, "encoding-type", "url");
+        rc |= q_add(q, cap, &pos, "list-type", "2");
+        rc |= q_add(q, cap, &pos, "max-keys", max);
+        rc |= q_add(q, cap, &pos, "prefix", prefix);
+        rc |= q_add(q, cap, &pos, "start-after", start);
+    }
+    return rc == AW_OK ? AW_OK : AW_EINVAL;
+}
+
+static void *lister_main(void *arg) {
+    bf_lister *l = arg;
+    aw_membuf xml = {0};
+    aw_listing_page page = {0}, prev = {0};
+    bool first = true;
+    int rc = AW_OK;
+    char err[1024] = "";
+    for (;;) {
+        char q[8192];
+        if (page_query(l, first ? NULL : &prev, q, sizeof q) != AW_OK) {
+            snprintf(err, sizeof err, "listing request too long");
+            rc = AW_EINVAL;
+            break;
+        }
+        first = false;
+        if ((rc = bf_get_xml(l->s3, &l->pol, l->bucket, q, &xml, err, sizeof err)) != AW_OK ||
+            (rc = aw_listing_parse(xml.p, xml.len, &page, err, sizeof err)) != AW_OK)
+            break;
+        AW_DEBUG(BLOG, "s3://%s: listed a page of %zu entr%s%s", l->bucket, page.n,
+                 page.n == 1 ? "y" : "ies", page.truncated ? ", more to come" : "");
+        if (page.truncated &&
+            !(l->versioned ? page.next_key_marker != NULL : page.next_token != NULL)) {
+            snprintf(err, sizeof err, "a truncated listing without a marker to continue from");
+            rc = AW_EPARSE;
+            break;
+        }
+        /* prev keeps only what the next request needs */
+        aw_listing_page_clear(&prev);
+        prev.next_token = page.next_token ? strdup(page.next_token) : NULL;
+        prev.next_key_marker = page.next_key_marker ? strdup(page.next_key_marker) : NULL;
+        prev.next_version_marker =
+            page.next_version_marker ? strdup(page.next_version_marker) : NULL;
+        bool more = page.truncated;
+        pthread_mutex_lock(&l->mu);
+        while (l->n == QUEUED && !l->quit)
+            pthread_cond_wait(&l->cv, &l->mu);
+        bool quit = l->quit;
+        if (!quit) {
+            l->q[(l->head + l->n) % QUEUED] = page;
+            l->n++;
+            memset(&page, 0, sizeof page);
+            pthread_cond_broadcast(&l->cv);
+        }
+        pthread_mutex_unlock(&l->mu);
+        if (quit || !more || backfill_stop)
+            break;
+    }
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    snprintf(l->err, sizeof l->err, "%s", err);
+    l->finished = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    aw_listing_page_clear(&page);
+    aw_listing_page_clear(&prev);
+    free(xml.p);
+    return NULL;
+}
+
+int bf_lister_start(const backfill *bf, const char *after, bf_lister **out, char *errstr,
+                    size_t errn) {
+    *out = NULL;
+    bf_lister *l = calloc(1, sizeof *l);
+    if (!l)
+        return AW_ENOMEM;
+    l->cfg = bf->cfg;
+    l->pol = bf->pol;
+    l->pol.concurrency = 1;
+    l->versioned = bf->versioned;
+    l->bucket = strdup(bf->bucket);
+    l->prefix = strdup(bf->prefix);
+    l->after = strdup(after);
+    int rc = l->bucket && l->prefix && l->after ? AW_OK : AW_ENOMEM;
+    if (rc == AW_OK)
+        rc = aw_s3_new_from_config(bf->cfg, &l->s3, errstr, errn);
+    if (rc == AW_OK) {
+        pthread_mutex_init(&l->mu, NULL);
+        pthread_cond_init(&l->cv, NULL);
+        if (pthread_create(&l->thread, NULL, lister_main, l) != 0) {
+            pthread_mutex_destroy(&l->mu);
+            pthread_cond_destroy(&l->cv);
+            snprintf(errstr, errn, "cannot start the listing thread");
+            rc = AW_ENOMEM;
+        }
+    }
+    if (rc != AW_OK) {
+        aw_s3_destroy(l->s3);
+        free(l->bucket), free(l->prefix), free(l->after), free(l);
+        return rc;
+    }
+    *out = l;
+    return AW_OK;
+}
+
+int bf_lister_next(bf_lister *l, aw_listing_page *page, bool *end, char *errstr, size_t errn) {
+    *end = false;
+    pthread_mutex_lock(&l->mu);
+    while (!l->n && !l->finished)
+        pthread_cond_wait(&l->cv, &l->mu);
+    int rc = AW_OK;
+    if (l->n) {
+        aw_listing_page_clear(page);
+        *page = l->q[l->head];
+        memset(&l->q[l->head], 0, sizeof l->q[l->head]);
+        l->head = (l->head + 1) % QUEUED;
+        l->n--;
+        pthread_cond_broadcast(&l->cv);
+    } else if (l->rc != AW_OK) {
+        rc = l->rc;
+        snprintf(errstr, errn, "%s", l->err);
+    } else {
+        *end = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+void bf_lister_stop(bf_lister *l) {
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->quit = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+    for (size_t i = 0; i < QUEUED; i++)
+        aw_listing_page_clear(&l->q[i]);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    aw_s3_destroy(l->s3);
+    free(l->bucket), free(l->prefix), free(l->after), free(l);
+}
