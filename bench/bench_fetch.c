@@ -9,6 +9,9 @@
  * AWS_SECRET_ACCESS_KEY (empty = unsigned), AWS_REGION. BENCH_METHOD=DELETE
  * (or HEAD) sends that request instead of a GET, for a store's own rate;
  * BENCH_NOHASH=1 receives without hashing, for the transport's own rate.
+ * BENCH_RANGE_SIZE=N with BENCH_RANGE_CONCURRENCY=K (COUNT 1): the object
+ * as parallel byte ranges (aw_s3_fetch_ranged), the way ingest reads large
+ * objects.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,16 +50,9 @@ int main(int argc, char **argv) {
     }
     const char *bucket = argv[1], *prefix = argv[2];
     long count = strtol(argv[3], NULL, 10), conc = strtol(argv[4], NULL, 10);
-    const char *ak = getenv("AWS_ACCESS_KEY_ID");
-    aw_s3_opts o = {.endpoint = getenv("AWS_ENDPOINT_URL_S3"),
-                    .region = getenv("AWS_REGION"),
-                    .access_key = ak,
-                    .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
-                    .path_style = true,
-                    .timeout_ms = 30000};
     aw_s3 *s3;
     char err[512];
-    if (aw_http_global_init() != AW_OK || aw_s3_new(&o, &s3, err, sizeof err) != AW_OK) {
+    if (aw_http_global_init() != AW_OK || aw_s3_new_from_env(&s3, err, sizeof err) != AW_OK) {
         fprintf(stderr, "bench_fetch: %s\n", err);
         return 1;
     }
@@ -84,8 +80,17 @@ int main(int argc, char **argv) {
                                  .key = keys[i], .on_start = on_start, .on_body = on_body,
                                  .ud = &slots[i]};
         }
-        if (aw_s3_fetch_many(s3, reqs, (size_t)n, &p, NULL) != AW_OK)
+        const char *rs = getenv("BENCH_RANGE_SIZE"), *rc = getenv("BENCH_RANGE_CONCURRENCY");
+        aw_range_policy rp = {.range_size = rs ? strtoll(rs, NULL, 10) : 0,
+                              .concurrency = rc ? (int)strtol(rc, NULL, 10) : 1};
+        if (count == 1 && rp.range_size > 0) {
+            aw_fetch_policy rpol = p;
+            rpol.concurrency = rp.concurrency;
+            if (aw_s3_fetch_ranged(s3, reqs, -1, &rp, &rpol, NULL) != AW_OK)
+                return 1;
+        } else if (aw_s3_fetch_many(s3, reqs, (size_t)n, &p, NULL) != AW_OK) {
             return 1;
+        }
         for (long i = 0; i < n; i++) {
             uint8_t d[32];
             if (reqs[i].outcome != AW_FETCH_OK) {

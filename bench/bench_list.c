@@ -20,13 +20,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_list BUCKET PREFIX\n");
         return 2;
     }
-    aw_s3_opts o = {.endpoint = getenv("AWS_ENDPOINT_URL_S3"), .region = getenv("AWS_REGION"),
-                    .access_key = getenv("AWS_ACCESS_KEY_ID"),
-                    .secret_key = getenv("AWS_SECRET_ACCESS_KEY"), .path_style = true,
-                    .timeout_ms = 30000};
     aw_s3 *s3;
     char err[512];
-    if (aw_http_global_init() != AW_OK || aw_s3_new(&o, &s3, err, sizeof err) != AW_OK) {
+    if (aw_http_global_init() != AW_OK || aw_s3_new_from_env(&s3, err, sizeof err) != AW_OK) {
         fprintf(stderr, "bench_list: %s\n", err);
         return 1;
     }

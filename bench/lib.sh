@@ -20,7 +20,8 @@ work=$(mktemp -d)
 bench_buckets=()
 bench_stores=()
 bench_cleanup() {
-    [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    local p
+    for p in "$work"/*.pid; do [[ -f $p ]] && kill "$(cat "$p")" 2>/dev/null; done
     local b s
     for b in "${bench_buckets[@]}"; do rm -rf "${AW_STACK_DIR:?}/s3/data/$b"; done
     for s in "${bench_stores[@]}"; do
@@ -31,13 +32,15 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 
 # Starts nginx on a free loopback port serving versitygw's data directory;
-# sets $port.
+# sets $port. start_nginx NAME 'DIRECTIVES' starts another one with more
+# directives for its server block (e.g. 'limit_rate 50m;').
 start_nginx() {
+    local name=${1:-nginx} extra=${2:-}
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    cat >"$work/nginx.conf" <<EOF2
+    cat >"$work/$name.conf" <<EOF2
 worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
+pid $work/$name.pid;
+error_log $work/$name-error.log;
 $([[ $(id -u) == 0 ]] && echo "user root;")
 events { worker_connections 4096; }
 http {
@@ -45,10 +48,10 @@ http {
     sendfile on;
     keepalive_requests 10000000;
     keepalive_timeout 300;
-    server { listen 127.0.0.1:$port; root $AW_STACK_DIR/s3/data; location / { } }
+    server { listen 127.0.0.1:$port; root $AW_STACK_DIR/s3/data; $extra location / { } }
 }
 EOF2
-    "$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+    "$NGINX" -c "$work/$name.conf" -p "$work" -e "$work/$name-error.log"
 }
 
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }

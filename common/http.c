@@ -197,6 +197,14 @@ fail:
     return rc;
 }
 
+int aw_s3_new_from_env(aw_s3 **out, char *errstr, size_t n) {
+    aw_s3_opts o = {.endpoint = getenv("AWS_ENDPOINT_URL_S3"), .region = getenv("AWS_REGION"),
+                    .access_key = getenv("AWS_ACCESS_KEY_ID"),
+                    .secret_key = getenv("AWS_SECRET_ACCESS_KEY"), .path_style = true,
+                    .timeout_ms = 30000};
+    return aw_s3_new(&o, out, errstr, n);
+}
+
 int aw_s3_new_from_config(const aw_config *cfg, aw_s3 **out, char *errstr, size_t n) {
     char deffile[1024] = "";
     const char *file = cfg->s3_credentials_file;
@@ -233,6 +241,10 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
     /* Only a successful response is the object; an error body is S3's XML,
      * whose start is kept for its <Code>. */
     if (r->info.status >= 200 && r->info.status < 300) {
+        if (r->range_len > 0 && r->info.status != 206) {
+            s->cb_err = AW_EUNSUPPORTED; /* the whole object, not the range asked for */
+            return 0;
+        }
         if (r->on_body) {
             int rc = r->on_body(r->ud, ptr, len);
             if (rc != AW_OK) {
@@ -363,6 +375,10 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 128L * 1024);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+    char range[48];
+    snprintf(range, sizeof range, "%lld-%lld", (long long)r->range_start,
+             (long long)(r->range_start + r->range_len - 1));
+    curl_easy_setopt(e, CURLOPT_RANGE, r->range_len > 0 ? range : NULL);
     /* the handle is reused: back to a plain GET, then the method asked for */
     bool head = r->method && !strcmp(r->method, "HEAD");
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -753,26 +769,3 @@ int aw_http_post_json(const char *url, const char *body, long timeout_ms, long *
     return rc;
 }
 
-int aw_membuf_start(void *ud) {
-    ((aw_membuf *)ud)->len = 0;
-    return AW_OK;
-}
-
-int aw_membuf_put(void *ud, const void *data, size_t len) {
-    aw_membuf *b = ud;
-    if (b->len + len > b->max)
-        return AW_EPARSE;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return AW_ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return AW_OK;
-}

@@ -1,9 +1,14 @@
-/* Bounded formatting and the monotonic clock; see aw/util.h. */
+/* Bounded formatting and the monotonic clock (aw/util.h); small bodies kept
+ * in memory (aw_membuf, aw/http.h). */
 #include "aw/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include "aw/http.h"
 
 int aw_fmt(char *buf, size_t cap, const char *fmt, ...) {
     va_list ap;
@@ -17,4 +22,28 @@ int64_t aw_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int aw_membuf_start(void *ud) {
+    ((aw_membuf *)ud)->len = 0;
+    return AW_OK;
+}
+
+int aw_membuf_put(void *ud, const void *data, size_t len) {
+    aw_membuf *b = ud;
+    if (b->len + len > b->max)
+        return AW_EPARSE;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return AW_ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return AW_OK;
 }

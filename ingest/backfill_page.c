@@ -382,8 +382,10 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
     size_t nj = 0, nobs = 0;
     char when[32];
     int rc = need && jobs ? AW_OK : AW_ENOMEM;
+    int64_t t[6] = {aw_now_ms()};
     if (rc == AW_OK && n)
         rc = classify(bf, items, n, need, errstr, errn);
+    t[1] = aw_now_ms();
     for (size_t i = 0; rc == AW_OK && i < n; i++) {
         if (!need[i]) {
             bf->c.unchanged++;
@@ -417,6 +419,7 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
                         bf->versioned ? "true" : "false", arr_end(&vids)};
     if (rc == AW_OK)
         rc = p[6] && p[8] ? query(bf, missing_sql, 9, p, &missing, errstr, errn) : AW_ENOMEM;
+    t[2] = aw_now_ms();
     size_t cap = n + (missing ? (size_t)aw_pg_result_rows(missing) : 0) + 1;
     if (rc == AW_OK && !(obs = calloc(cap, sizeof *obs)))
         rc = AW_ENOMEM;
@@ -431,10 +434,17 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
                 .state = AW_OBS_TOMBSTONE, .size = -1};
     if (rc == AW_OK && nj)
         rc = fetch_jobs(bf, jobs, nj, obs, &nobs, errstr, errn);
+    t[3] = aw_now_ms();
     if (rc == AW_OK && aw_pg_result_rows(missing) > 0)
         rc = reconcile(bf, missing, obs, &nobs, when, errstr, errn);
+    t[4] = aw_now_ms();
     if (rc == AW_OK && !bf->dry_run)
         rc = write_obs(bf, obs, nobs, errstr, errn);
+    t[5] = aw_now_ms();
+    AW_DEBUG(BLOG, "page of %zu: compare %lld ms, index range %lld ms, %zu GETs %lld ms, "
+                   "HEADs %lld ms, write %lld ms", n, (long long)(t[1] - t[0]),
+             (long long)(t[2] - t[1]), nj, (long long)(t[3] - t[2]), (long long)(t[4] - t[3]),
+             (long long)(t[5] - t[4]));
     if (rc == AW_ENOMEM)
         snprintf(errstr, errn, "out of memory");
     for (size_t i = 0; i < nj; i++) {

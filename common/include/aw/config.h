@@ -68,6 +68,8 @@ typedef struct aw_config {
     long fetch_concurrency;
     long fetch_timeout_ms;
     long fetch_retries;
+    long fetch_range_size;
+    long fetch_range_concurrency;
     long batch_max;
     long batch_ms;
     long shutdown_grace_ms;

@@ -68,6 +68,11 @@ void aw_http_global_cleanup(void);
 int aw_s3_new(const aw_s3_opts *opts, aw_s3 **out, char *errstr, size_t errstr_size) AW_WUR;
 void aw_s3_destroy(aw_s3 *s3);
 
+/* aw_s3_new from the AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID and
+ * AWS_SECRET_ACCESS_KEY variables alone, path style, 30 s timeout: for the
+ * benchmark and test helpers. */
+int aw_s3_new_from_env(aw_s3 **out, char *errstr, size_t errstr_size) AW_WUR;
+
 /* aw_s3_new with the S3 settings of cfg (endpoint, region, credentials or
  * credentials file, path style, fetch timeout). */
 int aw_s3_new_from_config(const aw_config *cfg, aw_s3 **out, char *errstr,
@@ -101,6 +106,8 @@ typedef struct aw_fetch {
     const char *query;       /* more query parameters, encoded, or NULL */
     const char *version_id;  /* pinned when not NULL/"" */
     const char *if_match;    /* ETag (no quotes) the bytes must still have, or NULL */
+    int64_t range_start;     /* with range_len > 0: only these bytes (a 206 is required; */
+    int64_t range_len;       /* a store that sends the whole object fails the request) */
     bool checksum_mode;      /* ask for the store's own checksum (x-amz-checksum-mode) */
     int (*on_start)(void *ud);
     aw_body_cb on_body;
@@ -136,6 +143,28 @@ typedef struct aw_fetch_policy {
  */
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
                      const volatile sig_atomic_t *stop) AW_WUR;
+
+/* Parallel byte-range GETs of one large object (aw_s3_fetch_ranged). */
+typedef struct aw_range_policy {
+    int64_t range_size;      /* bytes per range */
+    int concurrency;         /* ranges in flight; memory is concurrency x range_size */
+} aw_range_policy;
+
+/*
+ * Fetches one object of `size` bytes (-1: unknown, a HEAD asks) as ranges of
+ * rp->range_size, rp->concurrency at a time over policy's retries, and
+ * hands its bytes to req->on_body in order, so a streaming hash sees one
+ * object (req->on_start runs once before the first byte, and again if the
+ * fetch falls back to one whole GET). Every range is pinned: to
+ * req->version_id, else to req->if_match, else to the ETag the first
+ * response or the HEAD gave; a rewrite while the ranges download ends in
+ * AW_FETCH_PRECONDITION (or AW_FETCH_NOT_FOUND), never in a mix of bytes.
+ * A store that ignores Range is read with one GET instead. The outcome,
+ * info (content_length = size) and error are req's, as aw_s3_fetch_many
+ * sets them. AW_OK, AW_EINTERRUPTED or AW_ENOMEM as aw_s3_fetch_many.
+ */
+int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_policy *rp,
+                       const aw_fetch_policy *policy, const volatile sig_atomic_t *stop) AW_WUR;
 
 /*
  * Asks the store something every valid signature gets an answer to
