@@ -11,8 +11,15 @@
 #      auth) serving the same files: the pipeline's own ceiling.
 # Rates come from ingest's own summary (first message to last batch).
 #
+# GRAPH=1 adds two more nginx runs, each into a database of its own: one
+# empty, one holding the lineage bench's graph (1,000,000 versions, 2,000,000
+# edges with their sidecars and declarations; bench/lineage_query.sh makes
+# it), so per-batch work that grows with the tables shows; the indexer's
+# per-step times of both runs are printed beside the rates.
+#
 #   bench/ingest_small.sh                 N=50000 C=8 by default
 #   N=20000 C=32 bench/ingest_small.sh
+#   GRAPH=1 N=20000 bench/ingest_small.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-50000}
 C=${C:-8}
@@ -62,4 +69,31 @@ echo "ratio ingest/versitygw-alone: $ratio (target >= 0.70); static ingest targe
     echo "not every object was indexed: versitygw $indexed_vgw, static $indexed_static of $N" >&2
     exit 1
 }
-echo "rerun: N=$N C=$C bench/ingest_small.sh"
+if [[ ${GRAPH:-0} == 1 ]]; then
+    N=${GRAPH_N:-1000000} BENCH_GENERATE_ONLY=1 bench/lineage_query.sh >&2
+    empty=aw_bench_small_empty
+    psql -X -q -c "DROP DATABASE IF EXISTS $empty" -c "CREATE DATABASE $empty"
+    # the indexer's per-step times (its debug line), averaged over the run
+    steps() {
+        grep -o 'versions [0-9]* ms, observations [0-9]* ms, deletes [0-9]* ms, checks [0-9]* ms, sidecars [0-9]* ms, lineage [0-9]* ms' "$1" |
+            awk '{v+=$2; o+=$5; d+=$8; c+=$11; s+=$14; l+=$17; n++}
+                 END {if (n) printf "per batch of %d avg: versions %.1f, observations %.1f, deletes %.1f, checks %.1f, sidecars %.1f, lineage %.1f ms", '"$N"'/n, v/n, o/n, d/n, c/n, s/n, l/n}'
+    }
+    graph_run() { # database label
+        local uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$1"
+        build/artifact-watch migrate --pg "$uri" >/dev/null
+        AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= build/artifact-watch ingest --pg "$uri" \
+            --topic "$topic" --group "bench-$2-$ts" --store "bench-$2-$ts" --drain \
+            --s3-endpoint "http://127.0.0.1:$port" --fetch-concurrency "$C" --log-level debug \
+            2>"$work/$2.log"
+        r=$(rate "$work/$2.log")
+        printf '%-52s %10s   %s\n' "ingest, nginx, $3" "$r" "$(steps "$work/$2.log")"
+    }
+    echo "== GRAPH=1: the same events into an empty database and into the lineage bench's graph"
+    graph_run "$empty" empty "empty database"
+    r_empty=$r
+    graph_run aw_bench_lineage graph "1M versions, 2M edges"
+    echo "ratio graph/empty: $(python3 -c "print('%.2f' % ($r / $r_empty))") (target >= 0.90)"
+    psql -X -q -c "DROP DATABASE IF EXISTS $empty"
+fi
+echo "rerun: ${GRAPH:+GRAPH=$GRAPH }N=$N C=$C bench/ingest_small.sh"

@@ -18,6 +18,7 @@
 #
 #   bench/lineage_query.sh                 N=1000000, 20 s per measurement
 #   N=100000 SECS=5 bench/lineage_query.sh
+#   BENCH_GENERATE_ONLY=1 bench/lineage_query.sh   the graph, no queries
 source "$(dirname "$0")/lib.sh"
 
 N=${N:-1000000}
@@ -76,6 +77,8 @@ EOF
     echo "generated in $(($(date +%s) - t0)) s" >&2
 fi
 echo "graph: $(q -c "SELECT count(*) FROM aw.object_versions") object versions, $(q -c "SELECT count(*) FROM aw.edges") edges, database $(q -c "SELECT pg_size_pretty(pg_database_size('$DB'))")"
+# BENCH_GENERATE_ONLY=1: the graph and nothing else (bench/ingest_small.sh GRAPH=1)
+[[ ${BENCH_GENERATE_ONLY:-0} == 1 ]] && exit 0
 
 printf '%-11s %5s %9s %9s %9s %9s %9s\n' query depth queries nodes/q p50_ms p99_ms max_ms
 for dir in upstream downstream; do
