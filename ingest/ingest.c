@@ -59,29 +59,27 @@ int retry_while_unavailable(const char *what, retry_step step, void *arg, retry_
 /* The counters of the periodic log line, as metrics: each published once
  * per turn of the main loop (adding what grew since the last turn). */
 static void publish(const ingest *in) {
-    static aw_metric *m[6];
-    static uint64_t last[5];
+    /* dead letters are counted by code as the broker takes them (kafka.c) */
+    static aw_metric *m[5];
+    static uint64_t last[4];
     if (!m[0]) {
         m[0] = aw_metric_counter("aw_ingest_events_total", "Events indexed.", NULL);
-        m[1] = aw_metric_counter("aw_ingest_dead_letters_total",
-                                 "Messages sent to the dead-letter topic.", NULL);
-        m[2] = aw_metric_counter("aw_ingest_vanished_total",
+        m[1] = aw_metric_counter("aw_ingest_vanished_total",
                                  "Objects gone (404) before they could be fetched.", NULL);
-        m[3] = aw_metric_counter("aw_ingest_bytes_hashed_total", "Bytes fetched and hashed.",
+        m[2] = aw_metric_counter("aw_ingest_bytes_hashed_total", "Bytes fetched and hashed.",
                                  NULL);
-        m[4] = aw_metric_counter("aw_ingest_batches_total", "Batches written to PostgreSQL.",
+        m[3] = aw_metric_counter("aw_ingest_batches_total", "Batches written to PostgreSQL.",
                                  NULL);
-        m[5] = aw_metric_gauge("aw_ingest_paused",
+        m[4] = aw_metric_gauge("aw_ingest_paused",
                                "1 while the partitions are paused for a service that is away.",
                                NULL);
     }
-    const uint64_t now[5] = {in->n_indexed, in->n_dead, in->n_vanished, in->n_bytes,
-                             in->n_batches};
-    for (int i = 0; i < 5; i++) {
+    const uint64_t now[4] = {in->n_indexed, in->n_vanished, in->n_bytes, in->n_batches};
+    for (int i = 0; i < 4; i++) {
         aw_metric_add(m[i], (double)(now[i] - last[i]));
         last[i] = now[i];
     }
-    aw_metric_set(m[5], in->paused && !in->held);
+    aw_metric_set(m[4], in->paused && !in->held);
     aw_metrics_heartbeat();
 }
 

@@ -2,7 +2,8 @@
 # /metrics, /healthz and /readyz of the long-running commands on the real
 # stack, checked by Prometheus's own promtool (`promtool check metrics`):
 #  - scrub as a worker: its pass counted by result, ready after a pass;
-#  - ingest consuming: events and bytes counted, the batch write histogram,
+#  - ingest consuming: events and bytes counted, a dead letter by its code,
+#    the batch write histogram,
 #    the consumer lag of each partition;
 #  - backfill while it runs: objects by result, bytes, then its last success;
 #  - an address that is taken, or not an address: exit 2 with the reason.
@@ -73,6 +74,9 @@ echo "one more $run_id" | aws s3 cp --only-show-errors - "s3://$b/o4.bin"
 wait_for "the event counted" 60 "[[ \$(metric $p aw_ingest_events_total) -ge 1 ]]"
 wait_for "consumer lag per partition, from librdkafka's statistics" 20 \
     "curl -sf http://127.0.0.1:$p/metrics | grep -Eq '^aw_ingest_consumer_lag\\{topic=\"$AW_KAFKA_TOPIC\",partition=\"[0-9]+\"\\} [0-9]+\$'"
+printf '{"Records": [broken' | "$ITEST_BIN/kafka_tool" produce "$AW_KAFKA_TOPIC" "metrics-$run_id" 0
+wait_for "the dead letter counted by its code" 60 \
+    "[[ \$(metric $p 'aw_ingest_dead_letters_total{code=\"AW_EPARSE\"}') -ge 1 ]] 2>/dev/null"
 expect_eq "ready while consuming" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/readyz")"
 expect_eq "a fetch timed" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_fetch_seconds_count)') >= 1))")"
 expect_eq "a batch written" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_batch_write_seconds_count)') >= 1))")"
