@@ -37,11 +37,6 @@ static void on_signal(int sig) {
 
 /* ------------------------------------------------------------ progress */
 
-static int pg_do(backfill *bf, const char *sql, int np, const char *const *p, aw_pg_result **res,
-                 char *errstr, size_t errn) {
-    return aw_pg_query(bf->pg, sql, np, p, res, errstr, errn);
-}
-
 /* Where this bucket and prefix continue: after_key of an unfinished run
  * (its counts are taken up again), else from the start. */
 static int progress_begin(backfill *bf, char **after, int64_t *expected, char *errstr,
@@ -50,9 +45,10 @@ static int progress_begin(backfill *bf, char **after, int64_t *expected, char *e
     aw_pg_result *res = NULL;
     *after = NULL;
     *expected = 0;
-    if (pg_do(bf, "SELECT after_key, listed, indexed, deleted, bytes, finished_at IS NOT NULL"
-                  " FROM aw.backfill_progress WHERE store = $1 AND bucket = $2 AND prefix = $3",
-              3, p, &res, errstr, errn) != AW_OK)
+    if (aw_pg_query(bf->pg,
+                    "SELECT after_key, listed, indexed, deleted, bytes, finished_at IS NOT NULL"
+                    " FROM aw.backfill_progress WHERE store = $1 AND bucket = $2 AND prefix = $3",
+                    3, p, &res, errstr, errn) != AW_OK)
         return AW_EPG;
     bool resume = aw_pg_result_rows(res) == 1 && aw_pg_result_get(res, 0, 0) &&
                   !bf->cfg->backfill_restart && !bf->dry_run;
@@ -73,11 +69,13 @@ static int progress_begin(backfill *bf, char **after, int64_t *expected, char *e
         return *after ? AW_OK : AW_ENOMEM;
     if (bf->dry_run)
         return AW_OK;
-    return pg_do(bf, "INSERT INTO aw.backfill_progress (store, bucket, prefix) VALUES ($1, $2, $3)"
-                     " ON CONFLICT (store, bucket, prefix) DO UPDATE SET after_key = NULL,"
-                     "  listed = 0, indexed = 0, deleted = 0, bytes = 0, started_at = now(),"
-                     "  updated_at = now(), finished_at = NULL",
-                 3, p, NULL, errstr, errn) == AW_OK ? AW_OK : AW_EPG;
+    return aw_pg_query(bf->pg,
+                       "INSERT INTO aw.backfill_progress (store, bucket, prefix)"
+                       " VALUES ($1, $2, $3)"
+                       " ON CONFLICT (store, bucket, prefix) DO UPDATE SET after_key = NULL,"
+                       "  listed = 0, indexed = 0, deleted = 0, bytes = 0, started_at = now(),"
+                       "  updated_at = now(), finished_at = NULL",
+                       3, p, NULL, errstr, errn) == AW_OK ? AW_OK : AW_EPG;
 }
 
 static int progress_save(backfill *bf, const char *after, bool finished, char *errstr,
@@ -91,11 +89,12 @@ static int progress_save(backfill *bf, const char *after, bool finished, char *e
     snprintf(b, sizeof b, "%lld", (long long)bf->c.bytes);
     const char *p[9] = {bf->cfg->s3_store, bf->bucket, bf->prefix, finished ? NULL : after,
                         l, ix, d, b, finished ? "true" : "false"};
-    return pg_do(bf, "UPDATE aw.backfill_progress SET after_key = $4, listed = $5,"
-                     " indexed = $6, deleted = $7, bytes = $8, updated_at = now(),"
-                     " finished_at = CASE WHEN $9 THEN now() END"
-                     " WHERE store = $1 AND bucket = $2 AND prefix = $3",
-                 9, p, NULL, errstr, errn) == AW_OK ? AW_OK : AW_EPG;
+    return aw_pg_query(bf->pg,
+                       "UPDATE aw.backfill_progress SET after_key = $4, listed = $5,"
+                       " indexed = $6, deleted = $7, bytes = $8, updated_at = now(),"
+                       " finished_at = CASE WHEN $9 THEN now() END"
+                       " WHERE store = $1 AND bucket = $2 AND prefix = $3",
+                       9, p, NULL, errstr, errn) == AW_OK ? AW_OK : AW_EPG;
 }
 
 /* ------------------------------------------------------------ reporting */
@@ -222,32 +221,20 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
         /* what is settled now, and what carries over */
         const char *upto = settle ? pg.items[settle - 1].key : NULL;
         if (more && bf->versioned) {
-            aw_listed *nc = NULL;
-            size_t nn = 0;
-            if (settle < pg.n) {
-                nn = pg.n - settle;
-                nc = malloc(nn * sizeof *nc);
-                if (!nc) {
-                    rc = AW_ENOMEM;
-                    break;
-                }
-                memcpy(nc, pg.items + settle, nn * sizeof *nc);
-                pg.n = settle; /* moved: not freed with the page */
-            }
             if (settle) { /* the key carried before is settled now */
                 carry_free(carry, ncarry);
-                carry = nc, ncarry = nn;
-            } else { /* the whole page is more versions of the same key */
-                aw_listed *m = realloc(carry, (ncarry + nn) * sizeof *m);
-                if (!m) {
-                    carry_free(nc, nn);
-                    rc = AW_ENOMEM;
-                    break;
-                }
-                memcpy(m + ncarry, nc, nn * sizeof *nc);
-                free(nc);
-                carry = m, ncarry += nn;
+                carry = NULL, ncarry = 0;
             }
+            size_t nn = pg.n - settle; /* moved out of the page: not freed with it */
+            aw_listed *m = nn ? realloc(carry, (ncarry + nn) * sizeof *m) : carry;
+            if (nn && !m) {
+                rc = AW_ENOMEM;
+                break;
+            }
+            if (nn)
+                memcpy(m + ncarry, pg.items + settle, nn * sizeof *m);
+            carry = m, ncarry += nn;
+            pg.n = settle;
         } else {
             carry_free(carry, ncarry);
             carry = NULL, ncarry = 0;

@@ -84,7 +84,4 @@ int bf_lister_next(bf_lister *l, aw_listing_page *page, bool *end, char *errstr,
 /* Stops and joins the lister; NULL is ignored. */
 void bf_lister_stop(bf_lister *l);
 
-/* Sleeps while the rate limit says so; false when stopping. */
-bool bf_rate_wait(backfill *bf);
-
 #endif

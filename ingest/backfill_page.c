@@ -154,7 +154,8 @@ typedef struct job {
     char content_type[128]; /* as the GET said; the request is gone by the write */
 } job;
 
-bool bf_rate_wait(backfill *bf) {
+/* Sleeps while the rate limit says so; false when stopping. */
+static bool rate_wait(backfill *bf) {
     long max = bf->cfg->backfill_max_objects_per_sec;
     while (max > 0 && !backfill_stop) {
         int64_t due = bf->started_ms + bf->fetched * 1000 / max;
@@ -171,7 +172,7 @@ static int fetch_paced(backfill *bf, aw_fetch *reqs, size_t n) {
     long max = bf->cfg->backfill_max_objects_per_sec;
     size_t chunk = max > 0 ? (size_t)(max < 1000 ? max : 1000) : n;
     for (size_t i = 0; i < n; i += chunk) {
-        if (!bf_rate_wait(bf))
+        if (!rate_wait(bf))
             return AW_EINTERRUPTED;
         size_t k = n - i < chunk ? n - i : chunk;
         int rc = aw_s3_fetch_many(bf->s3, reqs + i, k, &bf->pol, &backfill_stop);
