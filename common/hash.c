@@ -165,9 +165,27 @@ int aw_hash_reset(aw_hash *h) {
     return AW_OK;
 }
 
+/* Waits until the thread has hashed everything handed to it. */
+static bool ring_drain(ring *g) {
+    if (g->len[g->w])
+        ring_push(g);
+    pthread_mutex_lock(&g->mu);
+    while (g->full)
+        pthread_cond_wait(&g->room, &g->mu);
+    bool ok = !g->failed;
+    pthread_mutex_unlock(&g->mu);
+    return ok;
+}
+
 int aw_hash_update(aw_hash *h, const void *data, size_t len) {
     h->fed += len;
-    if (!h->ring && (h->fed <= ASYNC_AFTER || !ring_start(h)))
+    /* a buffer larger than the ring (a whole byte range, from a caller
+     * already off the receive path) is hashed here: copying it through the
+     * ring would only add a copy, the caller waiting on the ring anyway */
+    if (len >= (size_t)NSLOTS * SLOT_BYTES && h->ring && !ring_drain(h->ring))
+        return AW_ETLS;
+    if (len >= (size_t)NSLOTS * SLOT_BYTES ||
+        (!h->ring && (h->fed <= ASYNC_AFTER || !ring_start(h))))
         return digest(h, data, len) ? AW_OK : AW_ETLS;
     ring *g = h->ring;
     const unsigned char *p = data;

@@ -373,7 +373,9 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (s3->timeout_ms + 999) / 1000);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 128L * 1024);
+    /* fewer, larger reads for a large body; small ones keep memory small */
+    int64_t expect = r->range_len > 0 ? r->range_len : r->size_hint;
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, expect >= (1 << 20) ? 512L * 1024 : 128L * 1024);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
     char range[48];
     snprintf(range, sizeof range, "%lld-%lld", (long long)r->range_start,
@@ -547,6 +549,13 @@ static int ensure_slots(aw_s3 *s3, int n) {
     return AW_OK;
 }
 
+static void ended(aw_fetch *r) {
+    if (r->on_end)
+        r->on_end(r->ud);
+}
+
+void aw_s3_wakeup(aw_s3 *s3) { curl_multi_wakeup(s3->multi); }
+
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
                      const volatile sig_atomic_t *stop) {
     int conc = policy->concurrency > 0 ? policy->concurrency : 1;
@@ -605,11 +614,19 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
             qlen--;
             scanned++;
             aw_fetch *r = &reqs[idx];
-            if (next_try[idx] > now) {
+            int g = next_try[idx] > now ? AW_GATE_WAIT
+                    : policy->gate ? policy->gate(policy->gate_ud, idx) : AW_GATE_START;
+            if (g == AW_GATE_WAIT) {
                 queue[(qhead + qlen) % n] = idx; /* not yet: back of the queue */
                 qlen++;
-                if (next_try[idx] - now < next_wait)
+                if (next_try[idx] > now && next_try[idx] - now < next_wait)
                     next_wait = next_try[idx] - now;
+                continue;
+            }
+            if (g == AW_GATE_SKIP) {
+                snprintf(r->error, sizeof r->error, "not started");
+                ended(r);
+                done++;
                 continue;
             }
             int si = free_slots[--nfree];
@@ -618,6 +635,7 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
             if (src != AW_OK) {
                 free_slots[nfree++] = si;
                 r->outcome = AW_FETCH_FAILED;
+                ended(r);
                 done++;
                 if (src == AW_ENOMEM) {
                     rc = AW_ENOMEM;
@@ -651,6 +669,7 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
                 continue;
             }
             r->duration_ms = aw_now_ms() - r->started_ms;
+            ended(r);
             done++;
         }
         /* freed slots are refilled at once; waiting here would leave them idle */
@@ -665,6 +684,7 @@ out:
             curl_multi_remove_handle(s3->multi, s->easy);
             s->req->outcome = AW_FETCH_FAILED;
             snprintf(s->req->error, sizeof s->req->error, "interrupted");
+            ended(s->req);
             s->req = NULL;
         }
     }

@@ -4,37 +4,120 @@
  * window of ranges in flight multiplies that, while the caller's streaming
  * hash still sees one object from byte 0 to the end.
  *
- * The ranges are fetched in waves of rp->concurrency through
- * aw_s3_fetch_many (each range retried on its own), each into a buffer of
- * its own, and handed over in order once the wave is in: memory is
- * concurrency x range_size. Every range is pinned to one version (its id,
- * or an ETag through If-Match, taken from a HEAD when the caller has
- * neither), so a rewrite mid-download is a 412, never a mix of two objects.
+ * The ranges run through one aw_s3_fetch_many per segment of SEGMENT x
+ * concurrency ranges (each range retried on its own), each into one of
+ * rp->concurrency buffers (range i uses buffer i % concurrency), so memory
+ * is concurrency x range_size. A feeder thread hands finished ranges to the
+ * caller's on_body in order while later ranges download, and the gate lets
+ * range i start only once range i - concurrency has been handed over:
+ * receiving and hashing overlap instead of taking turns. Every range is
+ * pinned to one version (its id, or an ETag through If-Match, taken from a
+ * HEAD when the caller has neither), so a rewrite mid-download is a 412,
+ * never a mix of two objects.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aw/http.h"
+#include "aw/log.h"
 #include "aw/util.h"
+
+/* Ranges per aw_s3_fetch_many, in units of the concurrency: the feeder
+ * drains at the end of a segment, so a longer one overlaps more. */
+#define SEGMENT 32
 
 typedef struct part {
     char *p;
-    int64_t len, want;
+    int64_t len;
 } part;
 
+typedef struct window window;
+typedef struct sub_ref {
+    window *w;
+    int i; /* in the segment */
+} sub_ref;
+
+struct window {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    aw_s3 *s3;
+    const aw_fetch *req; /* its on_body takes the bytes */
+    aw_fetch *subs;      /* the segment's ranges */
+    sub_ref *refs;
+    bool *ended;         /* per range of the segment: its outcome is final */
+    part *parts;         /* range r of the object fills parts[r % k] */
+    int k, nsub;
+    int64_t base;        /* the segment's first range */
+    int64_t fed;         /* ranges handed over, from the object's first */
+    bool over;           /* the segment's fetch returned */
+    bool halt;           /* a range failed or the consumer refused: start no more */
+    int refused;         /* on_body's error */
+};
+
+static part *part_of(sub_ref *r) { return &r->w->parts[(r->w->base + r->i) % r->w->k]; }
+
 static int part_start(void *ud) {
-    ((part *)ud)->len = 0;
+    part_of(ud)->len = 0;
     return AW_OK;
 }
 
 static int part_put(void *ud, const void *data, size_t n) {
-    part *pt = ud;
-    if (pt->len + (int64_t)n > pt->want)
+    sub_ref *r = ud;
+    part *pt = part_of(r);
+    if (pt->len + (int64_t)n > r->w->subs[r->i].range_len)
         return AW_EPARSE; /* more than the range asked for */
     memcpy(pt->p + pt->len, data, n);
     pt->len += (int64_t)n;
     return AW_OK;
+}
+
+static void part_end(void *ud) {
+    sub_ref *r = ud;
+    window *w = r->w;
+    pthread_mutex_lock(&w->mu);
+    w->ended[r->i] = true;
+    if (w->subs[r->i].outcome != AW_FETCH_OK)
+        w->halt = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Range i of the segment may start once its buffer's previous range is in. */
+static int part_gate(void *ud, size_t i) {
+    window *w = ud;
+    pthread_mutex_lock(&w->mu);
+    int g = w->halt ? AW_GATE_SKIP : w->base + (int64_t)i < w->fed + w->k ? AW_GATE_START
+                                                                          : AW_GATE_WAIT;
+    pthread_mutex_unlock(&w->mu);
+    return g;
+}
+
+/* Hands the segment's ranges over in order, until one did not end whole. */
+static void *feeder(void *arg) {
+    window *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->nsub; i++) {
+        while (!w->ended[i] && !w->over)
+            pthread_cond_wait(&w->cv, &w->mu);
+        part *pt = &w->parts[(w->base + i) % w->k];
+        if (!w->ended[i] || w->subs[i].outcome != AW_FETCH_OK || pt->len != w->subs[i].range_len)
+            break; /* the caller reports it */
+        pthread_mutex_unlock(&w->mu);
+        int cb = w->req->on_body ? w->req->on_body(w->req->ud, pt->p, (size_t)pt->len) : AW_OK;
+        pthread_mutex_lock(&w->mu);
+        if (cb != AW_OK) {
+            w->refused = cb;
+            break;
+        }
+        w->fed++;
+        aw_s3_wakeup(w->s3); /* a buffer is free: the next range may start */
+    }
+    w->halt = true;
+    pthread_mutex_unlock(&w->mu);
+    aw_s3_wakeup(w->s3);
+    return NULL;
 }
 
 /* req ends as sub ended (outcome, what the store said, why). */
@@ -52,17 +135,56 @@ static int whole(aw_s3 *s3, aw_fetch *req, const aw_fetch_policy *policy,
     return aw_s3_fetch_many(s3, req, 1, &one, stop);
 }
 
+/* Fetches and hands over one segment; AW_OK with w->fed short of the
+ * segment's end when a range did not end whole (the caller looks at it). */
+static int segment(window *w, const aw_fetch_policy *pol, const volatile sig_atomic_t *stop) {
+    pthread_t t;
+    w->over = w->halt = false;
+    if (pthread_create(&t, NULL, feeder, w) != 0)
+        return AW_ENOMEM;
+    int rc = aw_s3_fetch_many(w->s3, w->subs, (size_t)w->nsub, pol, stop);
+    pthread_mutex_lock(&w->mu);
+    w->over = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(t, NULL);
+    return rc;
+}
+
+/* Why the segment stopped at range i (not handed over); false: the store
+ * ignored Range, read the object whole instead. */
+static bool range_failed(window *w, aw_fetch *req, int i) {
+    aw_fetch *s = &w->subs[i];
+    part *pt = &w->parts[(w->base + i) % w->k];
+    if (w->refused) {
+        snprintf(req->error, sizeof req->error, "body consumer failed: %s",
+                 aw_strerror(w->refused));
+    } else if (s->outcome != AW_FETCH_OK && s->info.status == 200) {
+        return false;
+    } else if (s->outcome != AW_FETCH_OK) {
+        char what[80];
+        snprintf(what, sizeof what, "range %lld-%lld", (long long)s->range_start,
+                 (long long)(s->range_start + s->range_len - 1));
+        take_outcome(req, s, what);
+    } else {
+        snprintf(req->error, sizeof req->error, "range at %lld: %lld of %lld bytes",
+                 (long long)s->range_start, (long long)pt->len, (long long)s->range_len);
+    }
+    return true;
+}
+
 int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_policy *rp,
                        const aw_fetch_policy *policy, const volatile sig_atomic_t *stop) {
     int64_t t0 = aw_now_ms();
     bool pinned = (req->version_id && *req->version_id) || (req->if_match && *req->if_match);
-    char etag[sizeof req->info.etag] = "";
+    char etag[sizeof req->info.etag] = "", checksum[sizeof req->info.checksum_sha256] = "";
     aw_fetch_policy pol = *policy;
     if (rp->range_size <= 0 || rp->concurrency < 1 || (size >= 0 && size <= rp->range_size))
         return whole(s3, req, policy, stop);
     if (size < 0 || !pinned) { /* the size, and a version to pin the ranges to */
         aw_fetch h = {.method = "HEAD", .bucket = req->bucket, .key = req->key,
-                      .version_id = req->version_id, .if_match = req->if_match};
+                      .version_id = req->version_id, .if_match = req->if_match,
+                      .checksum_mode = req->checksum_mode};
         pol.concurrency = 1;
         int rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
         if (rc != AW_OK)
@@ -76,20 +198,30 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
             size = h.info.content_length;
         if (!pinned && h.info.etag[0])
             snprintf(etag, sizeof etag, "%s", h.info.etag);
+        /* the store's full-object checksum comes with the HEAD, not a range */
+        snprintf(checksum, sizeof checksum, "%s", h.info.checksum_sha256);
         if (size <= rp->range_size || (!pinned && !etag[0]))
             return whole(s3, req, policy, stop); /* nothing to pin the ranges to */
     }
     const char *if_match = req->version_id && *req->version_id ? NULL
                            : req->if_match && *req->if_match ? req->if_match : etag;
     int64_t nranges = (size + rp->range_size - 1) / rp->range_size;
-    int k_max = nranges < rp->concurrency ? (int)nranges : rp->concurrency;
-    part *parts = calloc((size_t)k_max, sizeof *parts);
-    aw_fetch *subs = calloc((size_t)k_max, sizeof *subs);
-    int rc = parts && subs ? AW_OK : AW_ENOMEM;
-    for (int i = 0; rc == AW_OK && i < k_max; i++)
-        if (!(parts[i].p = malloc((size_t)rp->range_size)))
+    window w = {.s3 = s3, .req = req};
+    w.k = nranges < rp->concurrency ? (int)nranges : rp->concurrency;
+    int seg_max = nranges < (int64_t)SEGMENT * w.k ? (int)nranges : SEGMENT * w.k;
+    w.parts = calloc((size_t)w.k, sizeof *w.parts);
+    w.subs = calloc((size_t)seg_max, sizeof *w.subs);
+    w.refs = calloc((size_t)seg_max, sizeof *w.refs);
+    w.ended = calloc((size_t)seg_max, sizeof *w.ended);
+    int rc = w.parts && w.subs && w.refs && w.ended ? AW_OK : AW_ENOMEM;
+    for (int i = 0; rc == AW_OK && i < w.k; i++)
+        if (!(w.parts[i].p = malloc((size_t)rp->range_size)))
             rc = AW_ENOMEM;
-    pol.concurrency = k_max;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    pol.concurrency = w.k;
+    pol.gate = part_gate;
+    pol.gate_ud = &w;
     req->outcome = AW_FETCH_FAILED;
     req->attempts = 0;
     req->error[0] = '\0';
@@ -100,62 +232,83 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
         rc = AW_OK;
         goto out;
     }
-    for (int64_t w = 0; rc == AW_OK && w < nranges; w += k_max) {
-        int k = nranges - w < k_max ? (int)(nranges - w) : k_max;
-        for (int i = 0; i < k; i++) {
-            int64_t off = (w + i) * rp->range_size;
-            parts[i].want = size - off < rp->range_size ? size - off : rp->range_size;
-            subs[i] = (aw_fetch){.bucket = req->bucket, .key = req->key,
-                                 .version_id = req->version_id, .if_match = if_match,
-                                 .range_start = off, .range_len = parts[i].want,
-                                 .on_start = part_start, .on_body = part_put, .ud = &parts[i]};
+    for (w.base = 0; rc == AW_OK && w.base < nranges; w.base += w.nsub) {
+        w.nsub = nranges - w.base < seg_max ? (int)(nranges - w.base) : seg_max;
+        for (int i = 0; i < w.nsub; i++) {
+            int64_t off = (w.base + i) * rp->range_size;
+            int64_t want = size - off < rp->range_size ? size - off : rp->range_size;
+            w.refs[i] = (sub_ref){.w = &w, .i = i};
+            w.ended[i] = false;
+            w.subs[i] = (aw_fetch){.bucket = req->bucket, .key = req->key,
+                                   .version_id = req->version_id, .if_match = if_match,
+                                   .range_start = off, .range_len = want,
+                                   .on_start = part_start, .on_body = part_put,
+                                   .on_end = part_end, .ud = &w.refs[i]};
         }
-        if ((rc = aw_s3_fetch_many(s3, subs, (size_t)k, &pol, stop)) != AW_OK)
+        if ((rc = segment(&w, &pol, stop)) != AW_OK)
             break;
-        for (int i = 0; i < k; i++) {
-            aw_fetch *s = &subs[i];
-            req->attempts += s->attempts;
-            if (s->outcome != AW_FETCH_OK && s->info.status == 200) {
-                /* the store ignored Range: one GET, from the start */
-                free(subs), subs = NULL;
-                rc = whole(s3, req, policy, stop);
-                goto out;
-            }
-            if (s->outcome != AW_FETCH_OK) {
-                char what[80];
-                snprintf(what, sizeof what, "range %lld-%lld", (long long)s->range_start,
-                         (long long)(s->range_start + s->range_len - 1));
-                take_outcome(req, s, what);
-                goto out;
-            }
-            if (parts[i].len != parts[i].want) {
-                snprintf(req->error, sizeof req->error, "range at %lld: %lld of %lld bytes",
-                         (long long)s->range_start, (long long)parts[i].len,
-                         (long long)parts[i].want);
-                goto out;
-            }
-            if (w == 0 && i == 0)
-                first = s->info;
-            int cb = req->on_body ? req->on_body(req->ud, parts[i].p, (size_t)parts[i].len)
-                                  : AW_OK;
-            if (cb != AW_OK) {
-                snprintf(req->error, sizeof req->error, "body consumer failed: %s",
-                         aw_strerror(cb));
-                goto out;
-            }
+        for (int i = 0; i < w.nsub; i++)
+            req->attempts += w.subs[i].attempts;
+        if (w.fed < w.base + w.nsub) {
+            if (!range_failed(&w, req, (int)(w.fed - w.base)))
+                rc = whole(s3, req, policy, stop); /* the store ignored Range */
+            goto out;
         }
+        if (w.base == 0)
+            first = w.subs[0].info;
     }
     if (rc == AW_OK) {
         req->outcome = AW_FETCH_OK;
         req->info = first;
         req->info.status = 200;
         req->info.content_length = size;
+        memcpy(req->info.checksum_sha256, checksum, sizeof checksum);
     }
 out:
-    for (int i = 0; parts && i < k_max; i++)
-        free(parts[i].p);
-    free(parts);
-    free(subs);
+    for (int i = 0; w.parts && i < w.k; i++)
+        free(w.parts[i].p);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    free(w.parts);
+    free(w.subs);
+    free(w.refs);
+    free(w.ended);
     req->duration_ms = aw_now_ms() - t0;
+    return rc;
+}
+
+static bool is_large(const aw_fetch *r, const aw_range_policy *rp) {
+    return rp && rp->concurrency > 1 && rp->range_size > 0 && r->size_hint > rp->range_size;
+}
+
+int aw_s3_fetch_batch(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_range_policy *rp,
+                      const aw_fetch_policy *policy, const volatile sig_atomic_t *stop) {
+    size_t nbig = 0;
+    for (size_t k = 0; k < n; k++)
+        nbig += is_large(&reqs[k], rp);
+    if (!nbig)
+        return aw_s3_fetch_many(s3, reqs, n, policy, stop);
+    /* the others together, through a copy of their requests */
+    size_t nsmall = n - nbig, *at = malloc((nsmall + 1) * sizeof *at);
+    aw_fetch *small = malloc((nsmall + 1) * sizeof *small);
+    int rc = at && small ? AW_OK : AW_ENOMEM;
+    for (size_t k = 0, i = 0; rc == AW_OK && k < n; k++)
+        if (!is_large(&reqs[k], rp)) {
+            at[i] = k;
+            small[i++] = reqs[k];
+        }
+    if (rc == AW_OK && nsmall)
+        rc = aw_s3_fetch_many(s3, small, nsmall, policy, stop);
+    for (size_t i = 0; rc == AW_OK && i < nsmall; i++)
+        reqs[at[i]] = small[i];
+    /* the size a HEAD reports under the pin, not the hint, sets the ranges */
+    for (size_t k = 0; rc == AW_OK && k < n; k++)
+        if (is_large(&reqs[k], rp)) {
+            AW_DEBUG("s3", "GET s3://%s/%s in ranges of %lld bytes, %d at a time", reqs[k].bucket,
+                     reqs[k].key, (long long)rp->range_size, rp->concurrency);
+            rc = aw_s3_fetch_ranged(s3, &reqs[k], -1, rp, policy, stop);
+        }
+    free(at);
+    free(small);
     return rc;
 }

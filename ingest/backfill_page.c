@@ -175,7 +175,9 @@ static int fetch_paced(backfill *bf, aw_fetch *reqs, size_t n) {
         if (!rate_wait(bf))
             return AW_EINTERRUPTED;
         size_t k = n - i < chunk ? n - i : chunk;
-        int rc = aw_s3_fetch_many(bf->s3, reqs + i, k, &bf->pol, &backfill_stop);
+        aw_range_policy rp = {.range_size = bf->cfg->fetch_range_size,
+                              .concurrency = (int)bf->cfg->fetch_range_concurrency};
+        int rc = aw_s3_fetch_batch(bf->s3, reqs + i, k, &rp, &bf->pol, &backfill_stop);
         bf->fetched += (int64_t)k;
         if (rc != AW_OK)
             return rc;
@@ -269,7 +271,7 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
         reqs[i] = (aw_fetch){.bucket = bf->bucket, .key = j->l->key,
                              .version_id = j->l->version_id,
                              .if_match = j->l->version_id ? NULL : j->l->etag,
-                             .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
+                             .size_hint = j->l->size, .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
     }
     if (rc == AW_OK)
         rc = fetch_paced(bf, reqs, nj);

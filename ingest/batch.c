@@ -30,6 +30,7 @@ void batch_clear(batch *b) {
     b->nobs = 0;
     b->bytes = 0;
     b->sc_bytes = 0;
+    b->obj_bytes = 0;
 }
 
 void batch_free(batch *b) {
@@ -105,6 +106,7 @@ int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
         b->jobs[b->njobs++] = (job){.msg = b->nmsgs - 1, .ev = e, .s.keep = keep};
         x->njobs++;
         b->sc_bytes += ev->size >= 0 && (uint64_t)ev->size < keep ? (size_t)ev->size : keep;
+        b->obj_bytes += ev->size > 0 ? (uint64_t)ev->size : 0;
     }
     return AW_OK;
 }

@@ -89,7 +89,7 @@ int fetch_plan(ingest *in, batch *b) {
         b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
                                 .version_id = ev->version_id,
                                 .if_match = pin_etag ? ev->etag : NULL,
-                                .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
+                                .size_hint = ev->size, .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
     }
     return AW_OK;
 }
@@ -135,46 +135,12 @@ static bool store_is_away(ingest *in, const batch *b, char *why, size_t n) {
     return true;
 }
 
-/* An object the event says is larger than a range is read as parallel
- * byte ranges (aw_s3_fetch_ranged), one such object at a time, after the
- * batch's others have been fetched together. */
-static bool ranged(const ingest *in, const batch *b, size_t k) {
-    const job *j = &b->jobs[k];
-    const aw_event *ev = &b->msgs[j->msg].evs.v[j->ev];
-    return in->cfg->fetch_range_concurrency > 1 && ev->size > in->cfg->fetch_range_size;
-}
-
+/* Objects the event says are larger than a range are read as parallel byte
+ * ranges, one such object at a time, after the batch's others. */
 static int fetch_jobs(ingest *in, batch *b) {
-    size_t nbig = 0;
-    for (size_t k = 0; k < b->njobs; k++)
-        nbig += ranged(in, b, k);
-    if (!nbig)
-        return aw_s3_fetch_many(in->s3, b->reqs, b->njobs, &in->policy, &ingest_stop);
-    /* the others together, through a copy of their requests */
-    size_t nsmall = b->njobs - nbig, *at = malloc((nsmall + 1) * sizeof *at);
-    aw_fetch *small = malloc((nsmall + 1) * sizeof *small);
-    int rc = at && small ? AW_OK : AW_ENOMEM;
-    for (size_t k = 0, i = 0; rc == AW_OK && k < b->njobs; k++)
-        if (!ranged(in, b, k)) {
-            at[i] = k;
-            small[i++] = b->reqs[k];
-        }
-    if (rc == AW_OK && nsmall)
-        rc = aw_s3_fetch_many(in->s3, small, nsmall, &in->policy, &ingest_stop);
-    for (size_t i = 0; rc == AW_OK && i < nsmall; i++)
-        b->reqs[at[i]] = small[i];
     aw_range_policy rp = {.range_size = in->cfg->fetch_range_size,
                           .concurrency = (int)in->cfg->fetch_range_concurrency};
-    for (size_t k = 0; rc == AW_OK && k < b->njobs; k++)
-        if (ranged(in, b, k)) {
-            AW_DEBUG(LOG, "GET s3://%s/%s in ranges of %ld bytes, %ld at a time",
-                     b->reqs[k].bucket, b->reqs[k].key, in->cfg->fetch_range_size,
-                     in->cfg->fetch_range_concurrency);
-            rc = aw_s3_fetch_ranged(in->s3, &b->reqs[k], -1, &rp, &in->policy, &ingest_stop);
-        }
-    free(at);
-    free(small);
-    return rc;
+    return aw_s3_fetch_batch(in->s3, b->reqs, b->njobs, &rp, &in->policy, &ingest_stop);
 }
 
 int fetch_all(void *arg, char *why, size_t n) {

@@ -342,8 +342,11 @@ int kafka_collect(ingest *in) {
     batch *b = in->cur;
     int64_t first = 0;
     const size_t max_bytes = 32u << 20;
+    /* objects that take a while to fetch anyway: waiting out batch.ms for
+     * more would only leave the fetch idle */
+    const uint64_t max_obj_bytes = 256u << 20;
     while (!ingest_stop && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes &&
-           b->sc_bytes < (size_t)in->cfg->batch_sidecar_bytes) {
+           b->sc_bytes < (size_t)in->cfg->batch_sidecar_bytes && b->obj_bytes < max_obj_bytes) {
         long wait = 100;
         if (b->nmsgs) {
             int64_t left = first + in->cfg->batch_ms - aw_now_ms();

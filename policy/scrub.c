@@ -87,6 +87,11 @@ static const char *const lease_sql =
     " RETURNING v.id, v.bucket, v.key, v.version_id, v.etag, encode(v.sha256, 'hex'), v.size";
 enum { L_ID, L_BUCKET, L_KEY, L_VERSION, L_ETAG, L_SHA, L_SIZE };
 
+static int64_t pg_int64(aw_pg_result *r, int row, int col) {
+    const char *v = aw_pg_result_get(r, row, col);
+    return v ? strtoll(v, NULL, 10) : -1;
+}
+
 /* One version being read. */
 typedef struct item {
     aw_hash *hash;
@@ -201,13 +206,16 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                              .key = aw_pg_result_get(l, i, L_KEY), .version_id = version,
                              .if_match = version ? NULL : aw_pg_result_get(l, i, L_ETAG),
                              .checksum_mode = true,
+                             .size_hint = pg_int64(l, i, L_SIZE),
                              .on_start = on_start, .on_body = on_body, .ud = &items[i]};
     }
     aw_fetch_policy pol = {.concurrency = (int)cfg->fetch_concurrency,
                            .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
                            .backoff_max_ms = 10000, .stop_grace_ms = 5000};
+    aw_range_policy rp = {.range_size = cfg->fetch_range_size,
+                          .concurrency = (int)cfg->fetch_range_concurrency};
     if (rc == AW_OK)
-        rc = aw_s3_fetch_many(s3, reqs, (size_t)rows, &pol, &policy_stop);
+        rc = aw_s3_fetch_batch(s3, reqs, (size_t)rows, &rp, &pol, &policy_stop);
     json_t *arr = rc == AW_OK ? json_array() : NULL;
     int64_t bytes = 0;
     bool away = false;

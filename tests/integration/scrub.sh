@@ -11,7 +11,9 @@
 #  - seen again: the same alert, seen twice; restored bytes resolve it;
 #  - SIGKILL mid-pass: the next pass reads only what was not verified;
 #  - a store or a database that is away: exit 1, nothing recorded;
-#  - two workers sharing a pass never read a version twice.
+#  - two workers sharing a pass never read a version twice;
+#  - a version larger than --range-size is read in byte ranges, and a byte
+#    rotted in its middle is found.
 source "$(dirname "$0")/lib.sh"
 require_stack
 
@@ -148,5 +150,26 @@ wait "$p1" "$p2"
 r1=$(( $(count 2 <"$work/w1.log") + $(count 4 <"$work/w1.log") ))
 r2=$(( $(count 2 <"$work/w2.log") + $(count 4 <"$work/w2.log") ))
 expect_eq "two workers read every version once between them ($r1 + $r2)" "$live" "$((r1 + r2))"
+
+# --- a large version is read as byte ranges, and rot inside one is found
+b=$(unique_bucket scrub-ranged)
+s3api create-bucket --bucket "$b" >/dev/null
+head -c 300000 /dev/urandom >"$work/big.bin"
+aws s3 cp --only-show-errors "$work/big.bin" "s3://$b/big.bin"
+"$ITEST_BIN/kafka_events" --bucket "$b" --min 1 --timeout 60 >/dev/null
+drain
+out=$(scrub --all --range-size 65536 --range-concurrency 3 --log-level debug)
+expect_contains "read in ranges" "$out" "in ranges of 65536 bytes, 3 at a time"
+expect_eq "the ranged read verifies" 1 "$(count 2 <<<"$out")"
+python3 - "$AW_STACK_DIR/s3/data/$b/big.bin" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(200000)
+    c = f.read(1)
+    f.seek(200000)
+    f.write(bytes([c[0] ^ 1]))
+PY
+out=$(scrub --all --range-size 65536 --range-concurrency 3)
+expect_eq "a flipped bit in the fourth range is a checksum mismatch" 1 "$(count 3 <<<"$out")"
 
 done_ok

@@ -109,8 +109,11 @@ typedef struct aw_fetch {
     int64_t range_start;     /* with range_len > 0: only these bytes (a 206 is required; */
     int64_t range_len;       /* a store that sends the whole object fails the request) */
     bool checksum_mode;      /* ask for the store's own checksum (x-amz-checksum-mode) */
+    int64_t size_hint;       /* the bytes expected, when known (<= 0: not): a large
+                                transfer gets a larger receive buffer */
     int (*on_start)(void *ud);
     aw_body_cb on_body;
+    void (*on_end)(void *ud); /* once, when the outcome below is final; may be NULL */
     void *ud;
     /* results */
     aw_fetch_outcome outcome;
@@ -131,7 +134,16 @@ typedef struct aw_fetch_policy {
     void (*tick)(void *ud);  /* called about every 100 ms while transfers run, so
                                 the caller can serve other duties; NULL: none */
     void *tick_ud;
+    /* Asked before reqs[i] starts (and before each retry): AW_GATE_START, or
+     * AW_GATE_WAIT (asked again after aw_s3_wakeup or within 100 ms), or
+     * AW_GATE_SKIP (it ends failed, "not started"). NULL: always start. */
+    int (*gate)(void *ud, size_t i);
+    void *gate_ud;
 } aw_fetch_policy;
+enum { AW_GATE_START, AW_GATE_WAIT, AW_GATE_SKIP };
+
+/* Makes a running aw_s3_fetch_many look at its gate again now; any thread. */
+void aw_s3_wakeup(aw_s3 *s3);
 
 /*
  * Runs every fetch in reqs[0..n) with at most policy->concurrency in flight
@@ -165,6 +177,15 @@ typedef struct aw_range_policy {
  */
 int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_policy *rp,
                        const aw_fetch_policy *policy, const volatile sig_atomic_t *stop) AW_WUR;
+
+/*
+ * aw_s3_fetch_many for a batch in which some objects are large: a request
+ * whose size_hint exceeds rp->range_size (with rp->concurrency > 1) is read
+ * with aw_s3_fetch_ranged, one such object at a time, after the others have
+ * been fetched together. Returns as aw_s3_fetch_many.
+ */
+int aw_s3_fetch_batch(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_range_policy *rp,
+                      const aw_fetch_policy *policy, const volatile sig_atomic_t *stop) AW_WUR;
 
 /*
  * Asks the store something every valid signature gets an answer to
