@@ -59,13 +59,19 @@ big() { # label env-assignments...
     mbs=$(python3 -c "print('%.1f' % ($bytes / $secs / 1e6))")
     raw=$(field "$(env "$@" build/bench/bench_fetch "$bucket" big-0 1 1)" mb_per_s)
     bare=$(field "$(env "$@" BENCH_NOHASH=1 build/bench/bench_fetch "$bucket" big-0 1 1)" mb_per_s)
+    ratios_of[$label]+=" $(python3 -c "print('%.2f' % ($mbs / min($o, $bare)))")"
     printf '%-15s openssl %6s  scrub %6s (%s of openssl, %s of min(openssl, no-hash))  fetch+hash %6s  fetch alone %6s MB/s\n' \
         "$label" "$o" "$mbs" "$(python3 -c "print('%.2f' % ($mbs / $o))")" \
         "$(python3 -c "print('%.2f' % ($mbs / min($o, $bare)))")" "$raw" "$bare"
 }
+# this VM's speed drifts from minute to minute: three runs each, medians last
+declare -A ratios_of=()
 for i in 1 2 3; do
     big "from versitygw" AW_UNUSED=1
     big "from nginx" AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY=
+done
+for label in "from versitygw" "from nginx"; do
+    echo "median ratio, $label: $(tr ' ' '\n' <<<"${ratios_of[$label]}" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 done
 echo "target: scrub >= 0.80 of openssl's single-core SHA-256 rate, or of the transport's own rate where that is lower"
 say_sha_ni
