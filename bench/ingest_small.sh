@@ -9,17 +9,23 @@
 #   2. ingest end to end against versitygw: Kafka -> fetch -> hash -> PostgreSQL;
 #   3. the same against a plain static HTTP server (nginx from Debian, no
 #      auth) serving the same files: the pipeline's own ceiling.
-# Rates come from ingest's own summary (first message to last batch).
+# Rates come from ingest's own summary (first message to last batch). Both
+# ingest runs write into a database made for the run (aw_bench_small), so the
+# numbers do not depend on what earlier runs left in the dev database.
 #
 # GRAPH=1 adds two more nginx runs, each into a database of its own: one
 # empty, one holding the lineage bench's graph (1,000,000 versions, 2,000,000
 # edges with their sidecars and declarations; bench/lineage_query.sh makes
 # it), so per-batch work that grows with the tables shows; the indexer's
-# per-step times of both runs are printed beside the rates.
+# per-step times of both runs are printed beside the rates. GRAPH=1 EXPLAIN=1
+# then ingests two more batches into each of the two databases with
+# auto_explain on (ANALYZE, BUFFERS, nested statements) and prints the plans
+# of the second batch's statements.
 #
 #   bench/ingest_small.sh                 N=50000 C=8 by default
 #   N=20000 C=32 bench/ingest_small.sh
 #   GRAPH=1 N=20000 bench/ingest_small.sh
+#   GRAPH=1 EXPLAIN=1 N=20000 bench/ingest_small.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-50000}
 C=${C:-8}
@@ -34,6 +40,10 @@ say_sha_ni
 build/bench/bench_events "$topic" "$bucket" obj- "$N" 4096
 
 start_nginx
+run_db=aw_bench_small
+psql -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $run_db" -c "CREATE DATABASE $run_db"
+run_uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$run_db"
+build/artifact-watch migrate --pg "$run_uri" --log-level warn >/dev/null
 
 rate() { sed -n 's/.*(\([0-9]*\) events\/s.*/\1/p' "$1" | tail -n 1; }
 
@@ -44,14 +54,14 @@ raw_static=$(AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_ACCESS_KEY_ID= AWS_S
 # the static run first: it measures the pipeline, on a machine not yet busy
 # with vacuuming the other run's rows
 AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= /usr/bin/time -f '%M' -o "$work/rss-static" \
-    build/artifact-watch ingest --topic "$topic" --group "bench-static-$ts" \
+    build/artifact-watch ingest --pg "$run_uri" --topic "$topic" --group "bench-static-$ts" \
     --store "bench-static-$ts" --s3-endpoint "http://127.0.0.1:$port" --drain \
     --fetch-concurrency "$C" 2>"$work/static.log"
-/usr/bin/time -f '%M' -o "$work/rss-vgw" build/artifact-watch ingest --topic "$topic" \
+/usr/bin/time -f '%M' -o "$work/rss-vgw" build/artifact-watch ingest --pg "$run_uri" --topic "$topic" \
     --group "bench-vgw-$ts" --store "bench-vgw-$ts" --drain --fetch-concurrency "$C" \
     2>"$work/vgw.log"
-indexed_vgw=$(psql -X -At -c "SELECT count(*) FROM aw.objects WHERE store = 'bench-vgw-$ts' AND sha256 IS NOT NULL")
-indexed_static=$(psql -X -At -c "SELECT count(*) FROM aw.objects WHERE store = 'bench-static-$ts' AND sha256 IS NOT NULL")
+indexed_vgw=$(psql -X -At -d "$run_db" -c "SELECT count(*) FROM aw.objects WHERE store = 'bench-vgw-$ts' AND sha256 IS NOT NULL")
+indexed_static=$(psql -X -At -d "$run_db" -c "SELECT count(*) FROM aw.objects WHERE store = 'bench-static-$ts' AND sha256 IS NOT NULL")
 
 e2e_vgw=$(rate "$work/vgw.log")
 e2e_static=$(rate "$work/static.log")
@@ -94,6 +104,37 @@ if [[ ${GRAPH:-0} == 1 ]]; then
     r_empty=$r
     graph_run aw_bench_lineage graph "1M versions, 2M edges"
     echo "ratio graph/empty: $(python3 -c "print('%.2f' % ($r / $r_empty))") (target >= 0.90)"
+    if [[ ${EXPLAIN:-0} == 1 ]]; then
+        # auto_explain for the two databases (the cluster's superuser, over
+        # the unix socket), two batches each, the second one's plans printed
+        su_psql() { psql -X -q -h "$AW_STACK_DIR/pg/run" -p "$PGPORT" -U postgres "$@"; }
+        etopic=$topic.explain
+        build/bench/bench_events "$etopic" "$bucket" obj- 4000 4096
+        for db in "$empty" aw_bench_lineage; do
+            su_psql -d "$db" -c "ALTER DATABASE $db SET session_preload_libraries = 'auto_explain'" \
+                -c "ALTER DATABASE $db SET auto_explain.log_min_duration = 0" \
+                -c "ALTER DATABASE $db SET auto_explain.log_analyze = on" \
+                -c "ALTER DATABASE $db SET auto_explain.log_buffers = on" \
+                -c "ALTER DATABASE $db SET auto_explain.log_nested_statements = on"
+            from=$(($(wc -l <"$AW_STACK_DIR/pg/postgres.log") + 1))
+            AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= build/artifact-watch ingest \
+                --pg "postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" --topic "$etopic" \
+                --group "bench-explain-$db-$ts" --store "bench-explain-$ts" --drain \
+                --s3-endpoint "http://127.0.0.1:$port" --log-level error
+            su_psql -d "$db" -c "ALTER DATABASE $db RESET ALL"
+            echo "== EXPLAIN (ANALYZE, BUFFERS) of the second batch's statements, $db"
+            # a batch's first statement is the event-adoption UPDATE
+            tail -n "+$from" "$AW_STACK_DIR/pg/postgres.log" | awk '
+                function flush() { if (keep) printf "%s", buf; buf = ""; keep = 0 }
+                /LOG:  duration: .* plan:/ { flush(); inblk = 1 }
+                /^[0-9-]+ [0-9:.]+ UTC \[[0-9]+\] / && !/LOG:  duration/ { flush(); inblk = 0 }
+                /Query Text: UPDATE aw.object_versions v SET version_ref = b.version_ref/ { batch++ }
+                inblk { buf = buf $0 "\n"; keep = batch == 2 }
+                END { flush() }'
+        done
+        psql -X -q -d aw_bench_lineage -c "DELETE FROM aw.object_versions WHERE store = 'bench-explain-$ts'"
+    fi
     psql -X -q -c "DROP DATABASE IF EXISTS $empty"
 fi
+psql -X -q -c "DROP DATABASE IF EXISTS $run_db"
 echo "rerun: ${GRAPH:+GRAPH=$GRAPH }N=$N C=$C bench/ingest_small.sh"

@@ -37,6 +37,6 @@ int aw_config_load_stream(aw_config *cfg, unsigned cmd, FILE *f, const char *pat
                           bool rdkafka, char *errstr, size_t errstr_size) AW_WUR;
 
 /* Commands that talk to Kafka: they take -X and --kafka-properties. */
-#define AW_KAFKA_CMDS (AW_CMD_INGEST | AW_CMD_POLICY)
+#define AW_KAFKA_CMDS (AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_ALERTS)
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
+#include "aw/kafka.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "aw/util.h"
@@ -31,20 +32,6 @@ static partition_state *part_get(ingest *in, const char *topic, int32_t p, bool 
     return &np[in->nparts++];
 }
 
-
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    aw_log_level l = level <= 3 ? AW_LOG_ERROR : level <= 4 ? AW_LOG_WARN
-                     : level <= 6 ? AW_LOG_INFO : AW_LOG_DEBUG;
-    if (aw_log_enabled(l))
-        aw_log(l, "rdkafka", "%s: %s", fac, buf);
-}
-
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-    (void)rk;
-    (void)opaque;
-    AW_WARN("rdkafka", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque) {
@@ -139,53 +126,19 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     return 0; /* librdkafka frees the text */
 }
 
-/* Applies one property, naming it when librdkafka refuses. */
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, const char *who) {
-    char err[512];
-    rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, k, v, err, sizeof err);
-    if (r != RD_KAFKA_CONF_OK) {
-        /* by name only: librdkafka's words quote the value, which may be a
-         * password */
-        char name[128];
-        aw_escape_text(k, strlen(k), name, sizeof name);
-        fprintf(stderr, "artifact-watch ingest: %s property %s: %s\n", who, name,
-                r == RD_KAFKA_CONF_UNKNOWN ? "librdkafka knows no such property"
-                                           : "librdkafka refuses its value");
-        return AW_ECONFIG;
-    }
-    return AW_OK;
+    return aw_kafka_set(conf, "ingest", who, k, v);
 }
 
 static rd_kafka_conf_t *base_conf(ingest *in, const char *who) {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_opaque(conf, in);
-    if (conf_set(conf, "bootstrap.servers", in->cfg->kafka_brokers, who) != AW_OK ||
-        conf_set(conf, "client.id", "artifact-watch", who) != AW_OK) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
+    rd_kafka_conf_t *conf = aw_kafka_conf(in->cfg, "ingest", who);
+    if (conf)
+        rd_kafka_conf_set_opaque(conf, in);
     return conf;
 }
 
-/* User properties (-X, properties file) go last so they win. */
 static int apply_user_props(ingest *in, rd_kafka_conf_t *conf, const char *who, bool producer) {
-    for (size_t i = 0; i < in->cfg->rdkafka_props_n; i++) {
-        const aw_kv *kv = &in->cfg->rdkafka_props[i];
-        /* consumer-only settings would only draw warnings from the producer */
-        if (producer && (!strncmp(kv->key, "group.", 6) || !strncmp(kv->key, "auto.", 5) ||
-                         !strncmp(kv->key, "enable.auto", 11) ||
-                         !strncmp(kv->key, "partition.assignment", 20) ||
-                         !strncmp(kv->key, "fetch.", 6) || !strncmp(kv->key, "queued.", 7) ||
-                         !strncmp(kv->key, "session.", 8) || !strncmp(kv->key, "max.poll", 8) ||
-                         !strcmp(kv->key, "enable.partition.eof") ||
-                         !strcmp(kv->key, "isolation.level")))
-            continue;
-        if (conf_set(conf, kv->key, kv->value, who) != AW_OK)
-            return AW_ECONFIG;
-    }
-    return AW_OK;
+    return aw_kafka_user_props(in->cfg, conf, "ingest", who, producer);
 }
 
 int kafka_open(ingest *in) {

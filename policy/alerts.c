@@ -5,6 +5,8 @@
  * endsAt four resends ahead (so Alertmanager's resolve_timeout never
  * decides), and a resolved one with endsAt = its resolution for 15 minutes
  * after it resolved. push wakes on NOTIFY aw_alerts as well as its timer.
+ * With --alerts-topic each push also produces the same alert documents to a
+ * Kafka topic, keyed by alert id, and waits for the broker to take them.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 
 #include "aw/codec.h"
 #include "aw/http.h"
+#include "aw/kafka.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "aw/policy.h"
@@ -29,7 +32,8 @@
 static const char *const usage =
     "usage: artifact-watch alerts list [--state open|resolved|all] [--format table|json]\n"
     "       artifact-watch alerts show ID [--format table|json|dot]\n"
-    "       artifact-watch alerts push --alertmanager-url URL [--resend 60s] [--once]";
+    "       artifact-watch alerts push [--alertmanager-url URL] [--alerts-topic TOPIC]\n"
+    "                                  [--resend 60s] [--once]";
 
 /* The columns every command reads, with the artifact's name when known. */
 #define ALERT_COLS                                                                             \
@@ -251,8 +255,86 @@ static json_t *postable(const aw_pg_result *r, int i, const char *ends_at) {
                      S(V(r, i, A_FIRST)), "endsAt", ends_at);
 }
 
+/* ---- the Kafka topic */
+
+typedef struct topic_out {
+    rd_kafka_t *rk;
+    const char *topic;
+    int failed;         /* delivery reports with an error, this push */
+    char why[256];      /* the first one's */
+} topic_out;
+
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    topic_out *t = opaque;
+    if (m->err && !t->failed++)
+        snprintf(t->why, sizeof t->why, "%s", rd_kafka_err2str(m->err));
+}
+
+static int topic_open(const aw_config *cfg, topic_out *t) {
+    const char *who = "alerts producer";
+    rd_kafka_conf_t *conf = aw_kafka_conf(cfg, "alerts", who);
+    if (!conf)
+        return AW_ECONFIG;
+    if (aw_kafka_set(conf, "alerts", who, "acks", "all") ||
+        aw_kafka_set(conf, "alerts", who, "linger.ms", "5") ||
+        aw_kafka_set(conf, "alerts", who, "message.timeout.ms", "30000") ||
+        aw_kafka_user_props(cfg, conf, "alerts", who, true)) {
+        rd_kafka_conf_destroy(conf);
+        return AW_ECONFIG;
+    }
+    rd_kafka_conf_set_opaque(conf, t);
+    rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+    char err[512];
+    t->topic = cfg->alerts_topic;
+    t->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!t->rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "artifact-watch alerts: Kafka producer: %s\n", err);
+        return AW_EKAFKA;
+    }
+    return AW_OK;
+}
+
+/* Produces each alert of arr (keyed by its id) and waits until the broker
+ * has taken every one, or says why not. */
+static int topic_send(topic_out *t, const aw_pg_result *r, int from, json_t *arr, char *err,
+                      size_t n) {
+    t->failed = 0;
+    for (size_t k = 0; k < json_array_size(arr); k++) {
+        char *doc = json_dumps(json_array_get(arr, k), JSON_COMPACT);
+        const char *id = S(V(r, from + (int)k, A_ID));
+        if (!doc)
+            return AW_ENOMEM;
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            t->rk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_KEY(id, strlen(id)),
+            RD_KAFKA_V_VALUE(doc, strlen(doc)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_END);
+        free(doc);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(t->rk, 100);
+            k--; /* the same alert again once the queue has room */
+            continue;
+        }
+        if (e) {
+            snprintf(err, n, "Kafka topic %s: %s", t->topic, rd_kafka_err2str(e));
+            return AW_EKAFKA;
+        }
+        rd_kafka_poll(t->rk, 0);
+    }
+    rd_kafka_flush(t->rk, 30000);
+    int left = rd_kafka_outq_len(t->rk);
+    if (t->failed || left) {
+        snprintf(err, n, "Kafka topic %s: %d alert(s) not delivered: %s", t->topic,
+                 t->failed + left, t->failed ? t->why : "timed out");
+        return AW_EKAFKA;
+    }
+    return AW_OK;
+}
+
 /* Sends what is open, and what resolved in the last 15 minutes. */
-static int push_once(aw_pg *pg, const aw_config *cfg, int64_t resend_s, char *err, size_t n) {
+static int push_once(aw_pg *pg, const aw_config *cfg, topic_out *t, int64_t resend_s, char *err,
+                     size_t n) {
     char secs[24];
     snprintf(secs, sizeof secs, "%lld", (long long)(4 * resend_s));
     const char *params[1] = {secs};
@@ -288,8 +370,19 @@ static int push_once(aw_pg *pg, const aw_config *cfg, int64_t resend_s, char *er
         for (int i = from; arr && i < rows && i < from + PUSH_CHUNK; i++)
             if (json_array_append_new(arr, postable(r, i, S(V(r, i, A_ARTIFACT + 1)))))
                 rc = AW_ENOMEM;
-        char *body = arr && rc == AW_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
+        if (!arr || rc != AW_OK) {
+            json_decref(arr);
+            rc = AW_ENOMEM;
+            break;
+        }
+        if (t->rk && (rc = topic_send(t, r, from, arr, err, n)) != AW_OK) {
+            json_decref(arr);
+            break;
+        }
+        char *body = *cfg->alertmanager_url ? json_dumps(arr, JSON_COMPACT) : NULL;
         json_decref(arr);
+        if (!*cfg->alertmanager_url)
+            goto next;
         if (!body) {
             rc = AW_ENOMEM;
             break;
@@ -305,25 +398,30 @@ static int push_once(aw_pg *pg, const aw_config *cfg, int64_t resend_s, char *er
             snprintf(err, n, "POST %.300s: HTTP %ld: %.300s", url, status, safe);
             rc = AW_EHTTP;
         }
+    next:
         if (rows == 0)
             break;
     }
     aw_pg_result_free(r);
-    aw_metric_add(aw_metric_counter("aw_alerts_pushes_total", "Pushes to Alertmanager, by result.",
+    aw_metric_add(aw_metric_counter("aw_alerts_pushes_total",
+                                    "Pushes to Alertmanager and/or the alerts topic, by result.",
                                     rc == AW_OK ? "result=\"ok\"" : "result=\"failed\""), 1);
-    aw_metrics_ready(rc == AW_OK, rc == AW_OK ? NULL : "Alertmanager did not take the last push");
+    aw_metrics_ready(rc == AW_OK, rc == AW_OK ? NULL : "the last push was not taken");
     if (rc == AW_OK)
-        AW_INFO(ALOG, "sent %d alert(s) to %s", rows, url);
+        AW_INFO(ALOG, "sent %d alert(s) to %s%s%s", rows, *cfg->alertmanager_url ? url : "",
+                *cfg->alertmanager_url && t->rk ? " and " : "", t->rk ? t->topic : "");
     return rc;
 }
 
 static int cmd_push(aw_pg *pg, const aw_config *cfg) {
     int64_t resend;
-    if (!*cfg->alertmanager_url) {
-        fprintf(stderr, "artifact-watch alerts: push needs --alertmanager-url URL\n%s\n", usage);
+    if (!*cfg->alertmanager_url && !*cfg->alerts_topic) {
+        fprintf(stderr, "artifact-watch alerts: push needs --alertmanager-url URL and/or "
+                        "--alerts-topic TOPIC\n%s\n", usage);
         return 2;
     }
-    if (strncmp(cfg->alertmanager_url, "http://", 7) && strncmp(cfg->alertmanager_url, "https://", 8)) {
+    if (*cfg->alertmanager_url && strncmp(cfg->alertmanager_url, "http://", 7) &&
+        strncmp(cfg->alertmanager_url, "https://", 8)) {
         fprintf(stderr, "artifact-watch alerts: --alertmanager-url must be an http:// or https:// URL\n");
         return 2;
     }
@@ -333,13 +431,20 @@ static int cmd_push(aw_pg *pg, const aw_config *cfg) {
         return 2;
     }
     char err[2048];
+    topic_out t = {0};
+    int rc = *cfg->alerts_topic ? topic_open(cfg, &t) : AW_OK;
+    if (rc != AW_OK)
+        return rc == AW_ECONFIG ? 2 : 1;
     if (!cfg->alerts_once && aw_pg_listen(pg, "aw_alerts", err, sizeof err) != AW_OK) {
         fprintf(stderr, "artifact-watch alerts: %s\n", err);
+        if (t.rk)
+            rd_kafka_destroy(t.rk);
         return 1;
     }
     int status = 0;
-    while (!policy_stop) {
-        int rc = push_once(pg, cfg, resend, err, sizeof err);
+    bool broken = false;
+    while (!policy_stop && !broken) {
+        rc = push_once(pg, cfg, &t, resend, err, sizeof err);
         if (rc != AW_OK) {
             AW_ERROR(ALOG, "%s", rc == AW_ENOMEM ? "out of memory" : err);
             status = 1;
@@ -352,17 +457,22 @@ static int cmd_push(aw_pg *pg, const aw_config *cfg) {
             break;
         /* a NOTIFY wakes it early; a burst of them is one send */
         int64_t until = aw_now_ms() + resend * 1000;
-        while (!policy_stop && aw_now_ms() < until) {
+        while (!policy_stop && !broken && aw_now_ms() < until) {
             aw_metrics_heartbeat();
             int w = aw_pg_wait_notify(pg, 500, err, sizeof err);
+            if (t.rk)
+                rd_kafka_poll(t.rk, 0);
             if (w < 0) {
                 AW_ERROR(ALOG, "%s", err);
-                return 1;
+                status = 1;
+                broken = true;
             }
             if (w == 1)
                 break;
         }
     }
+    if (t.rk)
+        rd_kafka_destroy(t.rk);
     return status;
 }
 

@@ -112,7 +112,7 @@ refuse() { # expected-message helm-args...
 }
 refuse "minReplicaCount" --set ingest.keda.enabled=true --set ingest.keda.minReplicaCount=0
 refuse "retention.rules is required" --set retention.enabled=true
-refuse "alerts.alertmanagerUrl is required" --set alerts.enabled=true
+refuse "alerts.alertmanagerUrl or alerts.topic is required" --set alerts.enabled=true
 refuse "backfill.targets" --set backfill.enabled=true
 refuse "pullPolicy" --set image.pullPolicy=Sometimes
 refuse "scheudle" --set backfill.scheudle=daily

@@ -2,6 +2,8 @@
 # Alerts and verify on the real stack (PostgreSQL, Kafka, versitygw) and a
 # real Alertmanager (v0.27.0, started here on a free port):
 #  - alerts list and show (JSON, table, DOT) with the blast radius;
+#  - alerts push --alerts-topic: the same documents on a Kafka topic, keyed by
+#    alert id (open, then resolved); a broker away is exit 1, a refused -X 2;
 #  - alerts push: Alertmanager's own GET /api/v2/alerts shows the open alert
 #    with its labels and annotations; the pusher wakes on NOTIFY aw_alerts
 #    when restored bytes resolve it, and Alertmanager drops it;
@@ -84,7 +86,7 @@ expect_contains "show --format dot" "$("$AW_BIN" alerts show "$id" --format dot)
 expect_contains "show as a table" "$("$AW_BIN" alerts show "$id")" "blast_radius       1"
 expect_status "show an unknown id" 1 "$AW_BIN" alerts show 999999999
 expect_status "alerts without a verb" 2 "$AW_BIN" alerts
-expect_status "push without a URL" 2 "$AW_BIN" alerts push --once
+expect_status "push without a URL or a topic" 2 "$AW_BIN" alerts push --once
 
 # --- an Alertmanager that is away: exit 1, naming it; a database away: exit 1
 free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -102,6 +104,30 @@ rc=0
 out=$("$AW_BIN" verify "s3://$b/a b/caf"$'\xc3\xa9'"%2Fx.bin" 2>&1) || rc=$?
 expect_eq "verify an odd key that is not indexed" 1 "$rc"
 expect_contains "not indexed" "$out" "not indexed"
+
+# --- the same alert documents to a Kafka topic, keyed by alert id
+atopic=aw.alerts.$run_id
+"$ITEST_BIN/kafka_tool" create-topic "$atopic" 1
+on_topic() { # the alert's messages on the topic: count|alertname|severity|uri|radius|endsAt of the last
+    "$ITEST_BIN/kafka_tool" dump "$atopic" | python3 -c '
+import json, sys
+docs = [json.loads(m["value"]) for m in map(json.loads, sys.stdin) if m["key"] == sys.argv[1]]
+if docs:
+    d = docs[-1]
+    print("%d|%s|%s|%s|%s|%s" % (len(docs), d["labels"]["alertname"], d["labels"]["severity"],
+          d["labels"]["uri"], d["annotations"]["blast_radius"], d["endsAt"]))' "$id"
+}
+"$AW_BIN" alerts push --alerts-topic "$atopic" --once --log-level error
+got=$(on_topic)
+expect_eq "the open alert on the topic, keyed by its id" \
+    "1|ArtifactChecksumMismatch|critical|s3://$b/data/train.csv|1" "${got%|*}"
+rc=0
+out=$("$AW_BIN" alerts push --alerts-topic "$atopic" --brokers "127.0.0.1:$free_port" \
+    -X message.timeout.ms=2000 --once 2>&1) || rc=$?
+expect_eq "push to a broker that is away" 1 "$rc"
+expect_contains "says the alerts were not delivered" "$out" "Kafka topic $atopic:"
+expect_status "a producer property librdkafka refuses" 2 "$AW_BIN" alerts push \
+    --alerts-topic "$atopic" -X acks=sometimes --once
 
 # --- a real Alertmanager
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -128,13 +154,17 @@ for a in json.load(sys.stdin):
 expect_eq "Alertmanager shows the open alert" \
     "ArtifactChecksumMismatch|critical|$b|1|s3://$b/models/churn/v1/model.joblib|active" "$(am_alert)"
 # the pusher keeps running; restored bytes resolve the alert and the NOTIFY wakes it
-"$AW_BIN" alerts push --alertmanager-url "$am" --resend 1h >"$work/push.log" 2>&1 &
+"$AW_BIN" alerts push --alertmanager-url "$am" --alerts-topic "$atopic" --resend 1h \
+    >"$work/push.log" 2>&1 &
 push_pid=$!
 sleep 1
 printf 'training rows %s\n' "$run_id" >"$disk/data/train.csv"
 "$AW_BIN" scrub --once --all --bucket "$b" --log-level error
 expect_eq "resolved in the database" "resolved" "$(sql -c "SELECT state FROM aw.alerts WHERE id = $id")"
 wait_for "Alertmanager drops the resolved alert (woken by NOTIFY, not the 1h timer)" 20 '[[ -z $(am_alert) ]]'
+resolved_at=$(sql -c "SELECT to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM aw.alerts WHERE id = $id")
+wait_for "the topic has the resolution too (endsAt = its resolution)" 20 \
+    '[[ $(on_topic) == *"|$resolved_at" ]]'
 expect_status "verify after restoring" 0 "$AW_BIN" verify --fetch "s3://$b/data/train.csv"
 
 done_ok

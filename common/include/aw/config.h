@@ -108,6 +108,7 @@ typedef struct aw_config {
     char *alerts_state;
     char *alerts_format;
     char *alertmanager_url;
+    char *alerts_topic;
     char *alerts_resend;
     bool alerts_once;
     /* verify */
