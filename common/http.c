@@ -306,6 +306,14 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
         header_value(line, len, 14, i->last_modified, sizeof i->last_modified);
     } else if (len > 22 && !strncasecmp(line, "x-amz-checksum-sha256:", 22)) {
         header_value(line, len, 22, i->checksum_sha256, sizeof i->checksum_sha256);
+    } else if (len > 14 && !strncasecmp(line, "content-range:", 14)) {
+        char tmp[80], *slash; /* bytes FIRST-LAST/TOTAL */
+        header_value(line, len, 14, tmp, sizeof tmp);
+        i->range_total = (slash = strchr(tmp, '/')) ? strtoll(slash + 1, NULL, 10) : 0;
+    } else if (len > 21 && !strncasecmp(line, "x-amz-mp-parts-count:", 21)) {
+        char tmp[32];
+        header_value(line, len, 21, tmp, sizeof tmp);
+        i->parts_count = (int)strtol(tmp, NULL, 10);
     }
     return len;
 }

@@ -120,6 +120,31 @@ static void *feeder(void *arg) {
     return NULL;
 }
 
+/* Where the ranges fall: every unit (a part of a multipart upload, else the
+ * whole object) is cut into `per` ranges of `sub` bytes (the last of a unit
+ * shorter), so no range straddles two parts and none exceeds the range
+ * size. */
+typedef struct plan {
+    int64_t size, unit, per, sub, nranges;
+} plan;
+
+static plan plan_ranges(int64_t size, int64_t part_size, int64_t range_size) {
+    plan p = {.size = size, .unit = part_size > 0 ? part_size : size};
+    p.per = (p.unit + range_size - 1) / range_size;
+    p.sub = (p.unit + p.per - 1) / p.per;
+    int64_t units = (size + p.unit - 1) / p.unit, last = size - (units - 1) * p.unit;
+    p.nranges = (units - 1) * p.per + (last + p.sub - 1) / p.sub;
+    return p;
+}
+
+static void range_at(const plan *p, int64_t j, int64_t *off, int64_t *len) {
+    int64_t u = j / p->per, end = (u + 1) * p->unit;
+    *off = u * p->unit + (j % p->per) * p->sub;
+    if (end > p->size)
+        end = p->size;
+    *len = end - *off < p->sub ? end - *off : p->sub;
+}
+
 /* req ends as sub ended (outcome, what the store said, why). */
 static void take_outcome(aw_fetch *req, const aw_fetch *sub, const char *what) {
     req->outcome = sub->outcome;
@@ -181,12 +206,19 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
     aw_fetch_policy pol = *policy;
     if (rp->range_size <= 0 || rp->concurrency < 1 || (size >= 0 && size <= rp->range_size))
         return whole(s3, req, policy, stop);
+    int64_t mp_part = 0; /* of a multipart upload, when the store says */
     if (size < 0 || !pinned) { /* the size, and a version to pin the ranges to */
+        /* part 1's HEAD also tells a multipart upload's part size and count
+         * (a store that knows no partNumber answers 400: asked again without) */
         aw_fetch h = {.method = "HEAD", .bucket = req->bucket, .key = req->key,
                       .version_id = req->version_id, .if_match = req->if_match,
-                      .checksum_mode = req->checksum_mode};
+                      .query = "partNumber=1", .checksum_mode = req->checksum_mode};
         pol.concurrency = 1;
         int rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
+        if (rc == AW_OK && h.outcome == AW_FETCH_FAILED && h.info.status == 400) {
+            h.query = NULL;
+            rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
+        }
         if (rc != AW_OK)
             return rc;
         if (h.outcome != AW_FETCH_OK) {
@@ -194,18 +226,27 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
             req->attempts = h.attempts;
             return AW_OK;
         }
+        int64_t total = h.info.range_total > 0 ? h.info.range_total : h.info.content_length;
         if (size < 0)
-            size = h.info.content_length;
+            size = total;
         if (!pinned && h.info.etag[0])
             snprintf(etag, sizeof etag, "%s", h.info.etag);
-        /* the store's full-object checksum comes with the HEAD, not a range */
-        snprintf(checksum, sizeof checksum, "%s", h.info.checksum_sha256);
+        int n = h.info.parts_count;
+        if (n > 1 && total == size && h.info.content_length > 0 &&
+            h.info.content_length * (n - 1) < size && h.info.content_length * n >= size)
+            mp_part = h.info.content_length;
+        else /* the store's full-object checksum (a part's is not the object's) */
+            snprintf(checksum, sizeof checksum, "%s", h.info.checksum_sha256);
         if (size <= rp->range_size || (!pinned && !etag[0]))
             return whole(s3, req, policy, stop); /* nothing to pin the ranges to */
     }
     const char *if_match = req->version_id && *req->version_id ? NULL
                            : req->if_match && *req->if_match ? req->if_match : etag;
-    int64_t nranges = (size + rp->range_size - 1) / rp->range_size;
+    plan pl = plan_ranges(size, mp_part, rp->range_size);
+    int64_t nranges = pl.nranges;
+    if (mp_part)
+        AW_DEBUG("s3", "s3://%s/%s: parts of %lld bytes, read as ranges of %lld inside them",
+                 req->bucket, req->key, (long long)mp_part, (long long)pl.sub);
     window w = {.s3 = s3, .req = req};
     w.k = nranges < rp->concurrency ? (int)nranges : rp->concurrency;
     int seg_max = nranges < (int64_t)SEGMENT * w.k ? (int)nranges : SEGMENT * w.k;
@@ -235,8 +276,8 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
     for (w.base = 0; rc == AW_OK && w.base < nranges; w.base += w.nsub) {
         w.nsub = nranges - w.base < seg_max ? (int)(nranges - w.base) : seg_max;
         for (int i = 0; i < w.nsub; i++) {
-            int64_t off = (w.base + i) * rp->range_size;
-            int64_t want = size - off < rp->range_size ? size - off : rp->range_size;
+            int64_t off, want;
+            range_at(&pl, w.base + i, &off, &want);
             w.refs[i] = (sub_ref){.w = &w, .i = i};
             w.ended[i] = false;
             w.subs[i] = (aw_fetch){.bucket = req->bucket, .key = req->key,

@@ -45,10 +45,24 @@ int aw_s3_url(const char *ep, bool path_style, const char *bucket, const char *k
         return AW_EINVAL;
 query:;
     char sep = '?';
-    if (version_id && *version_id) {
-        static const char q[] = "?versionId=";
-        if (pos + sizeof q >= cap)
+    /* SigV4 signs the query as sent (curl does not sort it): parameters
+     * that sort before versionId (partNumber) go first */
+    bool first = query && *query && strcmp(query, "versionId") < 0 && version_id && *version_id;
+    if (first) {
+        size_t ql = strlen(query);
+        if (pos + ql + 2 > cap)
             return AW_EINVAL;
+        buf[pos++] = '?';
+        memcpy(buf + pos, query, ql + 1);
+        pos += ql;
+        sep = '&';
+        query = NULL;
+    }
+    if (version_id && *version_id) {
+        static const char q[] = "versionId=";
+        if (pos + sizeof q + 1 >= cap)
+            return AW_EINVAL;
+        buf[pos++] = sep;
         memcpy(buf + pos, q, sizeof q);
         pos += sizeof q - 1;
         if (aw_uriencode(version_id, strlen(version_id), false, buf, cap, &pos) != AW_OK)

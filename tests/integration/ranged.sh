@@ -5,6 +5,8 @@
 #    with 1, 3 and 4 ranges in flight;
 #  - an object rewritten in the middle of a ranged download is reported as
 #    a failed precondition (the ranges are pinned by If-Match), not hashed;
+#  - a multipart upload (AWS CLI, 5 MB parts) is read in ranges that never
+#    straddle a part (the part size comes from a HEAD of part 1), digest equal;
 #  - ingest with --range-size reads large objects in ranges: the digests in
 #    aw.objects equal sha256sum, and a version overwritten before ingest
 #    reached it is `superseded`.
@@ -41,6 +43,22 @@ expect_eq "a rewrite mid-download" precondition "$(field outcome "$out")"
 expect_eq "nothing hashed for it" "" "$(field sha256 "$out")"
 out=$("$ITEST_BIN/ranged_fetch" "$b" moving.bin "$R" 4)
 expect_eq "the new bytes read whole afterwards" "$(sha256sum <"$work/v2.bin" | cut -d' ' -f1)" "$(field sha256 "$out")"
+
+# --- a multipart upload: ranges aligned to its parts
+printf '[default]\ns3 =\n    multipart_threshold = 5MB\n    multipart_chunksize = 5MB\n' >"$work/aws.cfg"
+head -c 12000000 /dev/urandom >"$work/mp.bin"
+AWS_CONFIG_FILE=$work/aws.cfg aws s3 cp --only-show-errors "$work/mp.bin" "s3://$b/mp.bin"
+etag=$(s3api head-object --bucket "$b" --key mp.bin --query ETag --output text)
+expect_contains "uploaded in three parts" "$etag" "-3"
+out=$(RANGED_DEBUG=1 "$ITEST_BIN/ranged_fetch" "$b" mp.bin 2000000 3 2>"$work/mp.log")
+expect_eq "multipart: outcome" ok "$(field outcome "$out")"
+expect_eq "multipart: digest" "$(sha256sum <"$work/mp.bin" | cut -d' ' -f1)" "$(field sha256 "$out")"
+# 5242880-byte parts in three ranges each, the last part (1514240) in one
+expect_contains "ranges inside the 5 MiB parts" "$(cat "$work/mp.log")" \
+    "parts of 5242880 bytes, read as ranges of 1747627 inside them"
+out=$("$ITEST_BIN/ranged_fetch" "$b" mp.bin 8388608 2)
+expect_eq "multipart, ranges larger than a part: digest" \
+    "$(sha256sum <"$work/mp.bin" | cut -d' ' -f1)" "$(field sha256 "$out")"
 
 # --- ingest reads large objects in ranges
 ib=$(unique_bucket ranged-ingest)

@@ -7,6 +7,7 @@
  * lets a test rewrite the object in the middle of a ranged download.
  * Endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, AWS_REGION; the size is asked for with a HEAD.
+ * RANGED_DEBUG=1 turns on debug logging (the range plan goes to stderr).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "aw/codec.h"
 #include "aw/hash.h"
 #include "aw/http.h"
+#include "aw/log.h"
 
 typedef struct sink {
     aw_hash *h;
@@ -47,6 +49,8 @@ int main(int argc, char **argv) {
                                         "unavailable"};
     aw_s3 *s3;
     char err[512];
+    if (getenv("RANGED_DEBUG"))
+        aw_log_threshold = AW_LOG_DEBUG;
     sink s = {.command = argc == 6 ? argv[5] : NULL};
     if (aw_http_global_init() != AW_OK || aw_s3_new_from_env(&s3, err, sizeof err) != AW_OK ||
         aw_hash_new(false, &s.h) != AW_OK) {

@@ -61,6 +61,17 @@ int main(void) {
            "http://h/mlb/caf%C3%A9/%E6%95%B0");
     url_is("http://h", true, "mlb", "k", "3/L4+kq=", "http://h/mlb/k?versionId=3%2FL4%2Bkq%3D");
     url_is("http://h", true, "mlb", "k", "", "http://h/mlb/k");
+    /* SigV4 as curl sends it signs the query as written: names in order */
+    char qb[256];
+    ASSERT_INT_EQ(aw_s3_url("http://h", true, "mlb", "k", "v1", "partNumber=1", qb, sizeof qb),
+                  AW_OK);
+    ASSERT_STR_EQ(qb, "http://h/mlb/k?partNumber=1&versionId=v1");
+    ASSERT_INT_EQ(aw_s3_url("http://h", true, "mlb", "k", NULL, "partNumber=1", qb, sizeof qb),
+                  AW_OK);
+    ASSERT_STR_EQ(qb, "http://h/mlb/k?partNumber=1");
+    ASSERT_INT_EQ(aw_s3_url("http://h", true, "mlb", "k", "v1", "x-id=GetObject", qb, sizeof qb),
+                  AW_OK);
+    ASSERT_STR_EQ(qb, "http://h/mlb/k?versionId=v1&x-id=GetObject");
     /* '..' and '.' segments go out as they are; the server must not fold them
      * (curl is told PATH_AS_IS) */
     url_is("http://h", true, "mlb", "a/../b/./c", NULL, "http://h/mlb/a/../b/./c");
