@@ -89,21 +89,31 @@ if [[ ${GRAPH:-0} == 1 ]]; then
             awk '{v+=$2; o+=$5; d+=$8; c+=$11; s+=$14; l+=$17; n++}
                  END {if (n) printf "per batch of %d avg: versions %.1f, observations %.1f, deletes %.1f, checks %.1f, sidecars %.1f, lineage %.1f ms", '"$N"'/n, v/n, o/n, d/n, c/n, s/n, l/n}'
     }
-    graph_run() { # database label
+    graph_run() { # database label description run
         local uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$1"
-        build/artifact-watch migrate --pg "$uri" >/dev/null
+        build/artifact-watch migrate --pg "$uri" --log-level warn >/dev/null
         AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= build/artifact-watch ingest --pg "$uri" \
-            --topic "$topic" --group "bench-$2-$ts" --store "bench-$2-$ts" --drain \
+            --topic "$topic" --group "bench-$2-$ts-$4" --store "bench-$2-$ts-$4" --drain \
             --s3-endpoint "http://127.0.0.1:$port" --fetch-concurrency "$C" --log-level debug \
             2>"$work/$2.log"
         r=$(rate "$work/$2.log")
-        printf '%-52s %10s   %s\n' "ingest, nginx, $3" "$r" "$(steps "$work/$2.log")"
+        printf '%-52s %10s   %s\n' "ingest, nginx, $3 (run $4)" "$r" "$(steps "$work/$2.log")"
     }
-    echo "== GRAPH=1: the same events into an empty database and into the lineage bench's graph"
-    graph_run "$empty" empty "empty database"
-    r_empty=$r
-    graph_run aw_bench_lineage graph "1M versions, 2M edges"
+    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+    echo "== GRAPH=1: the same events into an empty database and into the lineage bench's graph,"
+    echo "   three runs each, alternating (this VM's speed drifts), medians compared"
+    empties=() graphs=()
+    for i in 1 2 3; do
+        graph_run "$empty" empty "empty database" "$i"
+        empties+=("$r")
+        graph_run aw_bench_lineage graph "1M versions, 2M edges" "$i"
+        graphs+=("$r")
+    done
+    r_empty=$(median "${empties[@]}")
+    r=$(median "${graphs[@]}")
+    echo "medians: empty $r_empty, graph $r objects/s"
     echo "ratio graph/empty: $(python3 -c "print('%.2f' % ($r / $r_empty))") (target >= 0.90)"
+    psql -X -q -d aw_bench_lineage -c "DELETE FROM aw.object_versions WHERE store LIKE 'bench-graph-$ts-%'"
     if [[ ${EXPLAIN:-0} == 1 ]]; then
         # auto_explain for the two databases (the cluster's superuser, over
         # the unix socket), two batches each, the second one's plans printed
