@@ -89,7 +89,8 @@ int fetch_plan(ingest *in, batch *b) {
         b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
                                 .version_id = ev->version_id,
                                 .if_match = pin_etag ? ev->etag : NULL,
-                                .size_hint = ev->size, .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
+                                .size_hint = ev->size, .on_start = sink_start,
+                                .on_body = sink_body, .ud = &j->s};
     }
     return AW_OK;
 }

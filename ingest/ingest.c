@@ -92,6 +92,7 @@ static bool idle_paused(void *arg, long ms) {
     if (ingest_stop)
         return false; /* stopping during an outage: the batch is replayed later */
     kafka_set_paused(in, true);
+    in->held = false; /* a keepalive's pause is the outage's now: resumed when it ends */
     kafka_idle(in, ms);
     return !ingest_stop;
 }

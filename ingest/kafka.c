@@ -59,8 +59,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else if (re) {
             AW_ERROR(LOG, "assign: %s", rd_kafka_err2str(re));
         }
+        /* librdkafka keeps a partition's pause across a revoke and a new
+         * assignment: say what it is now, or one given back after an
+         * outage would stay paused for good */
         if (in->paused)
             rd_kafka_pause_partitions(rk, list);
+        else
+            rd_kafka_resume_partitions(rk, list);
         AW_INFO(LOG, "assigned %d partition(s) of %s", list->cnt,
                 list->cnt ? list->elems[0].topic : "-");
     } else {

@@ -6,7 +6,9 @@
 #    indexed once the database is itself again;
 #  - a rebalance while the partitions are paused (the S3 server is down): a
 #    partition taken away and given back resumes from its committed offset,
-#    so nothing it held is skipped.
+#    so nothing it held is skipped (also when the outage began during a long
+#    fetch's keepalive pause and the partition comes back after the batch:
+#    librdkafka keeps a partition's pause across revoke and assign).
 source "$(dirname "$0")/lib.sh"
 require_stack
 STACK=$REPO/scripts/stack
@@ -23,6 +25,12 @@ restore() {
         -c "GRANT INSERT ON aw.observations TO CURRENT_USER" >/dev/null 2>&1 || true
 }
 cleanup() {
+    local st=$?
+    if ((st != 0)) && [[ -f $work/rebalance.log ]]; then # what ingest saw, for the record
+        echo "--- the rebalance ingest's log (last 150 lines), then the other member's" >&2
+        grep -v "rdkafka" "$work/rebalance.log" | tail -n 150 >&2
+        cat "$work/join.log" >&2 2>/dev/null
+    fi
     [[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null
     restore
     "$STACK" up s3 >/dev/null 2>&1 || true
