@@ -122,8 +122,8 @@ static void *feeder(void *arg) {
 
 /* Where the ranges fall: every unit (a part of a multipart upload, else the
  * whole object) is cut into `per` ranges of `sub` bytes (the last of a unit
- * shorter), so no range straddles two parts and none exceeds the range
- * size. */
+ * shorter): range-size ranges of an object, equal ranges of at most
+ * range-size inside each part, so no range straddles two parts. */
 typedef struct plan {
     int64_t size, unit, per, sub, nranges;
 } plan;
@@ -131,7 +131,7 @@ typedef struct plan {
 static plan plan_ranges(int64_t size, int64_t part_size, int64_t range_size) {
     plan p = {.size = size, .unit = part_size > 0 ? part_size : size};
     p.per = (p.unit + range_size - 1) / range_size;
-    p.sub = (p.unit + p.per - 1) / p.per;
+    p.sub = part_size > 0 ? (p.unit + p.per - 1) / p.per : range_size;
     int64_t units = (size + p.unit - 1) / p.unit, last = size - (units - 1) * p.unit;
     p.nranges = (units - 1) * p.per + (last + p.sub - 1) / p.sub;
     return p;
