@@ -26,7 +26,6 @@ build/bench/bench_events "$topic" "$bucket" big- 1 $((SIZE_MIB * 1048576))
 start_nginx
 say_sha_ni
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # This machine's speed drifts from minute to minute (a shared VM), so each
 # measurement is paired with an openssl run right before it and the ratio of
 # each pair is kept; the medians of PAIRS pairs are reported.

@@ -99,7 +99,6 @@ if [[ ${GRAPH:-0} == 1 ]]; then
         r=$(rate "$work/$2.log")
         printf '%-52s %10s   %s\n' "ingest, nginx, $3 (run $4)" "$r" "$(steps "$work/$2.log")"
     }
-    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
     echo "== GRAPH=1: the same events into an empty database and into the lineage bench's graph,"
     echo "   three runs each, alternating (this VM's speed drifts), medians compared"
     empties=() graphs=()

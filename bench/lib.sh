@@ -54,6 +54,9 @@ EOF2
     "$NGINX" -c "$work/$name.conf" -p "$work" -e "$work/$name-error.log"
 }
 
+# median VALUES...: the middle one (the lower middle of an even count)
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 
 # put_objects BUCKET PREFIX COUNT SIZE: COUNT random objects PREFIX0..PREFIX<COUNT-1>

@@ -71,7 +71,8 @@ for i in 1 2 3; do
     big "from nginx" AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY=
 done
 for label in "from versitygw" "from nginx"; do
-    echo "median ratio, $label: $(tr ' ' '\n' <<<"${ratios_of[$label]}" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    # shellcheck disable=SC2086 # the ratios, one word each
+    echo "median ratio, $label: $(median ${ratios_of[$label]})"
 done
 echo "target: scrub >= 0.80 of openssl's single-core SHA-256 rate, or of the transport's own rate where that is lower"
 say_sha_ni

@@ -182,10 +182,10 @@ int aw_hash_update(aw_hash *h, const void *data, size_t len) {
     /* a buffer larger than the ring (a whole byte range, from a caller
      * already off the receive path) is hashed here: copying it through the
      * ring would only add a copy, the caller waiting on the ring anyway */
-    if (len >= (size_t)NSLOTS * SLOT_BYTES && h->ring && !ring_drain(h->ring))
+    bool here = len >= (size_t)NSLOTS * SLOT_BYTES;
+    if (here && h->ring && !ring_drain(h->ring))
         return AW_ETLS;
-    if (len >= (size_t)NSLOTS * SLOT_BYTES ||
-        (!h->ring && (h->fed <= ASYNC_AFTER || !ring_start(h))))
+    if (here || (!h->ring && (h->fed <= ASYNC_AFTER || !ring_start(h))))
         return digest(h, data, len) ? AW_OK : AW_ETLS;
     ring *g = h->ring;
     const unsigned char *p = data;

@@ -34,7 +34,7 @@ int aw_membuf_put(void *ud, const void *data, size_t len) {
     if (b->len + len > b->max)
         return AW_EPARSE;
     if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
+        size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + len)
             cap *= 2;
         char *np = realloc(b->p, cap);

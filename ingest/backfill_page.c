@@ -266,12 +266,13 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
     for (size_t i = 0; i < nj && rc == AW_OK; i++) {
         job *j = &jobs[i];
         rc = aw_hash_new(bf->cfg->verify_md5, &j->s.hash);
-        j->s.keep = aw_indexer_keep_bytes(bf->ix, j->l->key);
+        j->s.kept.max = aw_indexer_keep_bytes(bf->ix, j->l->key);
         /* the listed bytes, not whatever the key holds by now */
         reqs[i] = (aw_fetch){.bucket = bf->bucket, .key = j->l->key,
                              .version_id = j->l->version_id,
                              .if_match = j->l->version_id ? NULL : j->l->etag,
-                             .size_hint = j->l->size, .on_start = sink_start, .on_body = sink_body, .ud = &j->s};
+                             .size_hint = j->l->size, .on_start = sink_start,
+                             .on_body = sink_body, .ud = &j->s};
     }
     if (rc == AW_OK)
         rc = fetch_paced(bf, reqs, nj);
@@ -302,8 +303,8 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
                 .last_modified = iso_ok(l->last_modified) ? l->last_modified : NULL,
                 .event_name = "Listing", .listed = true, .kind = AW_OBS_CREATED,
                 .state = AW_OBS_PRESENT, .size = j->s.bytes, .has_sha256 = true,
-                .has_md5 = bf->cfg->verify_md5, .has_body = j->s.keep > 0,
-                .body_cut = j->s.cut, .body = j->s.body, .body_len = j->s.blen};
+                .has_md5 = bf->cfg->verify_md5, .has_body = j->s.kept.max > 0,
+                .body_cut = j->s.cut, .body = j->s.kept.p, .body_len = j->s.kept.len};
             memcpy(obs[*nobs - 1].sha256, j->sha256, 32);
             memcpy(obs[*nobs - 1].md5, j->md5, 16);
             bf->c.bytes += j->s.bytes;
@@ -452,7 +453,7 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
         snprintf(errstr, errn, "out of memory");
     for (size_t i = 0; i < nj; i++) {
         aw_hash_destroy(jobs[i].s.hash);
-        free(jobs[i].s.body);
+        free(jobs[i].s.kept.p);
     }
     aw_pg_result_free(missing);
     free(obs);

@@ -21,9 +21,8 @@ void batch_clear(batch *b) {
         rd_kafka_message_destroy(b->msgs[i].m);
     }
     for (size_t i = 0; i < b->njobs; i++) {
-        free(b->jobs[i].s.body);
-        b->jobs[i].s.body = NULL;
-        b->jobs[i].s.bcap = 0;
+        free(b->jobs[i].s.kept.p);
+        b->jobs[i].s.kept = (aw_membuf){0};
     }
     b->nmsgs = 0;
     b->njobs = 0;
@@ -103,7 +102,7 @@ int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
             b->jobs_cap = cap;
         }
         size_t keep = aw_indexer_keep_bytes(in->w.ix, ev->key);
-        b->jobs[b->njobs++] = (job){.msg = b->nmsgs - 1, .ev = e, .s.keep = keep};
+        b->jobs[b->njobs++] = (job){.msg = b->nmsgs - 1, .ev = e, .s.kept.max = keep};
         x->njobs++;
         b->sc_bytes += ev->size >= 0 && (uint64_t)ev->size < keep ? (size_t)ev->size : keep;
         b->obj_bytes += ev->size > 0 ? (uint64_t)ev->size : 0;
@@ -211,10 +210,10 @@ int batch_observe(ingest *in, batch *b) {
                 memcpy(o->md5, j->md5, 16);
                 o->has_sha256 = true;
                 o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
-                if (j->s.keep) {
+                if (j->s.kept.max) {
                     o->has_body = true;
-                    o->body = j->s.body;
-                    o->body_len = j->s.blen;
+                    o->body = j->s.kept.p;
+                    o->body_len = j->s.kept.len;
                     o->body_cut = j->s.cut;
                 }
             } else if (r->outcome == AW_FETCH_PRECONDITION) {

@@ -16,7 +16,7 @@
 int sink_start(void *ud) {
     body_sink *sk = ud;
     sk->bytes = 0;
-    sk->blen = 0;
+    sk->kept.len = 0;
     sk->cut = false;
     return aw_hash_reset(sk->hash);
 }
@@ -24,23 +24,12 @@ int sink_start(void *ud) {
 int sink_body(void *ud, const void *data, size_t len) {
     body_sink *sk = ud;
     sk->bytes += (int64_t)len;
-    if (sk->keep && !sk->cut) {
-        if (sk->blen + len > sk->keep) {
+    if (sk->kept.max && !sk->cut) {
+        int rc = aw_membuf_put(&sk->kept, data, len);
+        if (rc == AW_EPARSE)
             sk->cut = true; /* hashed to the end, but not kept */
-        } else {
-            if (sk->blen + len > sk->bcap) {
-                size_t cap = sk->bcap ? sk->bcap : 4096;
-                while (cap < sk->blen + len)
-                    cap *= 2;
-                char *nb = realloc(sk->body, cap);
-                if (!nb)
-                    return AW_ENOMEM;
-                sk->body = nb;
-                sk->bcap = cap;
-            }
-            memcpy(sk->body + sk->blen, data, len);
-            sk->blen += len;
-        }
+        else if (rc != AW_OK)
+            return rc;
     }
     return aw_hash_update(sk->hash, data, len);
 }

@@ -11,14 +11,13 @@
 #include <stdint.h>
 
 #include "aw/hash.h"
+#include "aw/http.h"
 
 typedef struct body_sink {
     aw_hash *hash;
     int64_t bytes;          /* received in the current attempt */
-    size_t keep;            /* leading bytes wanted; 0: none */
-    char *body;
-    size_t blen, bcap;
-    bool cut;               /* the object was longer than keep */
+    aw_membuf kept;         /* the leading bytes; kept.max: how many are wanted (0: none) */
+    bool cut;               /* the object was longer than kept.max */
 } body_sink;
 
 /* aw_fetch's on_start and on_body, with a body_sink as ud: a retry starts

@@ -332,6 +332,25 @@ static int topic_send(topic_out *t, const aw_pg_result *r, int from, json_t *arr
     return AW_OK;
 }
 
+/* POSTs arr to Alertmanager; a non-2xx answer is an error with its words. */
+static int post_alerts(const char *url, const json_t *arr, long timeout_ms, char *err,
+                       size_t n) {
+    char *body = json_dumps(arr, JSON_COMPACT);
+    if (!body)
+        return AW_ENOMEM;
+    char reply[512];
+    long status = 0;
+    int rc = aw_http_post_json(url, body, timeout_ms, &status, reply, sizeof reply, err, n);
+    free(body);
+    if (rc == AW_OK && (status < 200 || status > 299)) {
+        char safe[512];
+        aw_escape_text(reply, strlen(reply), safe, sizeof safe);
+        snprintf(err, n, "POST %.300s: HTTP %ld: %.300s", url, status, safe);
+        rc = AW_EHTTP;
+    }
+    return rc;
+}
+
 /* Sends what is open, and what resolved in the last 15 minutes. */
 static int push_once(aw_pg *pg, const aw_config *cfg, topic_out *t, int64_t resend_s, char *err,
                      size_t n) {
@@ -375,30 +394,11 @@ static int push_once(aw_pg *pg, const aw_config *cfg, topic_out *t, int64_t rese
             rc = AW_ENOMEM;
             break;
         }
-        if (t->rk && (rc = topic_send(t, r, from, arr, err, n)) != AW_OK) {
-            json_decref(arr);
-            break;
-        }
-        char *body = *cfg->alertmanager_url ? json_dumps(arr, JSON_COMPACT) : NULL;
+        if (t->rk)
+            rc = topic_send(t, r, from, arr, err, n);
+        if (rc == AW_OK && *cfg->alertmanager_url)
+            rc = post_alerts(url, arr, cfg->fetch_timeout_ms, err, n);
         json_decref(arr);
-        if (!*cfg->alertmanager_url)
-            goto next;
-        if (!body) {
-            rc = AW_ENOMEM;
-            break;
-        }
-        char reply[512];
-        long status = 0;
-        rc = aw_http_post_json(url, body, cfg->fetch_timeout_ms, &status, reply, sizeof reply,
-                               err, n);
-        free(body);
-        if (rc == AW_OK && (status < 200 || status > 299)) {
-            char safe[512];
-            aw_escape_text(reply, strlen(reply), safe, sizeof safe);
-            snprintf(err, n, "POST %.300s: HTTP %ld: %.300s", url, status, safe);
-            rc = AW_EHTTP;
-        }
-    next:
         if (rows == 0)
             break;
     }
