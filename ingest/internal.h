@@ -202,6 +202,8 @@ void writer_submit(writer *w, batch *b);
 /* Waits up to ms for the handed batch; true when it is finished (its
  * result in *rc, and *was_outage tells whether the database was away). */
 bool writer_wait(writer *w, long ms, int *rc, bool *was_outage);
+/* True once the handed batch is finished (writer_wait then returns at once). */
+bool writer_done(writer *w);
 /* True while the writer retries an unreachable database. */
 bool writer_in_outage(writer *w);
 /* Makes a writer that is retrying give up (the batch is replayed later). */

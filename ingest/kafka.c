@@ -298,7 +298,7 @@ bool kafka_all_at_end(const ingest *in) {
 
 int kafka_collect(ingest *in) {
     batch *b = in->cur;
-    int64_t first = 0;
+    int64_t first = 0, quiet_since = 0;
     const size_t max_bytes = 32u << 20;
     /* objects that take a while to fetch anyway: waiting out batch.ms for
      * more would only leave the fetch idle */
@@ -311,12 +311,19 @@ int kafka_collect(ingest *in) {
             if (left <= 0)
                 break;
             wait = left < 100 ? (long)left : 100;
+        } else if (in->pending) {
+            /* nothing collected yet: look at the write every few ms, so a
+             * written batch's offsets are stored as soon as it is done */
+            wait = 5;
+            if (!quiet_since)
+                quiet_since = aw_now_ms();
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, (int)wait);
         rd_kafka_poll(in->dlq, 0);
         if (!m) {
             /* a quiet moment: let a written batch get its offsets stored */
-            if ((in->pending && !b->nmsgs) ||
+            if ((in->pending && !b->nmsgs &&
+                 (writer_done(&in->w) || aw_now_ms() - quiet_since >= 100)) ||
                 (kafka_all_at_end(in) && (b->nmsgs || in->cfg->drain)))
                 break;
             continue;

@@ -131,6 +131,13 @@ bool writer_wait(writer *w, long ms, int *rc, bool *was_outage) {
     return done;
 }
 
+bool writer_done(writer *w) {
+    pthread_mutex_lock(&w->mu);
+    bool d = w->done;
+    pthread_mutex_unlock(&w->mu);
+    return d;
+}
+
 bool writer_in_outage(writer *w) {
     pthread_mutex_lock(&w->mu);
     bool o = w->outage;
