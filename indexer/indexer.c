@@ -56,6 +56,9 @@ static const char *const create_temp_sql =
     " n int, ordinal int, kind text, child_bucket text, child_key text, parent_uri text,"
     " parent_bucket text, parent_key text, declared_sha256 text) ON COMMIT DELETE ROWS";
 
+/* A version's rows in the batch are merged into one: its best state wins
+ * (present, superseded, vanished, tombstone). No aggregate is ordered, so
+ * the planner may group the batch by hashing instead of sorting it. */
 static const char *const upsert_versions_sql =
     "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id,"
     "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state,"
@@ -63,8 +66,8 @@ static const char *const upsert_versions_sql =
     " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key),"
     "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag),"
     "  max(content_type), min(event_time),"
-    "  (array_agg(state ORDER BY CASE state WHEN 'present' THEN 0 WHEN 'superseded' THEN 1"
-    "   WHEN 'vanished' THEN 2 ELSE 3 END))[1],"
+    "  (ARRAY['present', 'superseded', 'vanished', 'tombstone'])[1 + min(CASE state"
+    "   WHEN 'present' THEN 0 WHEN 'superseded' THEN 1 WHEN 'vanished' THEN 2 ELSE 3 END)],"
     "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone'),"
     "  max(last_modified), max(reason)"
     " FROM aw_batch GROUP BY store, bucket, key, version_ref"
