@@ -59,43 +59,43 @@ static const char *const create_temp_sql =
 /* A version's rows in the batch are merged into one: its best state wins
  * (present, superseded, vanished, tombstone). No aggregate is ordered, so
  * the planner may group the batch by hashing instead of sorting it. */
-static const char *const upsert_versions_sql =
-    "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id,"
-    "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state,"
-    "  deleted, deleted_at, last_modified, reason)"
-    " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key),"
-    "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag),"
-    "  max(content_type), min(event_time),"
-    "  (ARRAY['present', 'superseded', 'vanished', 'tombstone'])[1 + min(CASE state"
-    "   WHEN 'present' THEN 0 WHEN 'superseded' THEN 1 WHEN 'vanished' THEN 2 ELSE 3 END)],"
-    "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone'),"
-    "  max(last_modified), max(reason)"
-    " FROM aw_batch GROUP BY store, bucket, key, version_ref"
-    " ON CONFLICT (store, bucket, key, version_ref) DO UPDATE SET"
-    "  version_id = COALESCE(v.version_id, excluded.version_id),"
-    "  sequencer = COALESCE(v.sequencer, excluded.sequencer),"
-    "  seq_key = COALESCE(v.seq_key, excluded.seq_key),"
-    "  size = COALESCE(excluded.size, v.size),"
-    "  sha256 = COALESCE(excluded.sha256, v.sha256),"
-    "  md5 = COALESCE(excluded.md5, v.md5),"
-    "  etag = COALESCE(v.etag, excluded.etag),"
-    "  content_type = COALESCE(excluded.content_type, v.content_type),"
-    "  event_time = LEAST(v.event_time, excluded.event_time),"
-    "  state = CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"
-    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"
-    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END,"
-    "  deleted = v.deleted OR excluded.deleted,"
-    "  deleted_at = COALESCE(v.deleted_at, excluded.deleted_at),"
-    "  last_modified = COALESCE(excluded.last_modified, v.last_modified),"
-    "  reason = COALESCE(v.reason, excluded.reason),"
-    "  indexed_at = now()"
-    " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type) IS DISTINCT FROM"
-    "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256),"
-    "   COALESCE(excluded.md5, v.md5),"
-    "   CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"
-    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"
-    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END,"
-    "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type))";
+#define UPSERT_VERSIONS_SQL                                                    \
+    "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id," \
+    "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state," \
+    "  deleted, deleted_at, last_modified, reason)"                            \
+    " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key)," \
+    "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag)," \
+    "  max(content_type), min(event_time),"                                    \
+    "  (ARRAY['present', 'superseded', 'vanished', 'tombstone'])[1 + min(CASE state" \
+    "   WHEN 'present' THEN 0 WHEN 'superseded' THEN 1 WHEN 'vanished' THEN 2 ELSE 3 END)]," \
+    "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone')," \
+    "  max(last_modified), max(reason)"                                        \
+    " FROM aw_batch GROUP BY store, bucket, key, version_ref"                  \
+    " ON CONFLICT (store, bucket, key, version_ref) DO UPDATE SET"             \
+    "  version_id = COALESCE(v.version_id, excluded.version_id),"              \
+    "  sequencer = COALESCE(v.sequencer, excluded.sequencer),"                 \
+    "  seq_key = COALESCE(v.seq_key, excluded.seq_key),"                       \
+    "  size = COALESCE(excluded.size, v.size),"                                \
+    "  sha256 = COALESCE(excluded.sha256, v.sha256),"                          \
+    "  md5 = COALESCE(excluded.md5, v.md5),"                                   \
+    "  etag = COALESCE(v.etag, excluded.etag),"                                \
+    "  content_type = COALESCE(excluded.content_type, v.content_type),"        \
+    "  event_time = LEAST(v.event_time, excluded.event_time),"                 \
+    "  state = CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'" \
+    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"      \
+    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END," \
+    "  deleted = v.deleted OR excluded.deleted,"                               \
+    "  deleted_at = COALESCE(v.deleted_at, excluded.deleted_at),"              \
+    "  last_modified = COALESCE(excluded.last_modified, v.last_modified),"     \
+    "  reason = COALESCE(v.reason, excluded.reason),"                          \
+    "  indexed_at = now()"                                                     \
+    " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type) IS DISTINCT FROM" \
+    "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256)," \
+    "   COALESCE(excluded.md5, v.md5),"                                        \
+    "   CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"       \
+    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"      \
+    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END," \
+    "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type))"
 
 /* The version is looked up with a scalar subquery on the unique key: one
  * index probe per row whatever the planner's statistics say (the batch
@@ -104,14 +104,20 @@ static const char *const upsert_versions_sql =
     "(SELECT v.id FROM aw.object_versions v WHERE v.store = b.store AND"       \
     " v.bucket = b.bucket AND v.key = b.key AND v.version_ref = b.version_ref)"
 
-static const char *const insert_observations_sql =
-    "INSERT INTO aw.observations (object_version_id, kind, event_name, event_source,"
+/* The versions and their observations in one statement: a version the
+ * upsert inserted or changed comes back from it with its id; only one it
+ * left alone (a replay) is looked up again. */
+static const char *const write_versions_sql =
+    "WITH up AS (" UPSERT_VERSIONS_SQL
+    " RETURNING v.id, v.store, v.bucket, v.key, v.version_ref)"
+    " INSERT INTO aw.observations (object_version_id, kind, event_name, event_source,"
     "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, kafka_timestamp,"
     "  record_index, source)"
-    " SELECT " VERSION_ID_OF_B ", b.kind, b.event_name, b.event_source, b.sequencer,"
-    "  b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset, COALESCE(b.kafka_timestamp, -1),"
-    "  b.record_index, b.source"
-    " FROM aw_batch b"
+    " SELECT COALESCE(u.id, " VERSION_ID_OF_B "), b.kind, b.event_name, b.event_source,"
+    "  b.sequencer, b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset,"
+    "  COALESCE(b.kafka_timestamp, -1), b.record_index, b.source"
+    " FROM aw_batch b LEFT JOIN up u ON u.store = b.store AND u.bucket = b.bucket AND"
+    "  u.key = b.key AND u.version_ref = b.version_ref"
     " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, record_index)"
     " DO NOTHING";
 
@@ -460,10 +466,9 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     /* delete propagation always runs: a create older than a delete indexed
      * in an earlier batch must be marked deleted when it arrives */
     const char *steps[] = {listed ? adopt_listed_sql : adopt_by_event_sql,
-                           listed ? order_listed_sql : NULL, upsert_versions_sql,
+                           listed ? order_listed_sql : NULL, write_versions_sql,
                            listed ? listed_last_modified_sql : NULL,
-                           listed ? reconcile_deletes_sql : NULL,
-                           insert_observations_sql, propagate_deletes_sql,
+                           listed ? reconcile_deletes_sql : NULL, propagate_deletes_sql,
                            md5s ? insert_checks_sql : NULL,
                            nsc ? insert_sidecars_sql : NULL,
                            nsc ? upsert_runs_sql : NULL,
@@ -489,11 +494,11 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
         }
         ms[i + 1] = aw_now_ms();
     }
-    AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions %lld ms, observations %lld ms, "
+    AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions and observations %lld ms, "
                         "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
              n, nsc, (long long)(ms[5] - ms[0]), (long long)(ms[6] - ms[5]),
-             (long long)(ms[7] - ms[6]), (long long)(ms[8] - ms[7]),
-             (long long)(ms[12] - ms[8]), (long long)(ms[14] - ms[12]));
+             (long long)(ms[7] - ms[6]), (long long)(ms[11] - ms[7]),
+             (long long)(ms[13] - ms[11]));
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
         return failed(ix);
     return AW_OK;
