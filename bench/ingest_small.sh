@@ -13,11 +13,12 @@
 # ingest runs write into a database made for the run (aw_bench_small), so the
 # numbers do not depend on what earlier runs left in the dev database.
 #
-# GRAPH=1 adds two more nginx runs, each into a database of its own: one
-# empty, one holding the lineage bench's graph (1,000,000 versions, 2,000,000
-# edges with their sidecars and declarations; bench/lineage_query.sh makes
-# it), so per-batch work that grows with the tables shows; the indexer's
-# per-step times of both runs are printed beside the rates. GRAPH=1 EXPLAIN=1
+# GRAPH=1 adds nginx runs into two databases of their own: one empty, one
+# holding the lineage bench's graph (1,000,000 versions, 2,000,000 edges with
+# their sidecars and declarations; bench/lineage_query.sh makes it), so
+# per-batch work that grows with the tables shows: a warm-up run into each
+# (not counted), then three alternating runs each, medians compared; the
+# indexer's per-step times are printed beside the rates. GRAPH=1 EXPLAIN=1
 # then ingests two more batches into each of the two databases with
 # auto_explain on (ANALYZE, BUFFERS, nested statements) and prints the plans
 # of the second batch's statements.
@@ -49,14 +50,23 @@ rate() { sed -n 's/.*(\([0-9]*\) events\/s.*/\1/p' "$1" | tail -n 1; }
 
 echo "== $N objects of 4 KiB, fetch concurrency $C"
 raw_s3=$(build/bench/bench_fetch "$bucket" obj- "$N" "$C")
+# CPU time of each process taking part in the nginx runs, for the account
+# printed at the end
+nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")")
+ng0=$(cpu_ticks "$nginx_worker")
 raw_static=$(AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= \
-    build/bench/bench_fetch "$bucket" obj- "$N" "$C")
+    /usr/bin/time -f '%U %S' -o "$work/cpu-raw" build/bench/bench_fetch "$bucket" obj- "$N" "$C")
+kafka_pid=$(cat "$AW_STACK_DIR/kafka/kafka.pid")
+pg_idle=$(pg_backends)
+ng1=$(cpu_ticks "$nginx_worker") pg1=$(pg_cpu_ticks) kf1=$(cpu_ticks "$kafka_pid")
 # the static run first: it measures the pipeline, on a machine not yet busy
 # with vacuuming the other run's rows
-AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= /usr/bin/time -f '%M' -o "$work/rss-static" \
+AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= /usr/bin/time -f '%M %U %S' -o "$work/rss-static" \
     build/artifact-watch ingest --pg "$run_uri" --topic "$topic" --group "bench-static-$ts" \
     --store "bench-static-$ts" --s3-endpoint "http://127.0.0.1:$port" --drain \
     --fetch-concurrency "$C" 2>"$work/static.log"
+pg_settle "$pg_idle"
+ng2=$(cpu_ticks "$nginx_worker") pg2=$(pg_cpu_ticks) kf2=$(cpu_ticks "$kafka_pid")
 /usr/bin/time -f '%M' -o "$work/rss-vgw" build/artifact-watch ingest --pg "$run_uri" --topic "$topic" \
     --group "bench-vgw-$ts" --store "bench-vgw-$ts" --drain --fetch-concurrency "$C" \
     2>"$work/vgw.log"
@@ -71,8 +81,25 @@ printf '%-52s %10s\n' "versitygw GET+SHA-256 alone (bench_fetch)" "$raw_vgw_rate
 printf '%-52s %10s\n' "nginx GET+SHA-256 alone (bench_fetch)" "$(field "$raw_static" objects_per_s)"
 printf '%-52s %10s   (%s indexed, peak RSS %s MiB)\n' "ingest end to end, versitygw" "$e2e_vgw" \
     "$indexed_vgw" "$(($(cat "$work/rss-vgw") / 1024))"
+read -r rss_static u_static s_static <"$work/rss-static"
 printf '%-52s %10s   (%s indexed, peak RSS %s MiB)\n' "ingest end to end, nginx static" "$e2e_static" \
-    "$indexed_static" "$(($(cat "$work/rss-static") / 1024))"
+    "$indexed_static" "$((rss_static / 1024))"
+# microseconds of CPU (user + system) per object, from /usr/bin/time's
+# seconds or /proc's clock ticks; with every core busy, the cores allow
+# cores x 1e6 / (their sum) objects a second
+us() { python3 -c "print('%.0f' % (($1) * 1e6 / $N))"; }
+tick=$(getconf CLK_TCK)
+read -r u_raw s_raw <"$work/cpu-raw"
+account() { # label fetch-us nginx-us pg-us kafka-us
+    printf '  %-40s %6s %6s %11s %6s   %6s\n' "$1" "$2" "$3" "$4" "$5" \
+        "$(python3 -c "print('%.0f' % ($(nproc) * 1e6 / ($2 + $3 + ${4/-/0} + ${5/-/0})))")"
+}
+echo "CPU per object, µs, and the most objects/s the $(nproc) cores allow at that cost:"
+printf '  %-40s %6s %6s %11s %6s   %6s\n' "" fetch nginx PostgreSQL Kafka "limit"
+account "nginx GET+SHA-256 alone (bench_fetch)" "$(us "$u_raw + $s_raw")" \
+    "$(us "($ng1 - $ng0) / $tick")" - -
+account "ingest end to end, nginx (its process)" "$(us "$u_static + $s_static")" \
+    "$(us "($ng2 - $ng1) / $tick")" "$(us "($pg2 - $pg1) / $tick")" "$(us "($kf2 - $kf1) / $tick")"
 ratio=$(python3 -c "print('%.2f' % ($e2e_vgw / $raw_vgw_rate))")
 echo "ratio ingest/versitygw-alone: $ratio (target >= 0.70); static ingest target >= 10000/s"
 [[ $indexed_vgw == "$N" && $indexed_static == "$N" ]] || {
@@ -85,9 +112,9 @@ if [[ ${GRAPH:-0} == 1 ]]; then
     psql -X -q -c "DROP DATABASE IF EXISTS $empty" -c "CREATE DATABASE $empty"
     # the indexer's per-step times (its debug line), averaged over the run
     steps() {
-        grep -o 'versions [0-9]* ms, observations [0-9]* ms, deletes [0-9]* ms, checks [0-9]* ms, sidecars [0-9]* ms, lineage [0-9]* ms' "$1" |
-            awk '{v+=$2; o+=$5; d+=$8; c+=$11; s+=$14; l+=$17; n++}
-                 END {if (n) printf "per batch of %d avg: versions %.1f, observations %.1f, deletes %.1f, checks %.1f, sidecars %.1f, lineage %.1f ms", '"$N"'/n, v/n, o/n, d/n, c/n, s/n, l/n}'
+        grep -o 'versions and observations [0-9]* ms, deletes [0-9]* ms, checks [0-9]* ms, sidecars [0-9]* ms, lineage [0-9]* ms' "$1" |
+            awk '{v+=$4; d+=$7; c+=$10; s+=$13; l+=$16; n++}
+                 END {if (n) printf "per batch of %d avg: versions+observations %.1f, deletes %.1f, checks %.1f, sidecars %.1f, lineage %.1f ms", '"$N"'/n, v/n, d/n, c/n, s/n, l/n}'
     }
     graph_run() { # database label description run
         local uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$1"
@@ -100,7 +127,11 @@ if [[ ${GRAPH:-0} == 1 ]]; then
         printf '%-52s %10s   %s\n' "ingest, nginx, $3 (run $4)" "$r" "$(steps "$work/$2.log")"
     }
     echo "== GRAPH=1: the same events into an empty database and into the lineage bench's graph,"
-    echo "   three runs each, alternating (this VM's speed drifts), medians compared"
+    echo "   three runs each, alternating (this VM's speed drifts), medians compared; first one"
+    echo "   run into each, not counted, so neither is read from disk (after a restart the"
+    echo "   graph's 2 GB are not in the page cache; the first run then measures the disk)"
+    graph_run "$empty" empty "empty database" warm-up
+    graph_run aw_bench_lineage graph "1M versions, 2M edges" warm-up
     empties=() graphs=()
     for i in 1 2 3; do
         graph_run "$empty" empty "empty database" "$i"

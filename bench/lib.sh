@@ -81,3 +81,33 @@ say_sha_ni() {
 
 # openssl's single-core SHA-256 rate now, in MB/s.
 openssl_now() { openssl speed -evp sha256 -seconds 2 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); printf "%.1f", v / 1000}'; }
+
+# CPU time in clock ticks, user + system: cpu_ticks PID... for running
+# processes; pg_cpu_ticks for the whole PostgreSQL cluster of the stack (its
+# processes now, plus the children that have exited, which the postmaster
+# has collected: a client's backend ends with its connection).
+cpu_ticks() {
+    local p t=0 u s
+    for p in "$@"; do
+        read -r u s < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null) || continue
+        t=$((t + u + s))
+    done
+    echo "$t"
+}
+pg_cpu_ticks() {
+    local pm t
+    pm=$(head -n 1 "$AW_STACK_DIR/pg/data/postmaster.pid")
+    t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+    echo $((t + $(cpu_ticks $(pgrep -P "$pm"))))
+}
+# pg_backends: how many processes the postmaster has now. A client's backend
+# exits a moment after the client: pg_settle N waits (up to 2 s) until no
+# more than N are left, so pg_cpu_ticks counts the backend that just ended.
+pg_backends() { pgrep -c -P "$(head -n 1 "$AW_STACK_DIR/pg/data/postmaster.pid")"; }
+pg_settle() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        (($(pg_backends) <= $1)) && return
+        sleep 0.01
+    done
+}
