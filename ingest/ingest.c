@@ -179,8 +179,9 @@ static int process_batch(ingest *in) {
     if (rc != AW_OK)
         return rc;
     kafka_release(in);
-    AW_DEBUG(LOG, "batch of %zu message(s): fetch %lld ms, waited %lld ms for the previous "
-                  "batch's write", b->nmsgs, (long long)(t1 - t0), (long long)(aw_now_ms() - t1));
+    AW_DEBUG(LOG, "batch of %zu message(s): collected in %lld ms, fetch %lld ms, waited %lld ms "
+                  "for the previous batch's write", b->nmsgs, (long long)(t0 - b->first_ms),
+             (long long)(t1 - t0), (long long)(aw_now_ms() - t1));
     writer_submit(&in->w, b);
     in->pending = b;
     in->cur = b == &in->batches[0] ? &in->batches[1] : &in->batches[0];

@@ -63,6 +63,7 @@ typedef struct batch {
     size_t njobs, jobs_cap, reqs_cap;
     size_t sc_bytes;        /* sidecar bytes its jobs may keep, at most */
     uint64_t obj_bytes;     /* the sizes its events declare */
+    int64_t first_ms;       /* when its first message came */
     aw_hash **hashes;       /* pool, reused batch after batch */
     size_t nhashes;
     aw_observation *obs;

@@ -349,7 +349,7 @@ int kafka_collect(ingest *in) {
         if (ps)
             ps->eof = false;
         if (!b->nmsgs)
-            first = aw_now_ms();
+            first = b->first_ms = aw_now_ms();
         if (!in->first_msg_ms)
             in->first_msg_ms = aw_now_ms();
         int rc = batch_add(in, b, m);
