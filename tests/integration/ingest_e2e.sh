@@ -13,7 +13,10 @@
 #  - kill -9 in the middle of a run, then a restart: every object indexed
 #    exactly once, none missing;
 #  - events out of order: a write older than a delete that was indexed in an
-#    earlier batch is marked deleted; a newer write is not.
+#    earlier batch is marked deleted; a newer write is not;
+#  - one version announced twice in one message, fetched with two outcomes
+#    (its ETag no longer matches, then it does): one row, present, with the
+#    bytes' digest, and both observations.
 source "$(dirname "$0")/lib.sh"
 require_stack
 
@@ -150,4 +153,23 @@ ingest "order-$run_id" --drain
 expect_eq "versions of k.bin by sequencer: state|deleted" \
     "0055AED6DCD90281A0|vanished|t,0055AED6DCD90281B0|tombstone|t,0055AED6DCD90281C0|vanished|f" \
     "$(sql -c "SELECT string_agg(sequencer || '|' || state || '|' || CASE WHEN deleted THEN 't' ELSE 'f' END, ',' ORDER BY sequencer) FROM aw.object_versions WHERE bucket = '$obucket'")"
+
+# --- one version, two records in one message: the first pins an ETag the
+# object does not have (412: superseded), the second its real one (present);
+# the batch's rows of a version merge into one row and the best state wins
+dbucket=$(unique_bucket dup)
+s3api create-bucket --bucket "$dbucket" >/dev/null
+head -c 5000 /dev/urandom >"$work/dup"
+etag=$(s3api put-object --bucket "$dbucket" --key d.bin --body "$work/dup" --query ETag \
+    --output text | tr -d '"')
+record() { # etag
+    printf '{"eventVersion":"2.1","eventSource":"aws:s3","eventTime":"2026-01-01T00:00:00Z","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"%s"},"object":{"key":"d.bin","size":5000,"eTag":"%s","sequencer":"0055AED6DCD9028200"}}}' \
+        "$dbucket" "$1"
+}
+printf '{"Records":[%s,%s]}' "$(record 0123456789abcdef0123456789abcdef)" "$(record "$etag")" |
+    "$ITEST_BIN/kafka_tool" produce "$AW_KAFKA_TOPIC"
+ingest "dup-$run_id" --drain
+expect_eq "a version superseded and present in one batch: state|sha256|observations" \
+    "present|$(sha256sum "$work/dup" | cut -d' ' -f1)|2" \
+    "$(sql -c "SELECT v.state || '|' || encode(v.sha256, 'hex') || '|' || (SELECT count(*) FROM aw.observations o WHERE o.object_version_id = v.id) FROM aw.object_versions v WHERE v.bucket = '$dbucket' AND v.sequencer = '0055AED6DCD9028200'")"
 done_ok
