@@ -43,7 +43,7 @@ build/bench/bench_events "$topic" "$bucket" obj- "$N" 4096
 start_nginx
 run_db=aw_bench_small
 psql -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $run_db" -c "CREATE DATABASE $run_db"
-run_uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$run_db"
+run_uri=$(db_uri "$run_db")
 build/artifact-watch migrate --pg "$run_uri" --log-level warn >/dev/null
 
 rate() { sed -n 's/.*(\([0-9]*\) events\/s.*/\1/p' "$1" | tail -n 1; }
@@ -119,7 +119,8 @@ if [[ ${GRAPH:-0} == 1 ]]; then
                  END {if (n) printf "per batch of %d avg: versions+observations %.1f, deletes %.1f, checks %.1f, sidecars %.1f, lineage %.1f ms", '"$N"'/n, v/n, d/n, c/n, s/n, l/n}'
     }
     graph_run() { # database label description run
-        local uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$1"
+        local uri
+        uri=$(db_uri "$1")
         build/artifact-watch migrate --pg "$uri" --log-level warn >/dev/null
         AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= build/artifact-watch ingest --pg "$uri" \
             --topic "$topic" --group "bench-$2-$ts-$4" --store "bench-$2-$ts-$4" --drain \
@@ -162,7 +163,7 @@ if [[ ${GRAPH:-0} == 1 ]]; then
                 -c "ALTER DATABASE $db SET auto_explain.log_nested_statements = on"
             from=$(($(wc -l <"$AW_STACK_DIR/pg/postgres.log") + 1))
             AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= build/artifact-watch ingest \
-                --pg "postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" --topic "$etopic" \
+                --pg "$(db_uri "$db")" --topic "$etopic" \
                 --group "bench-explain-$db-$ts" --store "bench-explain-$ts" --drain \
                 --s3-endpoint "http://127.0.0.1:$port" --log-level error
             su_psql -d "$db" -c "ALTER DATABASE $db RESET ALL"

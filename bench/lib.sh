@@ -60,6 +60,9 @@ EOF2
 # median VALUES...: the middle one (the lower middle of an even count)
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# db_uri NAME: the URI of the stack's database NAME
+db_uri() { echo "postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$1"; }
+
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 
 # put_objects BUCKET PREFIX COUNT SIZE: COUNT random objects PREFIX0..PREFIX<COUNT-1>

@@ -25,7 +25,7 @@ N=${N:-1000000}
 SECS=${SECS:-20}
 DB=aw_bench_lineage
 pgbin=${AW_PG_BINDIR:-$(dirname "$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)")}
-uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$DB"
+uri=$(db_uri "$DB")
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
 if [[ ${BENCH_REBUILD:-0} == 1 ]]; then psql -X -q -c "DROP DATABASE IF EXISTS $DB"; fi

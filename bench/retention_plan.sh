@@ -20,7 +20,7 @@ N=${N:-1000000}
 A=${A:-2000}
 C=${C:-16}
 DB=aw_bench_retention
-uri="postgresql://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$DB"
+uri=$(db_uri "$DB")
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
 if [[ ${BENCH_REBUILD:-0} == 1 ]]; then psql -X -q -c "DROP DATABASE IF EXISTS $DB"; fi

@@ -70,3 +70,15 @@ int aw_kafka_user_props(const aw_config *cfg, rd_kafka_conf_t *conf, const char 
     }
     return AW_OK;
 }
+
+rd_kafka_conf_t *aw_kafka_producer_conf(const aw_config *cfg, const char *cmd, const char *who) {
+    rd_kafka_conf_t *conf = aw_kafka_conf(cfg, cmd, who);
+    if (conf && (aw_kafka_set(conf, cmd, who, "acks", "all") != AW_OK ||
+                 aw_kafka_set(conf, cmd, who, "linger.ms", "5") != AW_OK ||
+                 aw_kafka_set(conf, cmd, who, "message.timeout.ms", "30000") != AW_OK ||
+                 aw_kafka_user_props(cfg, conf, cmd, who, true) != AW_OK)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}

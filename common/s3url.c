@@ -9,6 +9,18 @@
 #include "aw/util.h"
 #include "http_internal.h"
 
+/* Appends the separator and text as given (the separator is '&' after it). */
+static int put_param(char *buf, size_t cap, size_t *pos, char *sep, const char *text) {
+    size_t l = strlen(text);
+    if (*pos + l + 2 > cap)
+        return AW_EINVAL;
+    buf[(*pos)++] = *sep;
+    memcpy(buf + *pos, text, l + 1);
+    *pos += l;
+    *sep = '&';
+    return AW_OK;
+}
+
 int aw_s3_url(const char *ep, bool path_style, const char *bucket, const char *key,
               const char *version_id, const char *query, char *buf, size_t cap) {
     size_t pos = 0;
@@ -45,38 +57,17 @@ int aw_s3_url(const char *ep, bool path_style, const char *bucket, const char *k
         return AW_EINVAL;
 query:;
     char sep = '?';
+    bool has_vid = version_id && *version_id, has_query = query && *query;
     /* SigV4 signs the query as sent (curl does not sort it): parameters
      * that sort before versionId (partNumber) go first */
-    bool first = query && *query && strcmp(query, "versionId") < 0 && version_id && *version_id;
-    if (first) {
-        size_t ql = strlen(query);
-        if (pos + ql + 2 > cap)
-            return AW_EINVAL;
-        buf[pos++] = '?';
-        memcpy(buf + pos, query, ql + 1);
-        pos += ql;
-        sep = '&';
-        query = NULL;
-    }
-    if (version_id && *version_id) {
-        static const char q[] = "versionId=";
-        if (pos + sizeof q + 1 >= cap)
-            return AW_EINVAL;
-        buf[pos++] = sep;
-        memcpy(buf + pos, q, sizeof q);
-        pos += sizeof q - 1;
-        if (aw_uriencode(version_id, strlen(version_id), false, buf, cap, &pos) != AW_OK)
-            return AW_EINVAL;
-        sep = '&';
-    }
-    if (query && *query) {
-        size_t ql = strlen(query);
-        if (pos + ql + 2 > cap)
-            return AW_EINVAL;
-        buf[pos++] = sep;
-        memcpy(buf + pos, query, ql + 1);
-        pos += ql;
-    }
+    bool query_first = has_query && strcmp(query, "versionId") < 0;
+    if (query_first && put_param(buf, cap, &pos, &sep, query) != AW_OK)
+        return AW_EINVAL;
+    if (has_vid && (put_param(buf, cap, &pos, &sep, "versionId=") != AW_OK ||
+                    aw_uriencode(version_id, strlen(version_id), false, buf, cap, &pos) != AW_OK))
+        return AW_EINVAL;
+    if (has_query && !query_first && put_param(buf, cap, &pos, &sep, query) != AW_OK)
+        return AW_EINVAL;
     return AW_OK;
 }
 

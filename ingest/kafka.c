@@ -131,39 +131,29 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     return 0; /* librdkafka frees the text */
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, const char *who) {
-    return aw_kafka_set(conf, "ingest", who, k, v);
-}
-
-static rd_kafka_conf_t *base_conf(ingest *in, const char *who) {
-    rd_kafka_conf_t *conf = aw_kafka_conf(in->cfg, "ingest", who);
-    if (conf)
-        rd_kafka_conf_set_opaque(conf, in);
-    return conf;
-}
-
-static int apply_user_props(ingest *in, rd_kafka_conf_t *conf, const char *who, bool producer) {
-    return aw_kafka_user_props(in->cfg, conf, "ingest", who, producer);
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v) {
+    return aw_kafka_set(conf, "ingest", "consumer", k, v);
 }
 
 int kafka_open(ingest *in) {
     char err[512];
-    rd_kafka_conf_t *conf = base_conf(in, "consumer");
+    rd_kafka_conf_t *conf = aw_kafka_conf(in->cfg, "ingest", "consumer");
     if (!conf)
         return AW_ECONFIG;
+    rd_kafka_conf_set_opaque(conf, in);
     /* Offsets are stored by hand once a batch is in PostgreSQL and committed
      * in the background; the prefetch queue is bounded so memory is too. */
-    if (conf_set(conf, "group.id", in->cfg->kafka_group, "consumer") ||
-        conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", "consumer") ||
-        conf_set(conf, "enable.auto.offset.store", "false", "consumer") ||
-        conf_set(conf, "enable.auto.commit", "true", "consumer") ||
-        conf_set(conf, "auto.commit.interval.ms", "1000", "consumer") ||
-        conf_set(conf, "auto.offset.reset", "earliest", "consumer") ||
-        conf_set(conf, "enable.partition.eof", "true", "consumer") ||
-        conf_set(conf, "queued.max.messages.kbytes", "8192", "consumer") ||
+    if (conf_set(conf, "group.id", in->cfg->kafka_group) ||
+        conf_set(conf, "partition.assignment.strategy", "cooperative-sticky") ||
+        conf_set(conf, "enable.auto.offset.store", "false") ||
+        conf_set(conf, "enable.auto.commit", "true") ||
+        conf_set(conf, "auto.commit.interval.ms", "1000") ||
+        conf_set(conf, "auto.offset.reset", "earliest") ||
+        conf_set(conf, "enable.partition.eof", "true") ||
+        conf_set(conf, "queued.max.messages.kbytes", "8192") ||
         (*in->cfg->metrics_addr &&
-         conf_set(conf, "statistics.interval.ms", "5000", "consumer")) ||
-        apply_user_props(in, conf, "consumer", false)) {
+         conf_set(conf, "statistics.interval.ms", "5000")) ||
+        aw_kafka_user_props(in->cfg, conf, "ingest", "consumer", false)) {
         rd_kafka_conf_destroy(conf);
         return AW_ECONFIG;
     }
@@ -178,16 +168,10 @@ int kafka_open(ingest *in) {
     }
     rd_kafka_poll_set_consumer(in->rk);
 
-    conf = base_conf(in, "dead-letter producer");
+    conf = aw_kafka_producer_conf(in->cfg, "ingest", "dead-letter producer");
     if (!conf)
         return AW_ECONFIG;
-    if (conf_set(conf, "acks", "all", "dead-letter producer") ||
-        conf_set(conf, "linger.ms", "5", "dead-letter producer") ||
-        conf_set(conf, "message.timeout.ms", "30000", "dead-letter producer") ||
-        apply_user_props(in, conf, "dead-letter producer", true)) {
-        rd_kafka_conf_destroy(conf);
-        return AW_ECONFIG;
-    }
+    rd_kafka_conf_set_opaque(conf, in);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     in->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!in->dlq) {
@@ -298,7 +282,7 @@ bool kafka_all_at_end(const ingest *in) {
 
 int kafka_collect(ingest *in) {
     batch *b = in->cur;
-    int64_t first = 0, quiet_since = 0;
+    int64_t quiet_since = 0;
     const size_t max_bytes = 32u << 20;
     /* objects that take a while to fetch anyway: waiting out batch.ms for
      * more would only leave the fetch idle */
@@ -307,7 +291,7 @@ int kafka_collect(ingest *in) {
            b->sc_bytes < (size_t)in->cfg->batch_sidecar_bytes && b->obj_bytes < max_obj_bytes) {
         long wait = 100;
         if (b->nmsgs) {
-            int64_t left = first + in->cfg->batch_ms - aw_now_ms();
+            int64_t left = b->first_ms + in->cfg->batch_ms - aw_now_ms();
             if (left <= 0)
                 break;
             wait = left < 100 ? (long)left : 100;
@@ -349,7 +333,7 @@ int kafka_collect(ingest *in) {
         if (ps)
             ps->eof = false;
         if (!b->nmsgs)
-            first = b->first_ms = aw_now_ms();
+            b->first_ms = aw_now_ms();
         if (!in->first_msg_ms)
             in->first_msg_ms = aw_now_ms();
         int rc = batch_add(in, b, m);

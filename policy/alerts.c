@@ -272,17 +272,9 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static int topic_open(const aw_config *cfg, topic_out *t) {
-    const char *who = "alerts producer";
-    rd_kafka_conf_t *conf = aw_kafka_conf(cfg, "alerts", who);
+    rd_kafka_conf_t *conf = aw_kafka_producer_conf(cfg, "alerts", "alerts producer");
     if (!conf)
         return AW_ECONFIG;
-    if (aw_kafka_set(conf, "alerts", who, "acks", "all") ||
-        aw_kafka_set(conf, "alerts", who, "linger.ms", "5") ||
-        aw_kafka_set(conf, "alerts", who, "message.timeout.ms", "30000") ||
-        aw_kafka_user_props(cfg, conf, "alerts", who, true)) {
-        rd_kafka_conf_destroy(conf);
-        return AW_ECONFIG;
-    }
     rd_kafka_conf_set_opaque(conf, t);
     rd_kafka_conf_set_dr_msg_cb(conf, delivered);
     char err[512];
@@ -306,16 +298,14 @@ static int topic_send(topic_out *t, const aw_pg_result *r, int from, json_t *arr
         const char *id = S(V(r, from + (int)k, A_ID));
         if (!doc)
             return AW_ENOMEM;
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            t->rk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_KEY(id, strlen(id)),
-            RD_KAFKA_V_VALUE(doc, strlen(doc)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_producev(t->rk, RD_KAFKA_V_TOPIC(t->topic),
+                                      RD_KAFKA_V_KEY(id, strlen(id)),
+                                      RD_KAFKA_V_VALUE(doc, strlen(doc)),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(t->rk, 100); /* the same alert again once the queue has room */
         free(doc);
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(t->rk, 100);
-            k--; /* the same alert again once the queue has room */
-            continue;
-        }
         if (e) {
             snprintf(err, n, "Kafka topic %s: %s", t->topic, rd_kafka_err2str(e));
             return AW_EKAFKA;

@@ -27,4 +27,9 @@ rd_kafka_conf_t *aw_kafka_conf(const aw_config *cfg, const char *cmd, const char
 int aw_kafka_user_props(const aw_config *cfg, rd_kafka_conf_t *conf, const char *cmd,
                         const char *who, bool producer);
 
+/* aw_kafka_conf for a producer whose messages count once the broker has
+ * them: acks=all, a 5 ms linger, 30 s to deliver, then the user's
+ * properties. NULL (with the reason printed) when a value is refused. */
+rd_kafka_conf_t *aw_kafka_producer_conf(const aw_config *cfg, const char *cmd, const char *who);
+
 #endif
