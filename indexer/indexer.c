@@ -411,16 +411,44 @@ static int abandon(aw_indexer *ix, int rc) {
     return rc;
 }
 
+static int connect_once(aw_indexer *ix, char *errstr, size_t errn) {
+    if (ix->pg)
+        return AW_OK;
+    int rc = aw_pg_connect(ix->conninfo, &ix->pg, errstr, errn);
+    if (rc != AW_OK)
+        return rc == AW_ENOMEM ? rc : AW_EUNAVAILABLE;
+    ix->temp_ready = false;
+    return AW_OK;
+}
+
+int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errn) {
+    int rc = connect_once(ix, errstr, errn);
+    if (rc != AW_OK)
+        return rc;
+    if (!ix->temp_ready) {
+        if (aw_pg_exec_script(ix->pg, create_temp_sql, errstr, errn) != AW_OK)
+            return failed(ix);
+        ix->temp_ready = true;
+    }
+    const char *const steps[] = {
+        adopt_by_event_sql, write_versions_sql, propagate_deletes_sql, insert_checks_sql,
+        insert_sidecars_sql, upsert_runs_sql, insert_commits_sql, insert_decls_sql,
+        refresh_sql, integrity_sql};
+    if (aw_pg_exec_script(ix->pg, "BEGIN", errstr, errn) != AW_OK)
+        return failed(ix);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (aw_pg_query(ix->pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
+            return failed(ix);
+    return aw_pg_exec_script(ix->pg, "ROLLBACK", errstr, errn) == AW_OK ? AW_OK : failed(ix);
+}
+
 int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
                      size_t errn) {
     if (n == 0)
         return AW_OK;
-    if (!ix->pg) {
-        int rc = aw_pg_connect(ix->conninfo, &ix->pg, errstr, errn);
-        if (rc != AW_OK)
-            return rc == AW_ENOMEM ? rc : AW_EUNAVAILABLE;
-        ix->temp_ready = false;
-    }
+    int crc = connect_once(ix, errstr, errn);
+    if (crc != AW_OK)
+        return crc;
     ix->rows.len = ix->scs.len = ix->decls.len = 0;
     ix->batch_decls = 0;
     aw_pg *pg = ix->pg;

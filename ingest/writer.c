@@ -74,6 +74,15 @@ static bool outage_wait(void *arg, long ms) {
 
 static void *writer_main(void *arg) {
     writer *w = arg;
+    /* while the consumer joins its group: the first batch then finds the
+     * connection open and the server ready for its statements */
+    char why[512] = "out of memory";
+    int64_t t0 = aw_now_ms();
+    if (aw_indexer_prepare(w->ix, why, sizeof why) != AW_OK)
+        AW_WARN(LOG, "PostgreSQL not ready at start (%s); the first batch will try again", why);
+    else
+        AW_DEBUG(LOG, "PostgreSQL ready for the first batch in %lld ms",
+                 (long long)(aw_now_ms() - t0));
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->job && !w->quit)

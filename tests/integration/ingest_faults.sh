@@ -60,6 +60,8 @@ upload_n "${b1}b" 5
 start_ingest "faults-$run_id" "$work/pg.log"
 wait_for "ingest to report PostgreSQL unavailable" 30 'grep -q "PostgreSQL unavailable" "$work/pg.log"' 
 expect_contains "ingest log while PostgreSQL is down" "$(cat "$work/pg.log")" "batch kept, partitions paused"
+expect_contains "ingest log while PostgreSQL is down" "$(cat "$work/pg.log")" \
+    "PostgreSQL not ready at start"
 kill -0 "$pid" || fail "ingest exited while PostgreSQL was down"
 "$STACK" up pg >/dev/null 2>&1
 wait_for "the 5 objects indexed after PostgreSQL returned" 60 '[[ $(rows "${b1}b") == 5 ]]' 
@@ -74,9 +76,18 @@ wait "$pid" || rc=$?
 pid=
 expect_eq "exit status after SIGTERM" 0 "$rc"
 expect_contains "ingest log at SIGTERM" "$(cat "$work/pg.log")" "stopping: in-flight batch finished"
-# committed: the same group has nothing left to do
-"$AW_BIN" ingest --group "faults-$run_id" --drain >"$work/after.log" 2>&1
+# committed: the same group has nothing left to do; the writer still
+# connects and runs its statements once at start, and that writes nothing
+counts() {
+    sql -At -c "SELECT (SELECT count(*) FROM aw.object_versions), (SELECT count(*) FROM aw.observations),
+                       (SELECT count(*) FROM aw.artifacts), (SELECT count(*) FROM aw.edges),
+                       (SELECT max(indexed_at) FROM aw.object_versions)"
+}
+before=$(counts)
+"$AW_BIN" ingest --group "faults-$run_id" --drain --log-level debug >"$work/after.log" 2>&1
 expect_contains "a drain after SIGTERM" "$(cat "$work/after.log")" "indexed 0 event(s)"
+expect_contains "a drain after SIGTERM" "$(cat "$work/after.log")" "PostgreSQL ready for the first batch"
+expect_eq "rows after a drain with nothing to do" "$before" "$(counts)"
 
 # --- the S3 server goes away and comes back
 b2=$(unique_bucket s3down)

@@ -104,4 +104,14 @@ size_t aw_indexer_keep_bytes(const aw_indexer *ix, const char *key);
 int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
                      size_t errstr_size) AW_WUR;
 
+/*
+ * Connects, creates the batch tables and runs every statement of an event
+ * batch once on them while they are empty, then rolls back: the server loads
+ * the catalog entries, compiles the lineage functions and plans the
+ * statements now, so the first batch written later does not wait for that.
+ * Nothing is written. Returns like aw_indexer_write; on failure the next
+ * write connects again.
+ */
+int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errstr_size) AW_WUR;
+
 #endif
