@@ -20,7 +20,7 @@
 typedef struct command {
     const char *name;
     unsigned mask;              /* its settings: AW_CMD_* */
-    int (*run)(aw_config *cfg); /* NULL: not built yet */
+    int (*run)(aw_config *cfg);
     const char *args;           /* positional arguments, for the usage line */
     size_t min_args, max_args;
     const char *summary;
@@ -59,7 +59,7 @@ static void usage(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'artifact-watch <command> --help' for the options of a command.\n"
                  "Exit status: 0 success, 1 runtime failure, 2 usage or configuration "
-                 "error (and commands not built yet).\n");
+                 "error.\n");
 }
 
 int main(int argc, char **argv) {
@@ -107,11 +107,6 @@ int main(int argc, char **argv) {
         aw_config_dump(stdout, &cfg, cmd->mask);
         aw_config_free(&cfg);
         return 0;
-    }
-    if (!cmd->run) {
-        fprintf(stderr, "artifact-watch %s: not built yet in this version\n", cmd->name);
-        aw_config_free(&cfg);
-        return 2;
     }
     if (cfg.nargs < cmd->min_args || cfg.nargs > cmd->max_args) {
         if (cmd->max_args == 0)

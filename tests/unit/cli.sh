@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command line without services: every command has --help that lists its
-# options, unknown commands and commands not built yet exit 2 and say so.
+# options, and unknown commands exit 2 and say so.
 set -euo pipefail
 AW_BIN=${AW_BIN:?}
 checks=0
