@@ -108,7 +108,16 @@ int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t n) {
     aw_pg *pg = calloc(1, sizeof *pg);
     if (!pg)
         return AW_ENOMEM;
-    pg->conn = PQconnectdb(conninfo ? conninfo : "");
+    /* A server that never answers (a dropped route, a firewall that drops)
+     * would hold the connect for the kernel's TCP timeout, minutes, and a
+     * shutdown with it. Unless the conninfo or PGCONNECT_TIMEOUT says
+     * otherwise, give up after 10 s: the conninfo comes later in the list,
+     * so its own connect_timeout wins; a NULL value lets libpq read the
+     * variable. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10",
+                          conninfo ? conninfo : "", NULL};
+    pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn) {
         free(pg);
         return AW_ENOMEM;

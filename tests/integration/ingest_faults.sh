@@ -4,6 +4,7 @@
 #    offsets stored), and resumes by itself when PostgreSQL is back;
 #  - the S3 server stops: the same, nothing is dead-lettered meanwhile;
 #  - SIGTERM drains (finishes, commits, exits 0); a second signal exits at once;
+#  - a database that never answers is given up on after connect_timeout;
 #  - --verify-md5: bytes that rotted on the server's disk under an unchanged
 #    single-part ETag are recorded as a failed etag_md5 check.
 source "$(dirname "$0")/lib.sh"
@@ -137,6 +138,37 @@ expect_eq "exit status after one SIGTERM with a fetch that never ends" 0 "$rc"
 expect_contains "ingest log after the grace period" "$(cat "$work/grace.log")" "abandoned and will be replayed"
 "$AW_BIN" ingest --group "twosig-$run_id" --drain --log-level warn
 expect_eq "objects of the interrupted batch indexed by the next run" 2 "$(rows "$b3")"
+
+# --- a PostgreSQL that never answers (its listen queue full: SYNs dropped, as
+# behind a firewall that drops): connects give up after connect_timeout, 10 s
+# unless the URI or PGCONNECT_TIMEOUT says otherwise, and SIGTERM is not held
+# for the kernel's TCP timeout. No topic with events, so no batch is in hand.
+python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)
+port=s.getsockname()[1]; fill=[socket.socket() for _ in range(4)]
+for c in fill: c.setblocking(False); c.connect_ex(("127.0.0.1",port))
+print(port, flush=True); time.sleep(120)' >"$work/silent.port" &
+hole=$!
+wait_for "the silent database to listen" 10 "[[ -s $work/silent.port ]]"
+silent_pg() { # log timeout-seconds env...: ingest against it until it gives up connecting
+    local log=$1 within=$2
+    shift 2
+    env "$@" AW_OPENLINEAGE_TOPIC= "$AW_BIN" ingest --topic "aw.faults.silent.$run_id" \
+        --group "silent-$run_id" >"$log" 2>&1 &
+    pid=$!
+    wait_for "ingest to give up on the silent database ($log)" "$within" \
+        "grep -q 'PostgreSQL not ready at start.*timeout expired' '$log'"
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    pid=
+    expect_eq "exit status after SIGTERM, silent database ($log)" 0 "$rc"
+}
+silent=postgresql://aw@127.0.0.1:$(cat "$work/silent.port")/aw
+silent_pg "$work/silent-default.log" 25 AW_PG_URI="$silent"
+silent_pg "$work/silent-uri.log" 6 AW_PG_URI="$silent?connect_timeout=2"
+silent_pg "$work/silent-env.log" 6 AW_PG_URI="$silent" PGCONNECT_TIMEOUT=2
+kill "$hole" 2>/dev/null || true
 
 # --- bit rot under an unchanged ETag, caught by --verify-md5
 b4=$(unique_bucket md5)

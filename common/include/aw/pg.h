@@ -16,8 +16,10 @@
 typedef struct aw_pg aw_pg;
 typedef struct aw_pg_result aw_pg_result;
 
-/* Connects with a conninfo string or URI ("" uses PG* variables). On failure
- * *out is NULL and errstr holds libpq's message. */
+/* Connects with a conninfo string or URI ("" uses PG* variables); a server
+ * that does not answer is given up on after connect_timeout (10 s unless the
+ * conninfo or PGCONNECT_TIMEOUT sets it). On failure *out is NULL and errstr
+ * holds libpq's message. */
 int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t errstr_size) AW_WUR;
 
 /* Closes the connection; NULL is ignored. */
