@@ -108,14 +108,20 @@ int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t n) {
     aw_pg *pg = calloc(1, sizeof *pg);
     if (!pg)
         return AW_ENOMEM;
-    /* A server that never answers (a dropped route, a firewall that drops)
-     * would hold the connect for the kernel's TCP timeout, minutes, and a
-     * shutdown with it. Unless the conninfo or PGCONNECT_TIMEOUT says
-     * otherwise, give up after 10 s: the conninfo comes later in the list,
-     * so its own connect_timeout wins; a NULL value lets libpq read the
-     * variable. */
-    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10",
+    /* A server that stops answering (a dropped route, a failover that took
+     * its address along, a firewall that drops) would hold a connect, or a
+     * query whose bytes are never acknowledged, for the kernel's TCP
+     * timeouts: minutes to hours, and a shutdown with them. Unless the
+     * conninfo says otherwise: a connect gives up after 10 s (or
+     * PGCONNECT_TIMEOUT), data unacknowledged for 30 s or an idle
+     * connection that misses three keepalives 10 s apart (after 30 s of
+     * silence) breaks the connection, and the caller reconnects. The
+     * conninfo comes later in the list, so its own settings win; a NULL
+     * value lets libpq read the variable. */
+    static const char *const keys[] = {"connect_timeout", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "dbname", NULL};
+    const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", "30", "10", "3", "30000",
                           conninfo ? conninfo : "", NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn) {

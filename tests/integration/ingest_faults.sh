@@ -21,14 +21,6 @@ cleanup() {
 trap cleanup EXIT
 sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
-upload_n() { # bucket n: n small objects, waits until their events are in Kafka
-    local b=$1 n=$2
-    s3api create-bucket --bucket "$b" >/dev/null
-    mkdir -p "$work/$b"
-    for i in $(seq 1 "$n"); do echo "$b object $i" >"$work/$b/o$i.txt"; done
-    aws s3 cp --recursive --only-show-errors "$work/$b" "s3://$b/"
-    "$ITEST_BIN/kafka_events" --bucket "$b" --min "$n" --timeout 60 >/dev/null
-}
 # Starts ingest (group twosig-$run_id) against an endpoint that accepts
 # connections and never answers, and waits until it is fetching; sets $pid
 # and $hole (the endpoint's pid).

@@ -38,14 +38,6 @@ cleanup() {
 }
 trap cleanup EXIT
 rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
-dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -cF "$1" || true; }
-upload_n() { # bucket n
-    s3api create-bucket --bucket "$1" >/dev/null
-    mkdir -p "$work/$1"
-    for i in $(seq 1 "$2"); do echo "$1 object $i" >"$work/$1/o$i.txt"; done
-    aws s3 cp --recursive --only-show-errors "$work/$1" "s3://$1/"
-    "$ITEST_BIN/kafka_events" --bucket "$1" --min "$2" --timeout 60 >/dev/null
-}
 group=outages-$run_id
 "$AW_BIN" ingest --group "$group" --drain --log-level error
 

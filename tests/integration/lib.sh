@@ -55,3 +55,15 @@ unique_bucket() { printf '%s-%s-%s' "$1" "$(date +%s)" "$RANDOM"; }
 
 s3() { aws s3 "$@" --only-show-errors; }
 s3api() { aws s3api "$@"; }
+
+# upload_n BUCKET N: creates the bucket, uploads N small objects (staged under
+# $work) and waits until their N events are in Kafka
+upload_n() {
+    s3api create-bucket --bucket "$1" >/dev/null
+    mkdir -p "$work/$1"
+    for i in $(seq 1 "$2"); do echo "$1 object $i" >"$work/$1/o$i.txt"; done
+    aws s3 cp --recursive --only-show-errors "$work/$1" "s3://$1/"
+    "$ITEST_BIN/kafka_events" --bucket "$1" --min "$2" --timeout 60 >/dev/null
+}
+# dead_letters TEXT: how many records of the dead-letter topic mention TEXT
+dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -cF "$1" || true; }

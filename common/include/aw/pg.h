@@ -16,10 +16,12 @@
 typedef struct aw_pg aw_pg;
 typedef struct aw_pg_result aw_pg_result;
 
-/* Connects with a conninfo string or URI ("" uses PG* variables); a server
- * that does not answer is given up on after connect_timeout (10 s unless the
- * conninfo or PGCONNECT_TIMEOUT sets it). On failure *out is NULL and errstr
- * holds libpq's message. */
+/* Connects with a conninfo string or URI ("" uses PG* variables). Unless the
+ * conninfo sets them: connect_timeout 10 s (or PGCONNECT_TIMEOUT), TCP
+ * keepalives after 30 s idle, and tcp_user_timeout 30 s, so a server that
+ * stops answering breaks the connection instead of holding it for the
+ * kernel's timeouts. On failure *out is NULL and errstr holds libpq's
+ * message. */
 int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t errstr_size) AW_WUR;
 
 /* Closes the connection; NULL is ignored. */
