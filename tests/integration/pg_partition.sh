@@ -16,6 +16,10 @@ if [[ $(id -u) != 0 ]] || ! iptables -L INPUT -n >/dev/null 2>&1; then
     exit 77
 fi
 
+# rules left by a run that was killed before its cleanup (they carry this comment)
+iptables -S INPUT | grep -e '--comment aw-pg-partition' | sed 's/^-A /-D /' |
+    while read -r r; do eval "iptables $r" || true; done
+
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 rules=()
@@ -46,8 +50,8 @@ wait_for "the first 3 objects indexed" 60 '[[ $(rows "$b1") == 3 ]]'
 ports=$(ss -tnpH state established "( dport = :$pg_port )" |
     sed -n "s/.*127\.0\.0\.1:\([0-9]*\) *127\.0\.0\.1:$pg_port .*pid=$pid,.*/\1/p")
 expect_eq "ingest's connections to PostgreSQL" 1 "$(wc -w <<<"$ports")"
-for r in "-i lo -p tcp --sport $ports --dport $pg_port -j DROP" \
-    "-i lo -p tcp --sport $pg_port --dport $ports -j DROP"; do
+for r in "-i lo -p tcp --sport $ports --dport $pg_port -m comment --comment aw-pg-partition -j DROP" \
+    "-i lo -p tcp --sport $pg_port --dport $ports -m comment --comment aw-pg-partition -j DROP"; do
     # shellcheck disable=SC2086
     iptables -I INPUT $r
     rules+=("$r")
