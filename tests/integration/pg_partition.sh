@@ -17,7 +17,7 @@ if [[ $(id -u) != 0 ]] || ! iptables -L INPUT -n >/dev/null 2>&1; then
 fi
 
 # rules left by a run that was killed before its cleanup (they carry this comment)
-iptables -S INPUT | grep -e '--comment aw-pg-partition' | sed 's/^-A /-D /' |
+iptables -S INPUT | { grep -e '--comment aw-pg-partition' || true; } | sed 's/^-A /-D /' |
     while read -r r; do eval "iptables $r" || true; done
 
 run_id=$(date +%s)-$RANDOM
