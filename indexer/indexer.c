@@ -411,6 +411,25 @@ static int abandon(aw_indexer *ix, int rc) {
     return rc;
 }
 
+/* The statements of a batch in the order they run; NULL where the batch has
+ * nothing for one (the listing steps of an event batch, the sidecar steps of a
+ * batch without sidecars). */
+enum { NSTEPS = 13 };
+static void batch_steps(const char *steps[NSTEPS], bool listed, bool md5s, bool sidecars,
+                        bool decls) {
+    const char *all[NSTEPS] = {listed ? adopt_listed_sql : adopt_by_event_sql,
+                               listed ? order_listed_sql : NULL, write_versions_sql,
+                               listed ? listed_last_modified_sql : NULL,
+                               listed ? reconcile_deletes_sql : NULL, propagate_deletes_sql,
+                               md5s ? insert_checks_sql : NULL,
+                               sidecars ? insert_sidecars_sql : NULL,
+                               sidecars ? upsert_runs_sql : NULL,
+                               sidecars ? insert_commits_sql : NULL,
+                               decls ? insert_decls_sql : NULL,
+                               refresh_sql, integrity_sql};
+    memcpy(steps, all, sizeof all);
+}
+
 static int connect_once(aw_indexer *ix, char *errstr, size_t errn) {
     if (ix->pg)
         return AW_OK;
@@ -430,14 +449,12 @@ int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errn) {
             return failed(ix);
         ix->temp_ready = true;
     }
-    const char *const steps[] = {
-        adopt_by_event_sql, write_versions_sql, propagate_deletes_sql, insert_checks_sql,
-        insert_sidecars_sql, upsert_runs_sql, insert_commits_sql, insert_decls_sql,
-        refresh_sql, integrity_sql};
+    const char *steps[NSTEPS];
+    batch_steps(steps, false, true, true, true);
     if (aw_pg_exec_script(ix->pg, "BEGIN", errstr, errn) != AW_OK)
         return failed(ix);
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        if (aw_pg_query(ix->pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
+    for (size_t i = 0; i < NSTEPS; i++)
+        if (steps[i] && aw_pg_query(ix->pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
             return failed(ix);
     return aw_pg_exec_script(ix->pg, "ROLLBACK", errstr, errn) == AW_OK ? AW_OK : failed(ix);
 }
@@ -493,17 +510,8 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
         return failed(ix);
     /* delete propagation always runs: a create older than a delete indexed
      * in an earlier batch must be marked deleted when it arrives */
-    const char *steps[] = {listed ? adopt_listed_sql : adopt_by_event_sql,
-                           listed ? order_listed_sql : NULL, write_versions_sql,
-                           listed ? listed_last_modified_sql : NULL,
-                           listed ? reconcile_deletes_sql : NULL, propagate_deletes_sql,
-                           md5s ? insert_checks_sql : NULL,
-                           nsc ? insert_sidecars_sql : NULL,
-                           nsc ? upsert_runs_sql : NULL,
-                           nsc ? insert_commits_sql : NULL,
-                           decls ? insert_decls_sql : NULL,
-                           refresh_sql, integrity_sql};
-    enum { NSTEPS = sizeof steps / sizeof steps[0] };
+    const char *steps[NSTEPS];
+    batch_steps(steps, listed, md5s, nsc > 0, decls);
     int64_t ms[NSTEPS + 1] = {aw_now_ms()};
     bool edges_changed = false;
     for (size_t i = 0; i < NSTEPS; i++) {
