@@ -19,7 +19,6 @@ am_bin=${AW_ALERTMANAGER:-$gobin/alertmanager}
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap '[[ -n ${am_pid:-} ]] && kill "$am_pid" 2>/dev/null; [[ -n ${push_pid:-} ]] && kill "$push_pid" 2>/dev/null; rm -rf "$work"; true' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 group=alerts-$run_id
 "$AW_BIN" ingest --group "$group" --drain --log-level error
 drain() { "$AW_BIN" ingest --group "$group" --drain --log-level error; }

@@ -15,7 +15,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 group=findings-$run_id
 "$AW_BIN" ingest --group "$group" --drain --log-level error
 drain() { "$AW_BIN" ingest --group "$group" --drain --log-level error --verify-md5 "$@"; }

@@ -16,7 +16,6 @@ work=$(mktemp -d)
 topic=aw.test.chaos-$run_id
 group=chaos-$run_id
 b=$(unique_bucket chaos)
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 cleanup() {
     touch "$work/stop"
     for i in 1 2 3; do [[ -f $work/i$i.pid ]] && kill -9 "$(cat "$work/i$i.pid")" 2>/dev/null || true; done

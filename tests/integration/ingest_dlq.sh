@@ -15,7 +15,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap '[[ -n ${srv:-} ]] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 event() { # bucket key name sequencer
     printf '{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventTime":"2026-01-01T00:00:00Z","eventName":"%s","s3":{"bucket":{"name":"%s"},"object":{"key":"%s","size":1,"sequencer":"%s"}}}]}' \
         "$3" "$1" "$2" "$4"

@@ -26,7 +26,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"; [[ -n ${ingest_pid:-} ]] && kill -9 "$ingest_pid" 2>/dev/null; true' EXIT
 s3api create-bucket --bucket "$bucket" >/dev/null
 
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' $2"; }
 ingest() { # group, then extra flags
     local group=$1

@@ -19,8 +19,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
-rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 # Starts ingest (group twosig-$run_id) against an endpoint that accepts
 # connections and never answers, and waits until it is fetching; sets $pid
 # and $hole (the endpoint's pid).

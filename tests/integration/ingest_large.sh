@@ -12,7 +12,6 @@ bucket=$(unique_bucket large)
 work=$(mktemp -d)
 trap 'aws s3 rm --only-show-errors "s3://$bucket/big.bin" 2>/dev/null; rm -rf "$work"' EXIT
 group=large-$(date +%s)-$RANDOM
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 
 # this group starts at the topic's end of earlier tests
 "$AW_BIN" ingest --group "$group" --drain --log-level warn

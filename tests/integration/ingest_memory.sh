@@ -20,7 +20,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap 'rm -rf "$work" "${AW_STACK_DIR:?}/s3/data/${b:-none}"' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 group=memory-$run_id
 topic=aw.test.memory-$run_id
 ol_topic=aw.test.memory-ol-$run_id

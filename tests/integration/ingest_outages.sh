@@ -18,7 +18,6 @@ work=$(mktemp -d)
 # the test's own sessions are never read-only or timed out; ingest gets no
 # PGOPTIONS, so the role's settings apply to it
 export PGOPTIONS="-c default_transaction_read_only=off -c statement_timeout=0"
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 restore() {
     sql -q -c "ALTER ROLE CURRENT_USER RESET default_transaction_read_only" \
         -c "ALTER ROLE CURRENT_USER RESET statement_timeout" \
@@ -37,7 +36,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 group=outages-$run_id
 "$AW_BIN" ingest --group "$group" --drain --log-level error
 

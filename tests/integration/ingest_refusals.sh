@@ -17,8 +17,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap '[[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; [[ -n ${srv:-} ]] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
-rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -F "$1" || true; }
 header() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["headers"][sys.argv[2]])' "$1" "$2"; }
 vgw_admin() {

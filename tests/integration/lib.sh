@@ -54,6 +54,9 @@ require_stack() {
 unique_bucket() { printf '%s-%s-%s' "$1" "$(date +%s)" "$RANDOM"; }
 
 s3() { aws s3 "$@" --only-show-errors; }
+sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
+# rows BUCKET: how many of its objects the index holds as present
+rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 s3api() { aws s3api "$@"; }
 
 # upload_n BUCKET N: creates the bucket, uploads N small objects (staged under

@@ -25,7 +25,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 ingest() { "$AW_BIN" ingest --group "lineage-$run_id-$1" --batch-ms 50 --log-level warn --drain "${@:2}"; }
 

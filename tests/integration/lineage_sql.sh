@@ -18,7 +18,6 @@ require_stack
 id=$(date +%s)_$RANDOM
 b=lsql-$id
 t=lsql_$id
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 trap 'sql -q -c "DROP SCHEMA IF EXISTS $t CASCADE" >/dev/null 2>&1' EXIT
 
 sed -e "s/@T@/$t/g" -e "s/@B@/$b/g" <<'EOF' | sql -q

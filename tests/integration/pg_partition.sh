@@ -33,8 +33,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
-rows() { sql -c "SELECT count(*) FROM aw.objects WHERE bucket = '$1' AND state = 'present'"; }
 pg_port=${AW_STACK_PG_PORT:?}
 
 # the events already on the shared topic first, so the new ones are all that is left

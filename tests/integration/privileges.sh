@@ -13,7 +13,6 @@ require_stack
 id=$(date +%s)_$RANDOM
 role=writer_$id
 pw=pw-$id
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 as_writer() { PGUSER=$role PGPASSWORD=$pw psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 work=$(mktemp -d)
 trap 'sql -q -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1; rm -rf "$work"' EXIT

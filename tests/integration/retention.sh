@@ -18,7 +18,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap '[[ -n ${w1:-} ]] && kill -9 "$w1" 2>/dev/null; [[ -n ${w2:-} ]] && kill -9 "$w2" 2>/dev/null; rm -rf "$work"; true' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 group=retention-$run_id
 "$AW_BIN" ingest --group "$group" --drain --log-level error
 drain() { "$AW_BIN" ingest --group "$group" --drain --log-level error; }

@@ -20,7 +20,6 @@ require_stack
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [[ -n ${lpid:-} ]] && kill "$lpid" 2>/dev/null; true' EXIT
-sql() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
 group=scrub-$run_id
 "$AW_BIN" ingest --group "$group" --drain --log-level error
 drain() { "$AW_BIN" ingest --group "$group" --drain --log-level error; }
