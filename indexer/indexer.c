@@ -59,10 +59,7 @@ static const char *const create_temp_sql =
 /* A version's rows in the batch are merged into one: its best state wins
  * (present, superseded, vanished, tombstone). No aggregate is ordered, so
  * the planner may group the batch by hashing instead of sorting it. */
-#define UPSERT_VERSIONS_SQL                                                    \
-    "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id," \
-    "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state," \
-    "  deleted, deleted_at, last_modified, reason)"                            \
+#define MERGED_VERSIONS_SQL                                                    \
     " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key)," \
     "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag)," \
     "  max(content_type), min(event_time),"                                    \
@@ -70,7 +67,21 @@ static const char *const create_temp_sql =
     "   WHEN 'present' THEN 0 WHEN 'superseded' THEN 1 WHEN 'vanished' THEN 2 ELSE 3 END)]," \
     "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone')," \
     "  max(last_modified), max(reason)"                                        \
-    " FROM aw_batch GROUP BY store, bucket, key, version_ref"                  \
+    " FROM aw_batch GROUP BY store, bucket, key, version_ref"
+
+/* The same when no version has two rows in the batch (the usual case, and
+ * checked before): each row is its version's merge, without the cost of
+ * grouping (a fifth of the statement's). */
+#define SINGLE_VERSIONS_SQL                                                    \
+    " SELECT store, bucket, key, version_ref, version_id, sequencer, seq_key, size," \
+    "  decode(sha256, 'hex'), decode(md5, 'hex'), etag, content_type, event_time, state," \
+    "  state = 'tombstone', CASE WHEN state = 'tombstone' THEN event_time END,"  \
+    "  last_modified, reason FROM aw_batch"
+
+#define UPSERT_VERSIONS_SQL(rows)                                              \
+    "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id," \
+    "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state," \
+    "  deleted, deleted_at, last_modified, reason)" rows                       \
     " ON CONFLICT (store, bucket, key, version_ref) DO UPDATE SET"             \
     "  version_id = COALESCE(v.version_id, excluded.version_id),"              \
     "  sequencer = COALESCE(v.sequencer, excluded.sequencer),"                 \
@@ -107,19 +118,22 @@ static const char *const create_temp_sql =
 /* The versions and their observations in one statement: a version the
  * upsert inserted or changed comes back from it with its id; only one it
  * left alone (a replay) is looked up again. */
-static const char *const write_versions_sql =
-    "WITH up AS (" UPSERT_VERSIONS_SQL
-    " RETURNING v.id, v.store, v.bucket, v.key, v.version_ref)"
-    " INSERT INTO aw.observations (object_version_id, kind, event_name, event_source,"
-    "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, kafka_timestamp,"
-    "  record_index, source)"
-    " SELECT COALESCE(u.id, " VERSION_ID_OF_B "), b.kind, b.event_name, b.event_source,"
-    "  b.sequencer, b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset,"
-    "  COALESCE(b.kafka_timestamp, -1), b.record_index, b.source"
-    " FROM aw_batch b LEFT JOIN up u ON u.store = b.store AND u.bucket = b.bucket AND"
-    "  u.key = b.key AND u.version_ref = b.version_ref"
-    " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, record_index)"
-    " DO NOTHING";
+#define WRITE_VERSIONS_SQL(rows)                                               \
+    "WITH up AS (" UPSERT_VERSIONS_SQL(rows)                                   \
+    " RETURNING v.id, v.store, v.bucket, v.key, v.version_ref)"                \
+    " INSERT INTO aw.observations (object_version_id, kind, event_name, event_source," \
+    "  sequencer, event_time, kafka_topic, kafka_partition, kafka_offset, kafka_timestamp," \
+    "  record_index, source)"                                                  \
+    " SELECT COALESCE(u.id, " VERSION_ID_OF_B "), b.kind, b.event_name, b.event_source," \
+    "  b.sequencer, b.event_time, b.kafka_topic, b.kafka_partition, b.kafka_offset," \
+    "  COALESCE(b.kafka_timestamp, -1), b.record_index, b.source"              \
+    " FROM aw_batch b LEFT JOIN up u ON u.store = b.store AND u.bucket = b.bucket AND" \
+    "  u.key = b.key AND u.version_ref = b.version_ref"                        \
+    " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, record_index)" \
+    " DO NOTHING"
+
+static const char *const write_versions_sql = WRITE_VERSIONS_SQL(MERGED_VERSIONS_SQL);
+static const char *const write_single_versions_sql = WRITE_VERSIONS_SQL(SINGLE_VERSIONS_SQL);
 
 /* Listings and events meet here. Every write holds one advisory lock, shared
  * by event batches and exclusive for a listing's, so a listing and an event
@@ -413,12 +427,13 @@ static int abandon(aw_indexer *ix, int rc) {
 
 /* The statements of a batch in the order they run; NULL where the batch has
  * nothing for one (the listing steps of an event batch, the sidecar steps of a
- * batch without sidecars). */
+ * batch without sidecars). single: no version has two rows in the batch. */
 enum { NSTEPS = 13 };
-static void batch_steps(const char *steps[NSTEPS], bool listed, bool md5s, bool sidecars,
-                        bool decls) {
+static void batch_steps(const char *steps[NSTEPS], bool listed, bool single, bool md5s,
+                        bool sidecars, bool decls) {
     const char *all[NSTEPS] = {listed ? adopt_listed_sql : adopt_by_event_sql,
-                               listed ? order_listed_sql : NULL, write_versions_sql,
+                               listed ? order_listed_sql : NULL,
+                               single ? write_single_versions_sql : write_versions_sql,
                                listed ? listed_last_modified_sql : NULL,
                                listed ? reconcile_deletes_sql : NULL, propagate_deletes_sql,
                                md5s ? insert_checks_sql : NULL,
@@ -449,11 +464,13 @@ int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errn) {
             return failed(ix);
         ix->temp_ready = true;
     }
-    const char *steps[NSTEPS];
-    batch_steps(steps, false, true, true, true);
+    /* every step an event batch can run: both ways of writing its versions */
+    const char *steps[NSTEPS + 1];
+    batch_steps(steps, false, true, true, true, true);
+    steps[NSTEPS] = write_versions_sql;
     if (aw_pg_exec_script(ix->pg, "BEGIN", errstr, errn) != AW_OK)
         return failed(ix);
-    for (size_t i = 0; i < NSTEPS; i++)
+    for (size_t i = 0; i <= NSTEPS; i++)
         if (steps[i] && aw_pg_query(ix->pg, steps[i], 0, NULL, NULL, errstr, errn) != AW_OK)
             return failed(ix);
     return aw_pg_exec_script(ix->pg, "ROLLBACK", errstr, errn) == AW_OK ? AW_OK : failed(ix);
@@ -509,9 +526,12 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     if (flush(ix, 0, errstr, errn) != AW_OK)
         return failed(ix);
     /* delete propagation always runs: a create older than a delete indexed
-     * in an earlier batch must be marked deleted when it arrives */
+     * in an earlier batch must be marked deleted when it arrives. A
+     * listing's rows may take another version's name in the batch
+     * (adoption), so only an event batch is written row by row. */
     const char *steps[NSTEPS];
-    batch_steps(steps, listed, md5s, nsc > 0, decls);
+    bool single = !listed && rows_versions_unique(&ix->rows);
+    batch_steps(steps, listed, single, md5s, nsc > 0, decls);
     int64_t ms[NSTEPS + 1] = {aw_now_ms()};
     bool edges_changed = false;
     for (size_t i = 0; i < NSTEPS; i++) {

@@ -172,6 +172,46 @@ int rows_object(aw_copy_buf *b, const aw_observation *o) {
     return rc ? AW_ENOMEM : AW_OK;
 }
 
+/* A line's identity: its text up to the tab that ends its fourth field.
+ * Fields are escaped, so a raw tab is always a separator and equal prefixes
+ * mean equal fields. */
+typedef struct {
+    const char *p;
+    size_t len;
+} line_id;
+
+static int line_id_cmp(const void *a, const void *b) {
+    const line_id *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+bool rows_versions_unique(const aw_copy_buf *b) {
+    size_t n = 0;
+    for (size_t i = 0; i < b->len; i++)
+        n += b->p[i] == '\n';
+    if (n < 2)
+        return true;
+    line_id *ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return false;
+    size_t k = 0;
+    for (const char *p = b->p, *end = b->p + b->len; p < end && k < n; k++) {
+        const char *q = p;
+        for (int tabs = 0; q < end && *q != '\n' && (*q != '\t' || ++tabs < 4); q++)
+            ;
+        ids[k] = (line_id){p, (size_t)(q - p)};
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        p = nl ? nl + 1 : end;
+    }
+    qsort(ids, k, sizeof *ids, line_id_cmp);
+    bool unique = true;
+    for (size_t i = 1; i < k && unique; i++)
+        unique = line_id_cmp(&ids[i - 1], &ids[i]) != 0;
+    free(ids);
+    return unique;
+}
+
 int rows_sidecar(aw_copy_buf *scs, aw_copy_buf *decls, const aw_observation *o,
                  const aw_sidecar_doc *d, const char *subject, int n, size_t max_decls) {
     bool object = o->kind != AW_OBS_DOCUMENT;

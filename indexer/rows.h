@@ -43,6 +43,14 @@ bool rows_timestamp_ok(const char *t);
 int rows_object(aw_copy_buf *b, const aw_observation *o) AW_WUR;
 
 /*
+ * True when no two lines of b (aw_batch COPY text from rows_object) name the
+ * same version, that is share their first four fields (store, bucket, key,
+ * version_ref); the batch's versions can then be written row by row instead
+ * of merged. False as well when the check cannot be made (out of memory).
+ */
+bool rows_versions_unique(const aw_copy_buf *b);
+
+/*
  * One aw_sc line for a sidecar (or a document) read from o, numbered n, and
  * one aw_decl line per lineage declaration in it, at most max_decls. subject
  * is what the sidecar describes (a folder, a file key, NULL for OpenLineage).

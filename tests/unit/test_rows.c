@@ -71,8 +71,47 @@ static void copy_round_trip(void) {
     ASSERT_STR_EQ(f[0], "");
 }
 
+/* Which batches name a version twice: the lines rows_object writes, compared
+ * by store, bucket, key and version_ref only. */
+static void versions_unique(void) {
+    aw_copy_buf b = {0};
+    ASSERT(rows_versions_unique(&b)); /* no lines */
+    aw_observation o = {.kind = AW_OBS_CREATED, .store = "s", .bucket = "b", .key = "k",
+                        .sequencer = "0A", .topic = "t", .offset = 1};
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    ASSERT(rows_versions_unique(&b));
+    /* another version of the key, then the same key in another bucket, and
+     * keys that differ only past a tab or in a prefix */
+    o.sequencer = "0B";
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    o.bucket = "b2";
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    o.key = "k\tx";
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    o.key = "k\t";
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    o.key = "kk";
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    ASSERT(rows_versions_unique(&b));
+    /* the same version again from another record, with other bytes: not unique */
+    size_t before = b.len;
+    o.key = "k\tx";
+    o.offset = 2;
+    o.has_sha256 = true;
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    ASSERT(!rows_versions_unique(&b));
+    /* first and last line alike */
+    b.len = before;
+    o = (aw_observation){.kind = AW_OBS_CREATED, .store = "s", .bucket = "b", .key = "k",
+                         .sequencer = "0A", .topic = "t", .offset = 9};
+    ASSERT_INT_EQ(rows_object(&b, &o), AW_OK);
+    ASSERT(!rows_versions_unique(&b));
+    aw_copy_buf_free(&b);
+}
+
 int main(void) {
     copy_round_trip();
+    versions_unique();
     /* COPY text: backslash, tab, newline and CR escaped; NULL is \N */
     char *t = field_text("a\\b\tc\nd\re");
     ASSERT_STR_EQ(t, "a\\\\b\\tc\\nd\\re\n");
