@@ -9,6 +9,10 @@
 #   2. ingest end to end against versitygw: Kafka -> fetch -> hash -> PostgreSQL;
 #   3. the same against a plain static HTTP server (nginx from Debian, no
 #      auth) serving the same files: the pipeline's own ceiling.
+# Unless SPLIT=0 (and on two cores or more): the two nginx measurements again
+# with PostgreSQL and Kafka pinned to CPU 0 and the fetch path to the other
+# CPUs (taskset), so the pipeline is compared with the fetch on equal cores,
+# as where the database and the broker have machines of their own.
 # Rates come from ingest's own summary (first message to last batch). Both
 # ingest runs write into a database made for the run (aw_bench_small), so the
 # numbers do not depend on what earlier runs left in the dev database.
@@ -25,6 +29,7 @@
 #
 #   bench/ingest_small.sh                 N=50000 C=8 by default
 #   N=20000 C=32 bench/ingest_small.sh
+#   SPLIT=0 bench/ingest_small.sh         without the split-core runs
 #   GRAPH=1 N=20000 bench/ingest_small.sh
 #   GRAPH=1 EXPLAIN=1 N=20000 bench/ingest_small.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -108,6 +113,58 @@ echo "ratio ingest/nginx alone: $(python3 -c "print('%.2f' % ($e2e_static / $(fi
     echo "not every object was indexed: versitygw $indexed_vgw, static $indexed_static of $N" >&2
     exit 1
 }
+if [[ ${SPLIT:-1} == 1 ]] && (($(nproc) >= 2)) && command -v taskset >/dev/null; then
+    # The same two nginx measurements with PostgreSQL and Kafka on CPU 0 and
+    # the fetch path (bench_fetch or ingest, and nginx) on the others, as
+    # where the database and the broker run on machines of their own: the
+    # pipeline against the fetch on the same cores. Affinities are put back
+    # on exit; the ingest writes into a fresh database of its own.
+    cpus_all=0-$(($(nproc) - 1)) cpus_fetch=1
+    (($(nproc) > 2)) && cpus_fetch=1-$(($(nproc) - 1))
+    pm=$(head -n 1 "$AW_STACK_DIR/pg/data/postmaster.pid")
+    pin_services() { # CPUS: the cluster (its postmaster first: backends inherit) and Kafka
+        local p
+        for p in "$pm" $(pgrep -P "$pm") "$kafka_pid"; do
+            taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true
+        done
+        taskset -p -c "${2:-$1}" "$nginx_worker" >/dev/null
+    }
+    trap 'pin_services "$cpus_all"; bench_cleanup' EXIT
+    split_db=aw_bench_small_split
+    psql -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $split_db" \
+        -c "CREATE DATABASE $split_db"
+    build/artifact-watch migrate --pg "$(db_uri "$split_db")" --log-level warn >/dev/null
+    pin_services 0 "$cpus_fetch"
+    fetch_split() {
+        AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= \
+            taskset -c "$cpus_fetch" build/bench/bench_fetch "$bucket" obj- "$N" "$C"
+    }
+    # the fetch before and after the ingest, their mean the reference: this
+    # machine's speed drifts from minute to minute
+    raw_split=$(fetch_split)
+    AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= taskset -c "$cpus_fetch" build/artifact-watch ingest \
+        --pg "$(db_uri "$split_db")" --topic "$topic" --group "bench-split-$ts" \
+        --store "bench-split-$ts" --s3-endpoint "http://127.0.0.1:$port" --drain \
+        --fetch-concurrency "$C" 2>"$work/split.log"
+    raw_split2=$(fetch_split)
+    pin_services "$cpus_all"
+    indexed_split=$(psql -X -At -d "$split_db" \
+        -c "SELECT count(*) FROM aw.objects WHERE sha256 IS NOT NULL")
+    psql -X -q -c "DROP DATABASE IF EXISTS $split_db"
+    e2e_split=$(rate "$work/split.log")
+    f1=$(field "$raw_split" objects_per_s) f2=$(field "$raw_split2" objects_per_s)
+    echo "== PostgreSQL and Kafka on CPU 0, the fetch path on CPU $cpus_fetch"
+    printf '%-52s %10s\n' "nginx GET+SHA-256 alone (bench_fetch), before" "$f1"
+    printf '%-52s %10s   (%s indexed)\n' "ingest end to end, nginx static" "$e2e_split" \
+        "$indexed_split"
+    printf '%-52s %10s\n' "nginx GET+SHA-256 alone (bench_fetch), after" "$f2"
+    echo "ratio ingest/nginx alone (the mean of before and after), fetch path on the same cores:" \
+        "$(python3 -c "print('%.2f' % ($e2e_split * 2 / ($f1 + $f2)))")"
+    [[ $indexed_split == "$N" ]] || {
+        echo "not every object was indexed in the split run: $indexed_split of $N" >&2
+        exit 1
+    }
+fi
 if [[ ${GRAPH:-0} == 1 ]]; then
     N=${GRAPH_N:-1000000} BENCH_GENERATE_ONLY=1 bench/lineage_query.sh >&2
     empty=aw_bench_small_empty
@@ -182,4 +239,4 @@ if [[ ${GRAPH:-0} == 1 ]]; then
     psql -X -q -c "DROP DATABASE IF EXISTS $empty"
 fi
 psql -X -q -c "DROP DATABASE IF EXISTS $run_db"
-echo "rerun: ${GRAPH:+GRAPH=$GRAPH }N=$N C=$C bench/ingest_small.sh"
+echo "rerun: ${SPLIT:+SPLIT=$SPLIT }${GRAPH:+GRAPH=$GRAPH }N=$N C=$C bench/ingest_small.sh"
