@@ -266,6 +266,11 @@ for p in artifacts/churn-model/v1.1.0 artifacts/churn-model/v1.0.0 reports/churn
         awk '{ print (/metadata|sha256|metrics|openlineage/ ? 0 : 1) "\t" $0 }' | sort | cut -f2)
 done
 expect_eq "files in the reverse order" "$nfiles" "${#order[@]}"
+# what the shared topics hold from before, in ordinary batches: the
+# one-message batches below then read this bucket's events only (on a stack
+# that has run the suite many times, one transaction per older event took
+# minutes)
+ingest two
 s3api create-bucket --bucket "$b2" >/dev/null
 upload "$src" "$b2" "${order[@]}"
 ol_event "$b2" | "$ITEST_BIN/kafka_tool" produce "$AW_OPENLINEAGE_TOPIC" "ol-$b2"
