@@ -187,16 +187,20 @@ static int line_id_cmp(const void *a, const void *b) {
 }
 
 bool rows_versions_unique(const aw_copy_buf *b) {
+    if (!b->len)
+        return true;
     size_t n = 0;
-    for (size_t i = 0; i < b->len; i++)
-        n += b->p[i] == '\n';
+    const char *end = b->p + b->len;
+    for (const char *p = b->p, *nl; p < end && (nl = memchr(p, '\n', (size_t)(end - p)));
+         p = nl + 1)
+        n++;
     if (n < 2)
         return true;
     line_id *ids = malloc(n * sizeof *ids);
     if (!ids)
         return false;
     size_t k = 0;
-    for (const char *p = b->p, *end = b->p + b->len; p < end && k < n; k++) {
+    for (const char *p = b->p; p < end && k < n; k++) {
         const char *q = p;
         for (int tabs = 0; q < end && *q != '\n' && (*q != '\t' || ++tabs < 4); q++)
             ;
