@@ -117,19 +117,28 @@ static void now_iso(char out[32]) {
 
 /* Entries of the page the index has no matching present version of: by
  * version id in a versioned bucket, else by ETag, else (a store that sends
- * none) by size and Last-Modified. known: the key has a version at all. */
+ * none) by size and Last-Modified. known: the key has a version at all.
+ * One LATERAL aggregate per listed key, which the planner cannot turn into a
+ * join: an index probe for the key's versions whatever the statistics say.
+ * As a join, a bucket new to the statistics (the usual one to backfill) was
+ * estimated at one row, and every page compared its keys with all of the
+ * bucket's versions indexed so far; a condition on the live state in the
+ * WHERE would let it pick aw.object_versions_live_keys, whose key column
+ * (COLLATE "C") an equality cannot use, for the same effect. */
 static const char *const classify_sql =
-    "SELECT l.i - 1, EXISTS (SELECT 1 FROM aw.object_versions v WHERE v.store = $1 AND"
-    "  v.bucket = $2 AND v.key = l.key AND v.state = 'present' AND NOT v.deleted)"
+    "SELECT l.i - 1, COALESCE(m.known, false)"
     " FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])"
     "  WITH ORDINALITY AS l(key, etag, size, lm, vid, i)"
-    " WHERE NOT EXISTS (SELECT 1 FROM aw.object_versions v WHERE v.store = $1 AND"
-    "  v.bucket = $2 AND v.key = l.key AND CASE"
+    " LEFT JOIN LATERAL (SELECT bool_or(v.state = 'present' AND NOT v.deleted) AS known,"
+    "  bool_or(CASE"
     "   WHEN l.size < 0 THEN v.state = 'tombstone' AND v.version_id = l.vid"
     "   WHEN l.vid IS NOT NULL THEN v.state = 'present' AND v.version_id = l.vid"
     "   WHEN l.etag IS NOT NULL THEN v.state = 'present' AND NOT v.deleted AND v.etag = l.etag"
     "   ELSE v.state = 'present' AND NOT v.deleted AND v.size = l.size AND"
-    "    v.last_modified = l.lm::timestamptz END)"
+    "    v.last_modified = l.lm::timestamptz END) AS found"
+    "  FROM aw.object_versions v WHERE v.store = $1 AND v.bucket = $2 AND v.key = l.key) m"
+    "  ON true"
+    " WHERE m.found IS NOT TRUE"
     " ORDER BY l.i";
 
 /* Keys (and versions) the index holds as present in the range that the
