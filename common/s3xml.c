@@ -36,7 +36,7 @@ static char *child_text(const xmlNode *parent, const char *name) {
     return NULL;
 }
 
-static void note(aw_listing_page *p, const char *fmt, ...) {
+AW_PRINTF(2, 3) static void note(aw_listing_page *p, const char *fmt, ...) {
     p->refused++;
     if (p->refused > 1)
         return;
