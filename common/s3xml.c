@@ -10,6 +10,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,14 +95,21 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
         free(l.version_id);
         l.version_id = NULL;
     }
-    if (l.etag) { /* "abc" -> abc; an empty ETag is none (files put behind a gateway) */
+    if (l.version_id && !aw_token_ok(l.version_id, 1024)) { /* as an event's */
+        note(p, "key \"%.200s\": a version id that is not 1 to 1024 visible ASCII bytes",
+             l.key);
+        goto skip;
+    }
+    /* "abc" -> abc; an empty ETag is none (files put behind a gateway), and
+     * so is one that If-Match could not carry (a stray quote, a space) */
+    if (l.etag) {
         size_t n = strlen(l.etag);
         char *s = l.etag;
         if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
             memmove(s, s + 1, n - 2);
             s[n - 2] = '\0';
         }
-        if (!*s || !aw_printable_ok(s, 200)) {
+        if (!aw_token_ok(s, 256)) {
             free(l.etag);
             l.etag = NULL;
         }
@@ -260,6 +268,17 @@ void aw_listing_page_clear(aw_listing_page *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* libxml2 reports some failures (an encoding a body does not keep to) on
+ * stderr whatever the parse options say; they are errors of the parse,
+ * which says what it found, so they are dropped rather than written past
+ * the log (a JSON log would get lines that are not JSON). */
+static void quiet(void *ctx, const char *msg, ...) {
+    (void)ctx;
+    (void)msg;
+}
+
 void aw_s3xml_init(void) {
     xmlInitParser();
+    xmlSetGenericErrorFunc(NULL, quiet);      /* this thread */
+    xmlThrDefSetGenericErrorFunc(NULL, quiet); /* threads started later */
 }

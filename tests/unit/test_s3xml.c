@@ -5,9 +5,11 @@
  * what must fail cleanly: an <Error>, not XML, another document, entries
  * that are not keys, entities that would expand or reach out.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aw/s3xml.h"
 #include "test.h"
@@ -18,9 +20,25 @@ static int parse(const char *xml, aw_listing_page *p, char *err) {
     return aw_listing_parse(xml, strlen(xml), p, err, 256);
 }
 
+/* A body that breaks its declared encoding, which libxml2 would report on
+ * stderr on its own. */
+static const char bad_encoding[] = "<?xml version=\"1.0\" encoding=\"EUC-JP\"?>"
+                                   "<ListBucketResult><Name>\xff\xff\xff</Name>"
+                                   "</ListBucketResult>";
+
+static void *parse_bad_encoding(void *arg) {
+    aw_listing_page q = {0};
+    char err[256];
+    int rc = aw_listing_parse(bad_encoding, sizeof bad_encoding - 1, &q, err, sizeof err);
+    aw_listing_page_clear(&q);
+    *(int *)arg = rc;
+    return NULL;
+}
+
 int main(void) {
     aw_listing_page p = {0};
     char err[256];
+    aw_s3xml_init();
 
     /* ListObjectsV2, encoding-type=url */
     ASSERT_INT_EQ(parse("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -67,6 +85,24 @@ int main(void) {
     ASSERT_STR_EQ(p.items[0].key, "ok");
     ASSERT_INT_EQ(p.refused, 6);
     ASSERT(strlen(p.refused_why) > 0);
+
+    /* an ETag that If-Match could not carry is none, as an empty one is */
+    ASSERT_INT_EQ(parse("<ListBucketResult><Contents><Key>a</Key><ETag>&quot;e1/quot;</ETag>"
+                        "<Size>1</Size></Contents><Contents><Key>b</Key><ETag>\"e 2\"</ETag>"
+                        "<Size>1</Size></Contents><Contents><Key>c</Key><ETag>\"\"</ETag>"
+                        "<Size>1</Size></Contents></ListBucketResult>", &p, err), AW_OK);
+    ASSERT_INT_EQ(p.n, 3);
+    ASSERT(p.items[0].etag == NULL && p.items[1].etag == NULL && p.items[2].etag == NULL);
+
+    /* a version id that is not one an event could carry is refused */
+    ASSERT_INT_EQ(parse("<ListVersionsResult><Version><Key>a</Key><VersionId>v 1</VersionId>"
+                        "<Size>1</Size></Version><Version><Key>b</Key><VersionId>v2"
+                        "</VersionId><Size>1</Size></Version></ListVersionsResult>", &p, err),
+                  AW_OK);
+    ASSERT_INT_EQ(p.n, 1);
+    ASSERT_STR_EQ(p.items[0].version_id, "v2");
+    ASSERT_INT_EQ(p.refused, 1);
+    ASSERT_CONTAINS(p.refused_why, "version id");
 
     /* ListObjectVersions: versions, a delete marker, the "null" version */
     ASSERT_INT_EQ(parse("<ListVersionsResult" NS "><EncodingType>url</EncodingType>"
@@ -142,6 +178,28 @@ int main(void) {
     ASSERT(v);
     ASSERT_INT_EQ(aw_listing_versioning("<ListBucketResult/>", 19, &v, err, sizeof err),
                   AW_EPARSE);
+
+    /* nothing of libxml2's own reaches stderr, on this thread or another
+     * (backfill lists on a thread of its own) */
+    fflush(stderr);
+    FILE *cap = tmpfile();
+    ASSERT(cap != NULL);
+    int saved = dup(2);
+    ASSERT(saved >= 0 && dup2(fileno(cap), 2) == 2);
+    int rc_here = 0, rc_thread = 0;
+    parse_bad_encoding(&rc_here);
+    pthread_t t;
+    int started = pthread_create(&t, NULL, parse_bad_encoding, &rc_thread);
+    if (started == 0)
+        pthread_join(t, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ASSERT_INT_EQ(started, 0);
+    ASSERT_INT_EQ(rc_here, AW_EPARSE);
+    ASSERT_INT_EQ(rc_thread, AW_EPARSE);
+    ASSERT_INT_EQ((int)lseek(fileno(cap), 0, SEEK_END), 0); /* bytes written there */
+    fclose(cap);
 
     aw_listing_page_clear(&p);
     TEST_DONE();

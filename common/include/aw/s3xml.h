@@ -16,8 +16,8 @@
 /* One entry of a listing: an object, a version or a delete marker. */
 typedef struct aw_listed {
     char *key;           /* decoded (encoding-type=url), valid UTF-8, no NUL */
-    char *version_id;    /* NULL in ListObjectsV2 and for the "null" version */
-    char *etag;          /* without quotes; NULL when the store sent none */
+    char *version_id;    /* visible ASCII; NULL in ListObjectsV2, for "null" */
+    char *etag;          /* unquoted, as If-Match carries it; else NULL */
     char *last_modified; /* ISO 8601 as listed; NULL when absent */
     int64_t size;        /* -1 for a delete marker */
     bool delete_marker;
@@ -26,7 +26,7 @@ typedef struct aw_listed {
 typedef struct aw_listing_page {
     aw_listed *items;
     size_t n, cap;
-    size_t refused;         /* entries dropped: a key that is not a key, no Key */
+    size_t refused;         /* entries dropped: no Key, a bad key, size or version id */
     char refused_why[256];  /* the first of them */
     bool truncated;         /* IsTruncated: more pages follow */
     char *next_token;       /* NextContinuationToken (ListObjectsV2) */
