@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${RUNS:-10000000}
 names=("$@")
-((${#names[@]})) || names=(event sidecar config codec s3url)
+((${#names[@]})) || names=(event sidecar config codec s3url s3xml)
 
 command -v clang >/dev/null && [[ -n $(find /usr/lib -name 'libclang_rt.fuzzer*' 2>/dev/null | head -n 1) ]] || {
     echo "installing clang and its runtime (Debian) for libFuzzer" >&2
@@ -36,6 +36,9 @@ seed() { # name dir: the harness's seeds, with the mode byte the harness reads f
             for p in 0 2 3 4; do { printf "\\x0$p"; cat "$f"; } >"$dir/seed-$p-$((i++))"; done
         done < <(find tests/data/sidecars -type f -print0) ;;
     codec) cp tests/data/events/*.json "$dir"/ ;;
+    s3xml) for f in tests/data/s3xml/*.xml; do
+            for p in 0 1; do { printf "\\x0$p"; cat "$f"; } >"$dir/seed-$p-$((i++))"; done
+        done ;;
     esac
 }
 
