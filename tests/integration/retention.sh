@@ -138,8 +138,11 @@ expect_eq "audit: the run's totals" '{"failed": 0, "deleted": 9, "skipped_change
     "$(sql -c "SELECT totals FROM aw.retention_runs WHERE plan_id = $id AND mode = 'apply'")"
 
 # --- the store's delete events come back through ingest as tombstones
-# 18 uploads, the rewrite and 8 deletions in the registry
+# 18 uploads, the rewrite and 8 deletions in the registry; 2 uploads and a
+# deletion in the data bucket (the store publishes each event on its own, so
+# both are waited for)
 "$ITEST_BIN/kafka_events" --bucket "$reg" --min 27 --timeout 60 >/dev/null
+"$ITEST_BIN/kafka_events" --bucket "$data" --min 3 --timeout 60 >/dev/null
 drain
 expect_eq "deleted versions in the index" 9 \
     "$(sql -c "SELECT count(*) FROM aw.objects WHERE bucket IN ('$reg', '$data') AND deleted AND state = 'present'")"

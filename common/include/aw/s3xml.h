@@ -53,7 +53,8 @@ int aw_listing_versioning(const char *xml, size_t len, bool *versioned, char *er
 
 void aw_listing_page_clear(aw_listing_page *page);
 
-/* Once per process, before threads: libxml2's own set-up. */
+/* Once per process, before threads: libxml2's own set-up, with its messages
+ * on stderr turned off (every thread; the parse results say what failed). */
 void aw_s3xml_init(void);
 
 #endif
