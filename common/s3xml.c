@@ -77,7 +77,7 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
         l.key = raw;
         raw = NULL;
     }
-    if (!klen || klen > 1024 || !aw_utf8_valid(l.key, klen) || strlen(l.key) != klen) {
+    if (!klen || klen > AW_KEY_MAX || !aw_utf8_valid(l.key, klen) || strlen(l.key) != klen) {
         note(p, "a key of %zu bytes that is not 1 to 1024 bytes of UTF-8", klen);
         goto skip;
     }
@@ -95,7 +95,7 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
         free(l.version_id);
         l.version_id = NULL;
     }
-    if (l.version_id && !aw_token_ok(l.version_id, 1024)) { /* as an event's */
+    if (l.version_id && !aw_token_ok(l.version_id, AW_VERSION_ID_MAX)) { /* as an event's */
         note(p, "key \"%.200s\": a version id that is not 1 to 1024 visible ASCII bytes",
              l.key);
         goto skip;
@@ -109,7 +109,7 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
             memmove(s, s + 1, n - 2);
             s[n - 2] = '\0';
         }
-        if (!aw_token_ok(s, 256)) {
+        if (!aw_token_ok(s, AW_ETAG_MAX)) {
             free(l.etag);
             l.etag = NULL;
         }

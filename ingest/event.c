@@ -126,11 +126,8 @@ static int push(aw_events *out, const aw_event *e) {
     return AW_OK;
 }
 
-/* Field limits: S3's own (keys), and generous bounds for the rest that keep
+/* Field limits beside the identity's (aw/codec.h): generous bounds that keep
  * every value below what a PostgreSQL index row can hold. */
-#define KEY_MAX 1024
-#define ETAG_MAX 256
-#define VERSION_MAX 1024
 #define SEQUENCER_MAX 256
 #define NAME_MAX_ 128
 #define TYPE_MAX 256
@@ -150,19 +147,19 @@ static int validate(aw_event *e, char *errstr, size_t errn) {
                  EXCERPT(e->bucket));
         return AW_EINVALID;
     }
-    if (e->key_len > KEY_MAX || !aw_utf8_valid(e->key, e->key_len)) {
+    if (e->key_len > AW_KEY_MAX || !aw_utf8_valid(e->key, e->key_len)) {
         snprintf(errstr, errn, "object key \"%s\" is %s", EXCERPT(e->key),
-                 e->key_len > KEY_MAX ? "longer than 1024 bytes" : "not UTF-8");
+                 e->key_len > AW_KEY_MAX ? "longer than 1024 bytes" : "not UTF-8");
         return AW_EINVALID;
     }
-    if (e->etag && !aw_token_ok(e->etag, ETAG_MAX)) {
+    if (e->etag && !aw_token_ok(e->etag, AW_ETAG_MAX)) {
         snprintf(errstr, errn, "ETag \"%s\" has bytes that cannot go in a request header",
                  EXCERPT(e->etag));
         return AW_EINVALID;
     }
-    if (e->version_id && !aw_token_ok(e->version_id, VERSION_MAX)) {
+    if (e->version_id && !aw_token_ok(e->version_id, AW_VERSION_ID_MAX)) {
         snprintf(errstr, errn, "version id \"%s\" is not a visible ASCII string of at most "
-                 "%d bytes", EXCERPT(e->version_id), VERSION_MAX);
+                 "%d bytes", EXCERPT(e->version_id), AW_VERSION_ID_MAX);
         return AW_EINVALID;
     }
     if (e->sequencer && !aw_token_ok(e->sequencer, SEQUENCER_MAX)) {

@@ -5,9 +5,8 @@
  * what its header promises: keys of 1 to 1024 bytes of UTF-8 without NUL,
  * sizes that are byte counts (-1 only for a delete marker), ETags that
  * If-Match can carry (unquoted, no space), version ids of visible ASCII
- * (never "null"), bucket names that are
- * bucket names; a failure says why. The page is parsed into twice, as
- * backfill reuses it page after page. */
+ * (never "null"), bucket names that are bucket names; a failure says why.
+ * The page is parsed into twice, as backfill reuses it page after page. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,13 @@ static void check_page(const aw_listing_page *p) {
     for (size_t i = 0; i < p->n; i++) {
         const aw_listed *l = &p->items[i];
         size_t kl = l->key ? strlen(l->key) : 0;
-        if (!kl || kl > 1024 || !aw_utf8_valid(l->key, kl))
+        if (!kl || kl > AW_KEY_MAX || !aw_utf8_valid(l->key, kl))
             abort();
         if (l->delete_marker ? l->size != -1 : l->size < 0)
             abort();
-        if (l->etag && !aw_token_ok(l->etag, 256))
+        if (l->etag && !aw_token_ok(l->etag, AW_ETAG_MAX))
             abort();
-        if (l->version_id && (!aw_token_ok(l->version_id, 1024) ||
+        if (l->version_id && (!aw_token_ok(l->version_id, AW_VERSION_ID_MAX) ||
                               !strcmp(l->version_id, "null")))
             abort();
         if (l->last_modified && !*l->last_modified)

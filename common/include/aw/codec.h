@@ -67,6 +67,13 @@ bool aw_bucket_name_ok(const char *b);
  * neither empty nor beginning or ending with '-', and not an IPv4 address. */
 bool aw_bucket_dns_ok(const char *b);
 
+/* The limits of an object's identity wherever it enters (an event, a
+ * listing): S3's own for keys; for ETags and version ids, generous bounds that
+ * keep every value below what a PostgreSQL index row can hold. */
+#define AW_KEY_MAX 1024
+#define AW_ETAG_MAX 256
+#define AW_VERSION_ID_MAX 1024
+
 /* 1 to max bytes of visible ASCII (0x21-0x7e) without '"' or '\\': what may
  * stand inside a quoted header value such as If-Match. */
 bool aw_token_ok(const char *s, size_t max);
