@@ -313,7 +313,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
     } else if (len > 21 && !strncasecmp(line, "x-amz-mp-parts-count:", 21)) {
         char tmp[32];
         header_value(line, len, 21, tmp, sizeof tmp);
-        i->parts_count = (int)strtol(tmp, NULL, 10);
+        long n = strtol(tmp, NULL, 10); /* S3 allows 10,000 parts, so anything else is none */
+        i->parts_count = n > 0 && n <= 10000 ? (int)n : 0;
     }
     return len;
 }

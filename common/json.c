@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
+
 json_t *aw_json_path(json_t *root, const char *dotted) {
     json_t *cur = root;
     const char *p = dotted;
@@ -27,12 +29,12 @@ const char *aw_json_str(json_t *root, const char *dotted) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int aw_json_int64(json_t *v, int64_t *out) {
+int aw_json_size(json_t *v, int64_t *out) {
     if (!v || json_is_null(v))
         return AW_ENOTFOUND;
     if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
-        if (x < 0)
+        if (x < 0 || x > AW_OBJECT_SIZE_MAX)
             return AW_EPARSE;
         *out = (int64_t)x;
         return AW_OK;
@@ -44,7 +46,7 @@ int aw_json_int64(json_t *v, int64_t *out) {
         char *end;
         errno = 0;
         long long x = strtoll(s, &end, 10);
-        if (errno || *end)
+        if (errno || *end || x > AW_OBJECT_SIZE_MAX)
             return AW_EPARSE;
         *out = (int64_t)x;
         return AW_OK;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/codec.h"
 #include "aw/http.h"
 #include "aw/log.h"
 #include "aw/util.h"
@@ -152,6 +153,17 @@ static void take_outcome(aw_fetch *req, const aw_fetch *sub, const char *what) {
     snprintf(req->error, sizeof req->error, "%.60s: %.250s", what, sub->error);
 }
 
+/* A size no object has (a store's answer or a record gone wrong) ends the
+ * fetch as failed before any range is planned: range arithmetic stays exact. */
+static int impossible_size(aw_fetch *req, const char *who, int64_t size, int64_t t0) {
+    req->outcome = AW_FETCH_FAILED;
+    req->started_ms = t0;
+    req->duration_ms = aw_now_ms() - t0;
+    snprintf(req->error, sizeof req->error,
+             "%s a size of %lld bytes, more than any object has (2^53)", who, (long long)size);
+    return AW_OK;
+}
+
 static int whole(aw_s3 *s3, aw_fetch *req, const aw_fetch_policy *policy,
                  const volatile sig_atomic_t *stop) {
     aw_fetch_policy one = *policy;
@@ -204,6 +216,8 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
     bool pinned = (req->version_id && *req->version_id) || (req->if_match && *req->if_match);
     char etag[sizeof req->info.etag] = "", checksum[sizeof req->info.checksum_sha256] = "";
     aw_fetch_policy pol = *policy;
+    if (size > AW_OBJECT_SIZE_MAX)
+        return impossible_size(req, "asked for", size, t0);
     if (rp->range_size <= 0 || rp->concurrency < 1 || (size >= 0 && size <= rp->range_size))
         return whole(s3, req, policy, stop);
     int64_t mp_part = 0; /* of a multipart upload, when the store says */
@@ -227,14 +241,19 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
             return AW_OK;
         }
         int64_t total = h.info.range_total > 0 ? h.info.range_total : h.info.content_length;
+        if (total > AW_OBJECT_SIZE_MAX) {
+            req->info = h.info;
+            req->attempts = h.attempts;
+            return impossible_size(req, "HEAD: the store stated", total, t0);
+        }
         if (size < 0)
             size = total;
         if (!pinned && h.info.etag[0])
             snprintf(etag, sizeof etag, "%s", h.info.etag);
-        int n = h.info.parts_count;
-        if (n > 1 && total == size && h.info.content_length > 0 &&
-            h.info.content_length * (n - 1) < size && h.info.content_length * n >= size)
-            mp_part = h.info.content_length;
+        /* n parts of part 1's length c hold the object: c(n-1) < size <= cn */
+        int64_t n = h.info.parts_count, c = h.info.content_length;
+        if (n > 1 && total == size && c > 0 && size > 0 && (size - 1) / c + 1 == n)
+            mp_part = c;
         else /* the store's full-object checksum (a part's is not the object's) */
             snprintf(checksum, sizeof checksum, "%s", h.info.checksum_sha256);
         if (size <= rp->range_size || (!pinned && !etag[0]))

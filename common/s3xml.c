@@ -8,6 +8,7 @@
  */
 #include "aw/s3xml.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -83,8 +84,9 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
     }
     if (!marker) {
         char *end = NULL;
+        errno = 0;
         long long v = size ? strtoll(size, &end, 10) : -1;
-        if (!size || end == size || *end || v < 0) {
+        if (!size || end == size || *end || errno || v < 0 || v > AW_OBJECT_SIZE_MAX) {
             note(p, "key \"%.200s\": Size \"%.40s\" is not a byte count", l.key,
                  size ? size : "(none)");
             goto skip;

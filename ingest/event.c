@@ -260,10 +260,10 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         if (rc != AW_OK)
             return rc;
         int64_t size = -1;
-        rc = aw_json_int64(aw_json_path(r, "s3.object.size"), &size);
+        rc = aw_json_size(aw_json_path(r, "s3.object.size"), &size);
         if (rc == AW_EPARSE) {
             free(e.key);
-            return ERR("Records[%zu].s3.object.size is not a non-negative integer", i);
+            return ERR("Records[%zu].s3.object.size is not a byte count (0 to 2^53)", i);
         }
         e.size = rc == AW_OK ? size : -1;
         bool ok = true;
@@ -306,10 +306,10 @@ static int decode_eventbridge(json_t *root, aw_key_encoding enc, aw_events *out,
     if (rc != AW_OK)
         return rc;
     int64_t size = -1;
-    rc = aw_json_int64(aw_json_path(root, "detail.object.size"), &size);
+    rc = aw_json_size(aw_json_path(root, "detail.object.size"), &size);
     if (rc == AW_EPARSE) {
         free(e.key);
-        return ERR("detail.object.size is not a non-negative integer");
+        return ERR("detail.object.size is not a byte count (0 to 2^53)");
     }
     e.size = rc == AW_OK ? size : -1;
     bool ok = true;
@@ -336,9 +336,9 @@ static int decode_gcs(json_t *root, aw_events *out, char *errstr, size_t errn) {
     e.source = "gcs";
     e.kind = aw_json_path(root, "timeDeleted") ? AW_EV_DELETED : AW_EV_CREATED;
     int64_t size = -1;
-    int rc = aw_json_int64(json_object_get(root, "size"), &size);
+    int rc = aw_json_size(json_object_get(root, "size"), &size);
     if (rc == AW_EPARSE)
-        return ERR("GCS size is not a non-negative integer");
+        return ERR("GCS size is not a byte count (0 to 2^53)");
     e.size = rc == AW_OK ? size : -1;
     bool ok = true;
     e.key = dup_opt(name, &ok);
@@ -389,10 +389,10 @@ static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t err
         return ERR("Azure blob name does not decode to UTF-8");
     }
     int64_t size = -1;
-    rc = aw_json_int64(aw_json_path(ev, "data.contentLength"), &size);
+    rc = aw_json_size(aw_json_path(ev, "data.contentLength"), &size);
     if (rc == AW_EPARSE) {
         event_free(&e);
-        return ERR("Azure data.contentLength is not a non-negative integer");
+        return ERR("Azure data.contentLength is not a byte count (0 to 2^53)");
     }
     e.size = rc == AW_OK ? size : -1;
     const char *api = aw_json_str(ev, "data.api");

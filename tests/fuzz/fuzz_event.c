@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < evs.n; i++) {
         const aw_event *e = &evs.v[i];
         if (!aw_bucket_name_ok(e->bucket) || strlen(e->key) != e->key_len ||
-            !aw_utf8_valid(e->key, e->key_len) || (e->etag && !aw_token_ok(e->etag, 256)))
+            !aw_utf8_valid(e->key, e->key_len) || (e->etag && !aw_token_ok(e->etag, AW_ETAG_MAX)) ||
+            e->size < -1 || e->size > AW_OBJECT_SIZE_MAX)
             abort();
     }
     aw_events_clear(&evs);

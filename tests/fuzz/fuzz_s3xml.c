@@ -24,7 +24,7 @@ static void check_page(const aw_listing_page *p) {
         size_t kl = l->key ? strlen(l->key) : 0;
         if (!kl || kl > AW_KEY_MAX || !aw_utf8_valid(l->key, kl))
             abort();
-        if (l->delete_marker ? l->size != -1 : l->size < 0)
+        if (l->delete_marker ? l->size != -1 : l->size < 0 || l->size > AW_OBJECT_SIZE_MAX)
             abort();
         if (l->etag && !aw_token_ok(l->etag, AW_ETAG_MAX))
             abort();

@@ -9,14 +9,17 @@
 #  - events whose bucket or ETag could leave the URL or forge a header are
 #    dead-lettered as invalid; the good event beside them is indexed;
 #  - a fetch that takes longer than max.poll.interval.ms keeps the consumer
-#    in its group (it is polled while the body streams).
+#    in its group (it is polled while the body streams);
+#  - a store stating a size no object has costs that object a dead letter,
+#    not the pipeline (odd_store.py plays the store).
 source "$(dirname "$0")/lib.sh"
 require_stack
 [[ -n ${AW_STACK_VERSITYGW:-} ]] || fail "AW_STACK_VERSITYGW is not set: eval \"\$(scripts/stack env)\""
 
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)
-trap '[[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; [[ -n ${srv:-} ]] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[[ -n ${pid:-} ]] && kill -9 "$pid" 2>/dev/null; [[ -n ${srv:-} ]] && kill "$srv" 2>/dev/null
+      [[ -n ${odd_pid:-} ]] && kill "$odd_pid" 2>/dev/null; rm -rf "$work"' EXIT
 dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -F "$1" || true; }
 header() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["headers"][sys.argv[2]])' "$1" "$2"; }
 vgw_admin() {
@@ -121,4 +124,23 @@ if grep -qiE "max.poll|MAX_POLL" "$work/slow.log"; then
     fail "the consumer was evicted during a 12 s fetch: $(grep -iE 'max.poll|MAX_POLL' "$work/slow.log" | head -2)"
 fi
 expect_eq "assignments (one: no rebalance during the fetch)" 1 "$(grep -c 'INFO ingest: assigned' "$work/slow.log")"
+
+# --- a store that states a size no object has (HEAD of an object the event
+# says is larger than a range): that object is dead-lettered with what the
+# store stated; the object beside it in the batch is indexed
+odd=$(unique_bucket odd)
+start_odd_store '{"Content-Length": "9000000000000000000", "ETag": "\"odd\""}' "$work/odd.log"
+for obj in big.bin:10485760 small.txt:15; do
+    printf '{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"%s"},"object":{"key":"%s","size":%s,"sequencer":"01"}}}]}' \
+        "$odd" "${obj%:*}" "${obj#*:}" | "$ITEST_BIN/kafka_tool" produce "$AW_KAFKA_TOPIC" "odd-$run_id"
+done
+AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= timeout 60 "$AW_BIN" ingest --group "$group" --drain \
+    --s3-endpoint "$odd_url" >"$work/odd-ingest.log" 2>&1 ||
+    fail "ingest did not drain past the odd store: $(tail -3 "$work/odd-ingest.log")"
+dl=$(dead_letters "\"odd-$run_id\"")
+expect_eq "dead letters from the odd store" 1 "$(printf '%s\n' "$dl" | grep -c .)"
+expect_contains "its reason" "$(header "$dl" aw-error)" \
+    "the store stated a size of 9000000000000000000 bytes"
+expect_eq "the object beside it" "$(printf 'odd store body\n' | sha256sum | cut -d' ' -f1)" \
+    "$(sql -c "SELECT sha256 FROM aw.objects WHERE bucket = '$odd' AND key = 'small.txt'")"
 done_ok

@@ -43,6 +43,16 @@ wait_for() { # description seconds 'shell condition': polls until it holds
     done
 }
 
+# Starts odd_store.py (a store answering HEAD with the headers of the JSON
+# object $1) with its request log in $2; sets odd_url and odd_pid.
+start_odd_store() {
+    ODD_HEAD=$1 python3 "$(dirname "${BASH_SOURCE[0]}")/odd_store.py" >"$2.port" 2>"$2" &
+    odd_pid=$!
+    wait_for "the odd store to listen" 10 "[[ -s '$2.port' ]] || ! kill -0 $odd_pid 2>/dev/null"
+    [[ -s $2.port ]] || fail "the odd store did not start: $(tail -3 "$2")"
+    odd_url=http://127.0.0.1:$(cat "$2.port")
+}
+
 done_ok() { printf '%s: %d checks passed\n' "$(basename "$0")" "$CHECKS"; }
 
 require_stack() {

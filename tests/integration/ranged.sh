@@ -7,6 +7,9 @@
 #    a failed precondition (the ranges are pinned by If-Match), not hashed;
 #  - a multipart upload (AWS CLI, 5 MB parts) is read in ranges that never
 #    straddle a part (the part size comes from a HEAD of part 1), digest equal;
+#  - a store's HEAD stating a size beyond 2^53 fails the fetch before any
+#    range is asked for; a part length whose multiples overflow is no part
+#    size (odd_store.py plays the store);
 #  - ingest with --range-size reads large objects in ranges: the digests in
 #    aw.objects equal sha256sum, and a version overwritten before ingest
 #    reached it is `superseded`.
@@ -14,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 require_stack
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[[ -n ${odd_pid:-} ]] && kill "$odd_pid" 2>/dev/null; rm -rf "$work"' EXIT
 R=65536
 b=$(unique_bucket ranged)
 s3api create-bucket --bucket "$b" >/dev/null
@@ -59,6 +62,31 @@ expect_contains "ranges inside the 5 MiB parts" "$(cat "$work/mp.log")" \
 out=$("$ITEST_BIN/ranged_fetch" "$b" mp.bin 8388608 2)
 expect_eq "multipart, ranges larger than a part: digest" \
     "$(sha256sum <"$work/mp.bin" | cut -d' ' -f1)" "$(field sha256 "$out")"
+
+# --- a store whose HEAD states what no object has: a size beyond 2^53 fails
+# the fetch before a range is asked for; a part length whose multiples
+# overflow (2^62 bytes, 3 parts) is no part size, and the ranges that follow
+# (ignored by this store, which answers 200 with its whole body) end in one
+# plain GET of what the store serves
+start_odd_store '{"Content-Length": "9000000000000000000", "ETag": "\"odd\""}' "$work/odd1.log"
+out=$(AWS_ENDPOINT_URL_S3=$odd_url "$ITEST_BIN/ranged_fetch" "$b" huge.bin "$R" 4)
+expect_eq "a stated size beyond 2^53: outcome" failed "$(field outcome "$out")"
+expect_contains "a stated size beyond 2^53: reason" "$out" \
+    "HEAD: the store stated a size of 9000000000000000000 bytes, more than any object has"
+expect_eq "a stated size beyond 2^53: requests" "HEAD" "$(cut -d' ' -f1 "$work/odd1.log" | sort -u)"
+kill "$odd_pid"
+start_odd_store '{"Content-Length": "4611686018427387904", "ETag": "\"odd\"",
+    "Content-Range": "bytes 0-0/9007199254740992", "x-amz-mp-parts-count": "3"}' "$work/odd2.log"
+out=$(AWS_ENDPOINT_URL_S3=$odd_url RANGED_DEBUG=1 "$ITEST_BIN/ranged_fetch" "$b" odd.bin "$R" 4 \
+    2>"$work/odd2.debug")
+expect_eq "a part length that overflows: outcome" ok "$(field outcome "$out")"
+expect_eq "a part length that overflows: digest of what the store served" \
+    "$(printf 'odd store body\n' | sha256sum | cut -d' ' -f1)" "$(field sha256 "$out")"
+expect_eq "no part size taken from it" "" "$(grep "parts of" "$work/odd2.debug")"
+expect_contains "ranges asked for" "$(cat "$work/odd2.log")" "GET /$b/odd.bin range=bytes=0-$((R - 1))"
+expect_contains "then the whole" "$(cat "$work/odd2.log")" "GET /$b/odd.bin range=None"
+kill "$odd_pid"
+odd_pid=
 
 # --- ingest reads large objects in ranges
 ib=$(unique_bucket ranged-ingest)

@@ -79,11 +79,16 @@ int main(void) {
                         "<Contents><Size>1</Size></Contents>"
                         "<Contents><Key>nosize</Key></Contents>"
                         "<Contents><Key>neg</Key><Size>-4</Size></Contents>"
+                        "<Contents><Key>huge</Key><Size>9007199254740993</Size></Contents>"
+                        "<Contents><Key>wraps</Key><Size>99999999999999999999</Size></Contents>"
                         "<Contents><Key>ok</Key><Size>12</Size></Contents>"
+                        "<Contents><Key>max</Key><Size>9007199254740992</Size></Contents>"
                         "</ListBucketResult>", &p, err), AW_OK);
-    ASSERT_INT_EQ(p.n, 1);
+    ASSERT_INT_EQ(p.n, 2);
     ASSERT_STR_EQ(p.items[0].key, "ok");
-    ASSERT_INT_EQ(p.refused, 6);
+    ASSERT_STR_EQ(p.items[1].key, "max");
+    ASSERT(p.items[1].size == INT64_C(9007199254740992));
+    ASSERT_INT_EQ(p.refused, 8);
     ASSERT(strlen(p.refused_why) > 0);
 
     /* an ETag that If-Match could not carry is none, as an empty one is */

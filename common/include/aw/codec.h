@@ -74,6 +74,11 @@ bool aw_bucket_dns_ok(const char *b);
 #define AW_ETAG_MAX 256
 #define AW_VERSION_ID_MAX 1024
 
+/* The largest object size believed from an event, a listing or a store's
+ * answer: 2^53 bytes (8 PiB), far beyond any store's largest object, exact as
+ * a JSON number, and small enough that no byte-range arithmetic overflows. */
+#define AW_OBJECT_SIZE_MAX (INT64_C(1) << 53)
+
 /* 1 to max bytes of visible ASCII (0x21-0x7e) without '"' or '\\': what may
  * stand inside a quoted header value such as If-Match. */
 bool aw_token_ok(const char *s, size_t max);

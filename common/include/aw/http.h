@@ -36,7 +36,7 @@ typedef struct aw_s3_object_info {
     long status;             /* HTTP status, 0 when no response arrived */
     int64_t content_length;  /* -1 when absent */
     int64_t range_total;     /* the object's size a Content-Range states, 0 when none */
-    int parts_count;         /* x-amz-mp-parts-count (a part asked for), 0 when absent */
+    int parts_count;         /* x-amz-mp-parts-count (a part asked for): 1-10000, else 0 */
     char etag[80];           /* without quotes */
     char content_type[128];
     char version_id[160];

@@ -18,8 +18,9 @@ json_t *aw_json_path(json_t *root, const char *dotted);
 /* The string at path, or NULL if absent, null or not a string. Borrowed. */
 const char *aw_json_str(json_t *root, const char *dotted);
 
-/* Reads a non-negative integer given as a JSON integer or a decimal string.
- * AW_ENOTFOUND if absent or null, AW_EPARSE if present but not such a value. */
-int aw_json_int64(json_t *v, int64_t *out) AW_WUR;
+/* Reads an object size: an integer from 0 to AW_OBJECT_SIZE_MAX, given as a
+ * JSON integer or a decimal string. AW_ENOTFOUND if absent or null,
+ * AW_EPARSE if present but not such a value. */
+int aw_json_size(json_t *v, int64_t *out) AW_WUR;
 
 #endif
