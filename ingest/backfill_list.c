@@ -93,6 +93,17 @@ static int page_query(const bf_lister *l, const aw_listing_page *prev, char *q, 
     return rc == AW_OK ? AW_OK : AW_EINVAL;
 }
 
+static bool same(const char *a, const char *b) { return a && b ? !strcmp(a, b) : a == b; }
+
+/* Whether page, listed after prev's markers, names those markers again: a
+ * store that does so would be listed for ever. */
+static bool no_progress(const bf_lister *l, const aw_listing_page *page,
+                        const aw_listing_page *prev) {
+    return l->versioned ? same(page->next_key_marker, prev->next_key_marker) &&
+                              same(page->next_version_marker, prev->next_version_marker)
+                        : same(page->next_token, prev->next_token);
+}
+
 static void *lister_main(void *arg) {
     bf_lister *l = arg;
     aw_membuf xml = {0};
@@ -107,6 +118,7 @@ static void *lister_main(void *arg) {
             rc = AW_EINVAL;
             break;
         }
+        bool after_prev = !first;
         first = false;
         if ((rc = bf_get_xml(l->s3, &l->pol, l->bucket, q, &xml, err, sizeof err)) != AW_OK ||
             (rc = aw_listing_parse(xml.p, xml.len, &page, err, sizeof err)) != AW_OK)
@@ -119,12 +131,24 @@ static void *lister_main(void *arg) {
             rc = AW_EPARSE;
             break;
         }
+        if (page.truncated && after_prev && no_progress(l, &page, &prev)) {
+            snprintf(err, sizeof err, "the listing does not advance: the page after a marker "
+                                      "names the same marker to continue from");
+            rc = AW_EPARSE;
+            break;
+        }
         /* prev keeps only what the next request needs */
         aw_listing_page_clear(&prev);
         prev.next_token = page.next_token ? strdup(page.next_token) : NULL;
         prev.next_key_marker = page.next_key_marker ? strdup(page.next_key_marker) : NULL;
         prev.next_version_marker =
             page.next_version_marker ? strdup(page.next_version_marker) : NULL;
+        if (!same(prev.next_token, page.next_token) ||
+            !same(prev.next_key_marker, page.next_key_marker) ||
+            !same(prev.next_version_marker, page.next_version_marker)) {
+            rc = AW_ENOMEM; /* a copy failed: going on would list from the start */
+            break;
+        }
         bool more = page.truncated;
         pthread_mutex_lock(&l->mu);
         while (l->n == QUEUED && !l->quit)

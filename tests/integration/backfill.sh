@@ -16,14 +16,16 @@
 #    where it stopped, and exactly 20,000 rows;
 #  - backfill and ingest at once on the same uploads: one row per version;
 #  - --all-buckets: each bucket ListBuckets returns;
-#  - a bucket that does not exist, and bad arguments: clear errors.
+#  - a bucket that does not exist, and bad arguments: clear errors;
+#  - a store whose listing names the marker it was asked with again (so it
+#    would be listed for ever): the run stops with an error after two pages.
 source "$(dirname "$0")/lib.sh"
 require_stack
 
 work=$(mktemp -d)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}" ${odd_pid:-}; do kill -9 "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -200,4 +202,17 @@ expect_status "a bucket that does not exist" 1 "$AW_BIN" backfill "s3://no-such-
 out=$("$AW_BIN" backfill "s3://no-such-bucket-$RANDOM" 2>&1 || true)
 expect_contains "its error" "$out" "NoSuchBucket"
 expect_status "not an s3:// URI" 2 "$AW_BIN" backfill "$b"
+
+# --- a listing that does not advance (odd_store.py plays the store)
+ob=$(unique_bucket backfill-odd)
+page='<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>again'
+page+='</NextContinuationToken><Contents><Key>one.txt</Key><Size>15</Size></Contents>'
+page+='</ListBucketResult>'
+ODD_BODIES=$(python3 -c 'import json,sys; print(json.dumps({"versioning": "<VersioningConfiguration/>", "list-type": sys.argv[1]}))' "$page") \
+    start_odd_store '{}' "$work/odd.log"
+status=0
+out=$(timeout 60 "$AW_BIN" backfill "s3://$ob" --s3-endpoint "$odd_url" 2>&1) || status=$?
+expect_eq "a listing that does not advance: exit status" 1 "$status"
+expect_contains "its error" "$out" "the listing does not advance"
+expect_eq "pages asked for" 2 "$(grep -c "list-type=2" "$work/odd.log")"
 done_ok

@@ -44,7 +44,8 @@ wait_for() { # description seconds 'shell condition': polls until it holds
 }
 
 # Starts odd_store.py (a store answering HEAD with the headers of the JSON
-# object $1) with its request log in $2; sets odd_url and odd_pid.
+# object $1; ODD_BODIES in the environment picks GET bodies) with its request
+# log in $2; sets odd_url and odd_pid.
 start_odd_store() {
     ODD_HEAD=$1 python3 "$(dirname "${BASH_SOURCE[0]}")/odd_store.py" >"$2.port" 2>"$2" &
     odd_pid=$!

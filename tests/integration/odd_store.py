@@ -2,7 +2,8 @@
 
 HEAD answers with the headers given as a JSON object in ODD_HEAD (206 when
 they include Content-Range, else 200); GET ignores Range and answers 200 with
-ODD_BODY (default "odd store body\n"), whatever the key. Every request is
+the first body of the JSON object ODD_BODIES whose name the request's path
+and query contain, else ODD_BODY (default "odd store body\n"). Every request is
 written to stderr as "METHOD PATH range=RANGE". Listens on 127.0.0.1 on a free
 port and prints the port on stdout.
 """
@@ -13,6 +14,7 @@ import sys
 
 HEAD = json.loads(os.environ.get("ODD_HEAD", "{}"))
 BODY = os.environ.get("ODD_BODY", "odd store body\n").encode()
+BODIES = json.loads(os.environ.get("ODD_BODIES", "{}"))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -31,11 +33,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.note()
+        body = next((b.encode() for k, b in BODIES.items() if k in self.path), BODY)
         self.send_response(200)
-        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", '"odd"')
         self.end_headers()
-        self.wfile.write(BODY)
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
