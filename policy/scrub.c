@@ -344,7 +344,8 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
         long long bytes = 0;
         for (long k = 0; k < want && pos < ndue && (k == 0 || bytes < BATCH_BYTES); k++, pos++) {
             l += (size_t)sprintf(ids + l, "%s%s", k ? "," : "", aw_pg_result_get(due, pos, 0));
-            bytes += strtoll(aw_pg_result_get(due, pos, 1), NULL, 10);
+            long long size = strtoll(aw_pg_result_get(due, pos, 1), NULL, 10);
+            bytes += size < 0 ? 0 : size < BATCH_BYTES ? size : BATCH_BYTES; /* cannot overflow */
         }
         ids[l++] = '}';
         ids[l] = '\0';

@@ -13,7 +13,8 @@
 #  - a store or a database that is away: exit 1, nothing recorded;
 #  - two workers sharing a pass never read a version twice;
 #  - a version larger than --range-size is read in byte ranges, and a byte
-#    rotted in its middle is found.
+#    rotted in its middle is found;
+#  - a recorded size no object has does not overflow a batch's byte count.
 source "$(dirname "$0")/lib.sh"
 require_stack
 
@@ -170,5 +171,26 @@ with open(sys.argv[1], "r+b") as f:
 PY
 out=$(scrub --all --range-size 65536 --range-concurrency 3)
 expect_eq "a flipped bit in the fourth range is a checksum mismatch" 1 "$(count 3 <<<"$out")"
+
+# --- a recorded size no object has (as a row from an earlier version could
+# hold), read after a version of ordinary size in the same batch (the
+# pass's first batch is one version, to learn the average size): the batch's
+# byte count cannot overflow, the pass reads all three and ends
+for f in mid tail; do
+    echo "$f $RANDOM" >"$work/$f.txt"
+    aws s3 cp --only-show-errors "$work/$f.txt" "s3://$b/$f.txt"
+done
+"$ITEST_BIN/kafka_events" --bucket "$b" --min 3 --timeout 60 >/dev/null
+drain
+sql -q -c "UPDATE aw.object_versions SET size = 9223372036854775807 WHERE bucket = '$b' AND key = 'tail.txt'"
+sql -q -c "UPDATE aw.scrub_state s SET due_at = now(), lease_until = NULL, suspect = false,
+             last_verified_at = now() - CASE v.key WHEN 'big.bin' THEN interval '3 days'
+                                                  WHEN 'mid.txt' THEN interval '2 days' ELSE interval '1 day' END
+           FROM aw.object_versions v WHERE v.id = s.object_version_id AND v.bucket = '$b'"
+out=$(scrub --all --range-size 65536 --range-concurrency 3) ||
+    fail "scrub failed over a size no object has: $(tail -n 3 <<<"$out")"
+expect_contains "a pass over a size no object has ends" "$out" "pass done"
+expect_eq "read whole" 2 "$(count 2 <<<"$out")"
+expect_eq "and the mismatch still there" 1 "$(count 3 <<<"$out")"
 
 done_ok
