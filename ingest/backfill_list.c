@@ -143,9 +143,9 @@ static void *lister_main(void *arg) {
         prev.next_key_marker = page.next_key_marker ? strdup(page.next_key_marker) : NULL;
         prev.next_version_marker =
             page.next_version_marker ? strdup(page.next_version_marker) : NULL;
-        if (!same(prev.next_token, page.next_token) ||
-            !same(prev.next_key_marker, page.next_key_marker) ||
-            !same(prev.next_version_marker, page.next_version_marker)) {
+        if ((page.next_token && !prev.next_token) ||
+            (page.next_key_marker && !prev.next_key_marker) ||
+            (page.next_version_marker && !prev.next_version_marker)) {
             rc = AW_ENOMEM; /* a copy failed: going on would list from the start */
             break;
         }
