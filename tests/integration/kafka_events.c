@@ -6,7 +6,8 @@
  * With --fetch, every created object is also fetched through the common S3
  * client (SigV4, streaming) and its SHA-256 appended. It stops once --min
  * events were printed and every partition is at its end, or exits 1 after
- * --timeout seconds. Settings come from the stack's environment.
+ * --timeout seconds. Why a message could not be decoded goes to stderr.
+ * Settings come from the stack's environment.
  *
  * usage: kafka_events --bucket B [--min N] [--timeout S] [--fetch] [--topic T]
  */
@@ -156,8 +157,11 @@ int main(int argc, char **argv) {
             int rc = aw_event_decode(m->payload, m->len, AW_KEYS_AUTO, &evs, derr, sizeof derr);
             if (rc == AW_ESKIP)
                 skipped++;
-            else if (rc != AW_OK)
+            else if (rc != AW_OK) {
                 bad++;
+                fprintf(stderr, "kafka_events: undecodable at %d:%lld: %s\n", (int)m->partition,
+                        (long long)m->offset, derr);
+            }
             for (size_t i = 0; rc == AW_OK && i < evs.n; i++) {
                 const aw_event *e = &evs.v[i];
                 if (strcmp(e->bucket, bucket))
