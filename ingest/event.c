@@ -233,6 +233,7 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         aw_event e = {0};
         e.kind = kind;
         bool form = true;
+        char *arn_bucket = NULL;
         const char *arn = aw_json_str(r, "s3.bucket.arn");
         const char *cfgid = aw_json_str(r, "s3.configurationId");
         if (src && !strcmp(src, "minio:s3"))
@@ -241,28 +242,39 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
             e.source = "ceph:s3";
         else if ((arn && !strncmp(arn, "arn:aws:s3:::/", 14)) ||
                  (cfgid && !strcmp(cfgid, "webhook-global"))) {
-            /* versitygw labels itself aws:s3 but sends keys unencoded. Its
-             * s3.object.key can also be corrupted when PUTs run in parallel
-             * (v1.8.0 reuses the request buffer), while the bucket ARN
-             * "arn:aws:s3:::/<bucket>/<key>" is a proper copy: take the key
-             * from the ARN when it names the same bucket. */
+            /* versitygw labels itself aws:s3 but sends keys unencoded. It
+             * also builds s3.bucket.name and s3.object.key from the request's
+             * buffer and sends the record after the request has ended (v1.8.0),
+             * so under parallel requests either may name another request's
+             * bucket or key. Its bucket ARN "arn:aws:s3:::/<bucket>[/<key>]"
+             * is a copy made while the request ran: bucket and key are taken
+             * from it. (A DeleteObjects record's ARN names only the bucket;
+             * its key comes from the request body and stays right.) */
             e.source = "versitygw";
             e.seq_order = AW_SEQ_COUNTER;
             form = false;
-            size_t bl = strlen(bucket);
-            if (arn && !strncmp(arn, "arn:aws:s3:::/", 14) && !strncmp(arn + 14, bucket, bl) &&
-                arn[14 + bl] == '/' && arn[15 + bl])
-                key = arn + 15 + bl;
+            const char *ab = arn && !strncmp(arn, "arn:aws:s3:::/", 14) ? arn + 14 : NULL;
+            size_t bl = ab ? strcspn(ab, "/") : 0;
+            if (bl) {
+                if (!(arn_bucket = strndup(ab, bl)))
+                    return AW_ENOMEM;
+                bucket = arn_bucket;
+                if (ab[bl] == '/' && ab[bl + 1])
+                    key = ab + bl + 1;
+            }
         } else
             e.source = "aws:s3";
 
         int rc = decode_key(key, form, enc, &e, errstr, errn);
-        if (rc != AW_OK)
+        if (rc != AW_OK) {
+            free(arn_bucket);
             return rc;
+        }
         int64_t size = -1;
         rc = aw_json_size(aw_json_path(r, "s3.object.size"), &size);
         if (rc == AW_EPARSE) {
             free(e.key);
+            free(arn_bucket);
             return ERR("Records[%zu].s3.object.size is not a byte count (0 to 2^53)", i);
         }
         e.size = rc == AW_OK ? size : -1;
@@ -271,7 +283,7 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         if (vid && (!*vid || !strcmp(vid, "null")))
             vid = NULL;
         e.event_name = dup_opt(name, &ok);
-        e.bucket = dup_opt(bucket, &ok);
+        e.bucket = arn_bucket ? arn_bucket : dup_opt(bucket, &ok);
         e.etag = dup_etag(aw_json_str(r, "s3.object.eTag"), &ok);
         e.version_id = dup_opt(vid, &ok);
         e.sequencer = dup_opt(aw_json_str(r, "s3.object.sequencer"), &ok);
