@@ -189,6 +189,9 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "kafka_events: %ld events for bucket %s, %ld skipped (test events), %ld undecodable\n",
             printed, bucket, skipped, bad);
+    if (!done)
+        fprintf(stderr, "kafka_events: gave up after %ld s waiting for %ld events of bucket %s\n",
+                timeout, min, bucket);
     free(at_eof);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
