@@ -7,7 +7,9 @@
  * (ETag, else size; the version id for a delete marker). Deletions go out
  * concurrently through the same S3 client as ingest, in chunks; each chunk's
  * actions are appended to aw.retention_actions before the next one starts,
- * so a killed run leaves an exact record of what it did.
+ * so a killed run leaves an exact record of what it did; the versions a
+ * DELETE removed are marked deleted in the index in the same statement,
+ * without waiting for the store's delete events.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -26,7 +28,7 @@
 /* The planned deletions of a plan, each with what the index says now. */
 static const char *const todo_sql =
     "SELECT a.ordinal, a.action, a.rule, a.store, a.bucket, a.key, a.version_id, a.sha256,"
-    "  a.size, a.etag,"
+    "  a.size, a.etag, a.object_version_id,"
     "  CASE WHEN v.id IS NOT NULL AND (a.action = 'delete_marker' OR a.version_id IS NULL)"
     "        AND EXISTS (SELECT FROM aw.object_versions w WHERE w.store = v.store"
     "                     AND w.bucket = v.bucket AND w.key = v.key AND w.id <> v.id"
@@ -49,16 +51,24 @@ static const char *const todo_sql =
     " LEFT JOIN aw.object_versions v ON v.id = a.object_version_id"
     " WHERE a.plan_id = $1::bigint AND a.action <> 'protect' ORDER BY a.ordinal";
 enum { T_ORD, T_ACTION, T_RULE, T_STORE, T_BUCKET, T_KEY, T_VERSION, T_SHA, T_SIZE, T_ETAG,
-       T_SKIP };
+       T_OVID, T_SKIP };
 
+/* Appends a chunk's actions to the audit and, in the same statement, records
+ * in the index the versions a DELETE removed (2xx): scrub must not take them
+ * for lost in the moment before ingest reads the store's delete events, nor
+ * for ever if the store never sends one. "already gone" (404) is not recorded:
+ * nothing here deleted it. */
 static const char *const audit_sql =
-    "INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket, key,"
-    "  version_id, sha256, size, result, http_status, message)"
-    " SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key, x.version_id,"
-    "  x.sha256, x.size, x.result, x.http_status, x.message"
-    " FROM json_to_recordset($3::json) AS x(rule text, action text, store text, bucket text,"
-    "  key text, version_id text, sha256 text, size bigint, result text, http_status integer,"
-    "  message text)";
+    "WITH x AS (SELECT * FROM json_to_recordset($3::json) AS x(rule text, action text,"
+    "  store text, bucket text, key text, version_id text, sha256 text, size bigint,"
+    "  result text, http_status integer, message text, object_version_id bigint)),"
+    " a AS (INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket,"
+    "  key, version_id, sha256, size, result, http_status, message)"
+    "  SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key,"
+    "  x.version_id, x.sha256, x.size, x.result, x.http_status, x.message FROM x)"
+    " UPDATE aw.object_versions v SET deleted = true, deleted_at = now(), indexed_at = now()"
+    " FROM x WHERE x.result = 'deleted' AND x.action = 'delete'"
+    "  AND x.http_status BETWEEN 200 AND 299 AND v.id = x.object_version_id AND NOT v.deleted";
 
 /* One planned deletion being carried out. */
 typedef struct item {
@@ -150,7 +160,7 @@ static int run_requests(aw_s3 *s3, const aw_config *cfg, const aw_pg_result *t, 
     return rc;
 }
 
-/* Appends the chunk's actions to aw.retention_actions, in one statement. */
+/* Appends the chunk's actions to aw.retention_actions (audit_sql). */
 static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_result *t,
                  const item *chunk, size_t n, totals *tot, char *errstr, size_t errn) {
     json_t *arr = json_array();
@@ -165,6 +175,9 @@ static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_re
                               "message", it->message[0] ? it->message : NULL);
         if (o && it->status > 0)
             json_object_set_new(o, "http_status", json_integer(it->status));
+        if (o && V(t, r, T_OVID))
+            json_object_set_new(o, "object_version_id",
+                                json_integer(strtoll(V(t, r, T_OVID), NULL, 10)));
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);
             return AW_ENOMEM;

@@ -7,7 +7,9 @@
 #    an unused data file and scratch files expired;
 #  - the safety cap refuses a run and deletes nothing;
 #  - an object rewritten between plan and apply is skipped, never deleted;
-#  - audit rows, tombstones after ingest, a second apply that does nothing;
+#  - audit rows, the deletions in the index at once (a scrub before ingest
+#    reads their events finds nothing missing), tombstones after ingest, a
+#    second apply that does nothing;
 #  - a versioned bucket: noncurrent versions expire (keeping the newest one),
 #    an expired current version gets a delete marker;
 #  - bad rules are refused with FILE:LINE:COLUMN before anything runs;
@@ -137,6 +139,14 @@ expect_contains "audit: why the rewritten object was skipped" \
 expect_eq "audit: the run's totals" '{"failed": 0, "deleted": 9, "skipped_changed": 1, "skipped_protected": 0}' \
     "$(sql -c "SELECT totals FROM aw.retention_runs WHERE plan_id = $id AND mode = 'apply'")"
 
+# the apply records what it deleted in the index at once, before ingest reads
+# the store's delete events: a scrub in between finds nothing missing
+expect_eq "deleted in the index by the apply itself" 9 \
+    "$(sql -c "SELECT count(*) FROM aw.object_versions WHERE bucket IN ('$reg', '$data') AND deleted AND state = 'present'")"
+"$AW_BIN" scrub --once --all --bucket "$reg" --log-level error || fail "scrub after the apply failed"
+expect_eq "a scrub before ingest read the deletions opens no missing alert" 0 \
+    "$(sql -c "SELECT count(*) FROM aw.alerts WHERE bucket = '$reg' AND kind = 'missing'")"
+
 # --- the store's delete events come back through ingest as tombstones
 # 18 uploads, the rewrite and 8 deletions in the registry; 2 uploads and a
 # deletion in the data bucket (the store publishes each event on its own, so
@@ -209,6 +219,9 @@ expect_eq "cur.bin: its version kept under a delete marker" "1 1 True" "$(listin
 oldest=$(sql -c "SELECT version_id FROM aw.objects WHERE bucket = '$vb' AND key = 'm.bin' ORDER BY event_time, version_id LIMIT 1")
 expect_eq "the deleted noncurrent version is the oldest" "$oldest" \
     "$(sql -c "SELECT version_id FROM aw.retention_actions WHERE bucket = '$vb' AND key = 'm.bin' AND result = 'deleted'")"
+expect_eq "in the index at once: the removed version deleted, none under the marker" \
+    "m.bin $oldest" \
+    "$(sql -c "SELECT string_agg(key || ' ' || version_id, ',') FROM aw.object_versions WHERE bucket = '$vb' AND deleted")"
 
 # --- bad rules: refused before anything runs
 printf 'version: 1\nrules:\n  - name: a\n    match: {bucket: x1x, prefx: tmp/}\n    expire_after: 7d\n' >"$work/bad.yaml"
