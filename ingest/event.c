@@ -258,9 +258,12 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
             if (bl) {
                 if (!(arn_bucket = strndup(ab, bl)))
                     return AW_ENOMEM;
+                e.repaired = strcmp(arn_bucket, bucket) != 0;
                 bucket = arn_bucket;
-                if (ab[bl] == '/' && ab[bl + 1])
+                if (ab[bl] == '/' && ab[bl + 1]) {
+                    e.repaired |= strcmp(ab + bl + 1, key) != 0;
                     key = ab + bl + 1;
+                }
             }
         } else
             e.source = "aws:s3";

@@ -77,6 +77,12 @@ wait_for "consumer lag per partition, from librdkafka's statistics" 20 \
 printf '{"Records": [broken' | "$ITEST_BIN/kafka_tool" produce "$AW_KAFKA_TOPIC" "metrics-$run_id" 0
 wait_for "the dead letter counted by its code" 60 \
     "[[ \$(metric $p 'aw_ingest_dead_letters_total{code=\"AW_EPARSE\"}') -ge 1 ]] 2>/dev/null"
+# a versitygw record whose bucket name and key are another request's (as
+# v1.8.0 sends under parallel requests); its bucket ARN names o4.bin
+printf '{"Records":[{"eventVersion":"2.2","eventSource":"aws:s3","eventName":"s3:ObjectCreated:Put","s3":{"configurationId":"webhook-global","bucket":{"name":"zz%s","arn":"arn:aws:s3:::/%s/o4.bin"},"object":{"key":"k9","size":1,"sequencer":"7"}}}]}' \
+    "$run_id" "$b" | "$ITEST_BIN/kafka_tool" produce "$AW_KAFKA_TOPIC" "metrics-$run_id" 0
+wait_for "the record read from its ARN counted" 60 \
+    "[[ \$(metric $p aw_ingest_events_repaired_total) -ge 1 ]] 2>/dev/null"
 expect_eq "ready while consuming" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/readyz")"
 expect_eq "a fetch timed" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_fetch_seconds_count)') >= 1))")"
 expect_eq "a batch written" 1 "$(python3 -c "print(int(float('$(metric "$p" aw_ingest_batch_write_seconds_count)') >= 1))")"

@@ -2,7 +2,9 @@
  * Fixture-driven decoder tests: for every tests/data/events/NAME.json the
  * file NAME.expected holds one line per decoded event
  *   kind|source|bucket|key|size|etag|version_id|sequencer|content_type|event_time
- * ("-" for absent), or "skip", or "error AW_E<CODE> <text in the message>".
+ * ("-" for absent; "|repaired" appended when bucket or key came from the
+ * bucket ARN because the record's own named something else), or "skip", or
+ * "error AW_E<CODE> <text in the message>".
  * An optional first line "encoding=raw|url|auto" selects the key encoding.
  */
 #include <dirent.h>
@@ -28,10 +30,10 @@ static void render(const aw_events *evs, char *out, size_t cap) {
         else
             snprintf(size, sizeof size, "%lld", (long long)e->size);
 #define O(s) ((s) ? (s) : "-")
-        int w = snprintf(out + pos, cap - pos, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n",
+        int w = snprintf(out + pos, cap - pos, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s%s\n",
                          kind_name(e->kind), e->source, e->bucket, e->key, size, O(e->etag),
                          O(e->version_id), O(e->sequencer), O(e->content_type),
-                         O(e->event_time));
+                         O(e->event_time), e->repaired ? "|repaired" : "");
 #undef O
         ASSERT(w > 0 && (size_t)w < cap - pos);
         ASSERT_INT_EQ(strlen(e->key), e->key_len);

@@ -9,6 +9,7 @@
 #ifndef AW_EVENT_H
 #define AW_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,8 @@ typedef struct aw_event {
     char *sequencer;        /* NULL when absent */
     char *content_type;     /* NULL when absent */
     char *event_time;       /* ISO 8601 text as sent; NULL when absent */
+    bool repaired;          /* bucket or key read from the bucket ARN, the record's own
+                               fields naming another request's (versitygw 1.8) */
 } aw_event;
 
 typedef struct aw_events {
