@@ -57,21 +57,16 @@ void msg_dead(msg *x, const char *code, const char *fmt, ...) {
             (int)x->m->partition, (long long)x->m->offset, x->code, x->reason);
 }
 
-/* Records whose bucket or key was read from the bucket ARN because their own
+/* A record whose bucket or key was read from the bucket ARN because its own
  * fields named another request's (versitygw 1.8): counted, so an operator
  * sees the store send them. */
-static void repaired(const msg *x) {
-    for (size_t e = 0; e < x->evs.n; e++) {
-        const aw_event *ev = &x->evs.v[e];
-        if (!ev->repaired)
-            continue;
-        aw_metric_add(aw_metric_counter("aw_ingest_events_repaired_total",
-                                        "Records whose bucket or key disagreed with their "
-                                        "bucket ARN and were read from the ARN.", NULL), 1);
-        AW_DEBUG(LOG, "%s [%d] @%lld: s3://%s/%s read from the record's bucket ARN",
-                 rd_kafka_topic_name(x->m->rkt), (int)x->m->partition, (long long)x->m->offset,
-                 ev->bucket, ev->key);
-    }
+static void count_repaired(const msg *x, const aw_event *ev) {
+    aw_metric_add(aw_metric_counter("aw_ingest_events_repaired_total",
+                                    "Records whose bucket or key disagreed with their "
+                                    "bucket ARN and were read from the ARN.", NULL), 1);
+    AW_DEBUG(LOG, "%s [%d] @%lld: s3://%s/%s read from the record's bucket ARN",
+             rd_kafka_topic_name(x->m->rkt), (int)x->m->partition, (long long)x->m->offset,
+             ev->bucket, ev->key);
 }
 
 int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
@@ -104,12 +99,13 @@ int batch_add(ingest *in, batch *b, rd_kafka_message_t *m) {
         msg_dead(x, aw_err_name(rc), "%s", why);
         return AW_OK;
     }
-    repaired(x);
     /* one job per created object; the indexer says which are sidecars and
      * how much of them it keeps, which counts against the batch's budget */
     x->first_job = b->njobs;
     for (size_t e = 0; e < x->evs.n; e++) {
         const aw_event *ev = &x->evs.v[e];
+        if (ev->repaired)
+            count_repaired(x, ev);
         if (ev->kind != AW_EV_CREATED)
             continue;
         if (b->njobs == b->jobs_cap) {

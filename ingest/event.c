@@ -235,13 +235,13 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         bool form = true;
         char *arn_bucket = NULL;
         const char *arn = aw_json_str(r, "s3.bucket.arn");
+        const char *ab = arn && !strncmp(arn, "arn:aws:s3:::/", 14) ? arn + 14 : NULL;
         const char *cfgid = aw_json_str(r, "s3.configurationId");
         if (src && !strcmp(src, "minio:s3"))
             e.source = "minio:s3";
         else if (src && !strcmp(src, "ceph:s3"))
             e.source = "ceph:s3";
-        else if ((arn && !strncmp(arn, "arn:aws:s3:::/", 14)) ||
-                 (cfgid && !strcmp(cfgid, "webhook-global"))) {
+        else if (ab || (cfgid && !strcmp(cfgid, "webhook-global"))) {
             /* versitygw labels itself aws:s3 but sends keys unencoded. It
              * also builds s3.bucket.name and s3.object.key from the request's
              * buffer and sends the record after the request has ended (v1.8.0),
@@ -253,7 +253,6 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
             e.source = "versitygw";
             e.seq_order = AW_SEQ_COUNTER;
             form = false;
-            const char *ab = arn && !strncmp(arn, "arn:aws:s3:::/", 14) ? arn + 14 : NULL;
             size_t bl = ab ? strcspn(ab, "/") : 0;
             if (bl) {
                 if (!(arn_bucket = strndup(ab, bl)))
