@@ -23,7 +23,9 @@ COPY cmd cmd
 COPY common common
 COPY indexer indexer
 COPY ingest ingest
+COPY backfill backfill
 COPY policy policy
+COPY integrity integrity
 COPY sql sql
 COPY bench bench
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \

@@ -19,27 +19,18 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "aw/http.h"
+#include "aw/daemon.h"
 #include "aw/hash.h"
+#include "aw/http.h"
 #include "aw/util.h"
-
-typedef struct slot {
-    aw_hash *h;
-    int64_t bytes;
-} slot;
-
-static int on_start(void *ud) {
-    slot *s = ud;
-    s->bytes = 0;
-    return aw_hash_reset(s->h);
-}
 
 static bool no_hash; /* BENCH_NOHASH=1: the transport alone */
 
 static int on_body(void *ud, const void *d, size_t n) {
-    slot *s = ud;
-    s->bytes += (int64_t)n;
-    return no_hash ? AW_OK : aw_hash_update(s->h, d, n);
+    if (!no_hash)
+        return aw_sink_body(ud, d, n);
+    ((aw_sink *)ud)->bytes += (int64_t)n;
+    return AW_OK;
 }
 
 int main(int argc, char **argv) {
@@ -58,12 +49,12 @@ int main(int argc, char **argv) {
     }
     const long batch = 1000;
     aw_fetch *reqs = calloc((size_t)batch, sizeof *reqs);
-    slot *slots = calloc((size_t)batch, sizeof *slots);
+    aw_sink *slots = calloc((size_t)batch, sizeof *slots);
     char (*keys)[256] = calloc((size_t)batch, 256);
     if (!reqs || !slots || !keys)
         return 1;
     for (long i = 0; i < batch; i++)
-        if (aw_hash_new(false, &slots[i].h) != AW_OK)
+        if (aw_hash_new(false, &slots[i].hash) != AW_OK)
             return 1;
     aw_fetch_policy p = {.concurrency = (int)conc, .retries = 3, .backoff_base_ms = 100,
                          .backoff_max_ms = 2000};
@@ -86,7 +77,7 @@ int main(int argc, char **argv) {
                 snprintf(keys[i], 256, "%s%ld", prefix, done + i);
             reqs[i] = (aw_fetch){.method = getenv("BENCH_METHOD"), .bucket = bucket,
                                  .key = keys[i], .size_hint = hint,
-                                 .on_start = on_start, .on_body = on_body,
+                                 .on_start = aw_sink_start, .on_body = on_body,
                                  .ud = &slots[i]};
         }
         const char *rs = getenv("BENCH_RANGE_SIZE"), *rc = getenv("BENCH_RANGE_CONCURRENCY");
@@ -107,7 +98,7 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "bench_fetch: %s: %s\n", keys[i], reqs[i].error);
                 continue;
             }
-            if (aw_hash_final(slots[i].h, d, NULL) != AW_OK)
+            if (aw_hash_final(slots[i].hash, d, NULL) != AW_OK)
                 return 1;
             bytes += slots[i].bytes;
         }

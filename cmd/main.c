@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/backfill.h"
 #include "aw/config.h"
 #include "aw/http.h"
 #include "aw/ingest.h"
+#include "aw/integrity.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "aw/policy.h"

@@ -259,3 +259,9 @@ int aw_object_uri_parse(const char *uri, char **bucket, char **key) {
     }
     return AW_OK;
 }
+
+const char *aw_text_cell(const char *s, char *buf, size_t width) {
+    s = s ? s : "";
+    aw_escape_text(s, strlen(s), buf, width + 1);
+    return buf;
+}

@@ -13,27 +13,6 @@
 #include "aw/metrics.h"
 #include "internal.h"
 
-int sink_start(void *ud) {
-    body_sink *sk = ud;
-    sk->bytes = 0;
-    sk->kept.len = 0;
-    sk->cut = false;
-    return aw_hash_reset(sk->hash);
-}
-
-int sink_body(void *ud, const void *data, size_t len) {
-    body_sink *sk = ud;
-    sk->bytes += (int64_t)len;
-    if (sk->kept.max && !sk->cut) {
-        int rc = aw_membuf_put(&sk->kept, data, len);
-        if (rc == AW_EPARSE)
-            sk->cut = true; /* hashed to the end, but not kept */
-        else if (rc != AW_OK)
-            return rc;
-    }
-    return aw_hash_update(sk->hash, data, len);
-}
-
 int fetch_plan(ingest *in, batch *b) {
     /* jobs were added with their messages; those of messages that died or
      * whose partition was revoked since are dropped here */
@@ -78,8 +57,8 @@ int fetch_plan(ingest *in, batch *b) {
         b->reqs[k] = (aw_fetch){.bucket = ev->bucket, .key = ev->key,
                                 .version_id = ev->version_id,
                                 .if_match = pin_etag ? ev->etag : NULL,
-                                .size_hint = ev->size, .on_start = sink_start,
-                                .on_body = sink_body, .ud = &j->s};
+                                .size_hint = ev->size, .on_start = aw_sink_start,
+                                .on_body = aw_sink_body, .ud = &j->s};
     }
     return AW_OK;
 }
@@ -130,7 +109,7 @@ static bool store_is_away(ingest *in, const batch *b, char *why, size_t n) {
 static int fetch_jobs(ingest *in, batch *b) {
     aw_range_policy rp = {.range_size = in->cfg->fetch_range_size,
                           .concurrency = (int)in->cfg->fetch_range_concurrency};
-    return aw_s3_fetch_batch(in->s3, b->reqs, b->njobs, &rp, &in->policy, &ingest_stop);
+    return aw_s3_fetch_batch(in->s3, b->reqs, b->njobs, &rp, &in->policy, &aw_stop);
 }
 
 int fetch_all(void *arg, char *why, size_t n) {

@@ -29,31 +29,10 @@
 #include "aw/util.h"
 #include "internal.h"
 
-volatile sig_atomic_t ingest_stop;
-
-static void on_signal(int sig) {
-    if (ingest_stop)
-        _exit(128 + sig); /* second signal: leave at once */
-    ingest_stop = 1;
-}
-
-int retry_while_unavailable(const char *what, retry_step step, void *arg, retry_wait wait,
-                            void *wait_arg) {
-    long ms = 500;
-    for (;;) {
-        char why[1024] = "";
-        int rc = step(arg, why, sizeof why);
-        if (rc != AW_EUNAVAILABLE) {
-            if (rc != AW_OK && rc != AW_EINTERRUPTED)
-                AW_ERROR(LOG, "%s: %s: %s", what, aw_strerror(rc), why);
-            return rc;
-        }
-        AW_WARN(LOG, "%s unavailable (%s); batch kept, partitions paused, retrying in %ld ms",
-                what, why, ms);
-        if (!wait(wait_arg, ms))
-            return AW_EINTERRUPTED;
-        ms = ms * 2 > 30000 ? 30000 : ms * 2;
-    }
+int retry_while_unavailable(const char *what, aw_retry_step step, void *arg,
+                            aw_retry_wait wait, void *wait_arg) {
+    return aw_retry_while_unavailable(LOG, what, "batch kept, partitions paused", step, arg,
+                                      wait, wait_arg);
 }
 
 /* The counters of the periodic log line, as metrics: each published once
@@ -83,22 +62,22 @@ static void publish(const ingest *in) {
     aw_metrics_heartbeat();
 }
 
-/* A retry_wait for the main thread: the partitions stay paused and the
+/* An aw_retry_wait for the main thread: the partitions stay paused and the
  * consumer keeps polling, so the group keeps us. */
 static bool idle_paused(void *arg, long ms) {
     ingest *in = arg;
     aw_metrics_ready(false, "a service ingest needs is away; see the log");
     publish(in);
-    if (ingest_stop)
+    if (aw_stop)
         return false; /* stopping during an outage: the batch is replayed later */
     kafka_set_paused(in, true);
     in->held = false; /* a keepalive's pause is the outage's now: resumed when it ends */
     kafka_idle(in, ms);
-    return !ingest_stop;
+    return !aw_stop;
 }
 
 /* Runs a step of the main thread until the service it needs answers. */
-static int until_done(ingest *in, retry_step step, const char *what) {
+static int until_done(ingest *in, aw_retry_step step, const char *what) {
     bool held = in->held;
     in->held = false; /* an outage's pause is not the keepalive's */
     int rc = retry_while_unavailable(what, step, in, idle_paused, in);
@@ -130,7 +109,7 @@ static int finish_pending(ingest *in) {
     int64_t since = aw_now_ms();
     while (!writer_wait(&in->w, 100, &rc, &was_out)) {
         bool outage = writer_in_outage(&in->w);
-        if (ingest_stop && outage)
+        if (aw_stop && outage)
             writer_abandon(&in->w); /* stopping: the batch is replayed next time */
         if (outage && !in->paused) {
             kafka_set_paused(in, true);
@@ -250,11 +229,7 @@ int aw_cmd_ingest(aw_config *cfg) {
         ingest_free(&in);
         return 1;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    aw_daemon_signals();
     AW_INFO(LOG, "consuming %s%s%s as group %s from %s; dead letters to %s; %ld fetches in "
                  "flight%s", cfg->kafka_topic, *cfg->openlineage_topic ? " and OpenLineage " : "",
             cfg->openlineage_topic, cfg->kafka_group, cfg->kafka_brokers, in.dlq_name,
@@ -264,7 +239,7 @@ int aw_cmd_ingest(aw_config *cfg) {
     uint64_t last_indexed = 0;
     int status = 0;
     bool interrupted = false;
-    while (!ingest_stop) {
+    while (!aw_stop) {
         rc = kafka_collect(&in);
         if (rc == AW_OK && in.cur->nmsgs)
             rc = process_batch(&in);
@@ -288,7 +263,7 @@ int aw_cmd_ingest(aw_config *cfg) {
             break;
         }
     }
-    if (ingest_stop && status == 0 && !interrupted) {
+    if (aw_stop && status == 0 && !interrupted) {
         /* finish in-flight work: the batch at hand, then the one being written */
         rc = in.cur->nmsgs ? process_batch(&in) : AW_OK;
         if (rc == AW_OK)

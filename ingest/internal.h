@@ -26,12 +26,9 @@
 #include "aw/hash.h"
 #include "aw/http.h"
 #include "aw/indexer.h"
-#include "sink.h"
+#include "aw/daemon.h"
 
 #define LOG "ingest"
-
-/* Set by SIGTERM/SIGINT; every loop polls it. */
-extern volatile sig_atomic_t ingest_stop;
 
 /* ------------------------------------------------------------ batches */
 
@@ -50,7 +47,7 @@ typedef struct msg {
 
 typedef struct job {        /* one created object to fetch */
     size_t msg, ev;
-    body_sink s;            /* its hash and, for a sidecar, its first bytes */
+    aw_sink s;              /* its hash and, for a sidecar, its first bytes */
     uint8_t sha256[32], md5[16]; /* set once the fetch succeeded */
 } job;
 
@@ -122,19 +119,10 @@ typedef struct ingest {
 
 /* ------------------------------------------------------------ ingest.c */
 
-/* A step that may find a service away: AW_EUNAVAILABLE means "try again". */
-typedef int (*retry_step)(void *arg, char *why, size_t why_size);
-/* Waits ms while the service is away; false gives up (stopping). */
-typedef bool (*retry_wait)(void *arg, long ms);
-
-/*
- * Runs step until it returns anything but AW_EUNAVAILABLE, waiting between
- * tries with doubling waits from 500 ms to 30 s and saying so in the log
- * ("<what> unavailable (...); batch kept, partitions paused, retrying in N
- * ms"). Returns the step's result, or AW_EINTERRUPTED when wait gave up.
- */
-int retry_while_unavailable(const char *what, retry_step step, void *arg, retry_wait wait,
-                            void *wait_arg);
+/* aw_retry_while_unavailable for a batch: "<what> unavailable (...); batch
+ * kept, partitions paused, retrying in N ms". */
+int retry_while_unavailable(const char *what, aw_retry_step step, void *arg,
+                            aw_retry_wait wait, void *wait_arg) AW_WUR;
 
 /* ------------------------------------------------------------ kafka.c */
 
@@ -168,7 +156,7 @@ void kafka_dlq_report(ingest *in, msg *x, rd_kafka_resp_err_t err);
 /* Stores the next offset of every partition the batch read. */
 void kafka_store_offsets(ingest *in, const batch *b);
 /* Produces the batch's dead messages and waits for the broker's
- * acknowledgement; AW_EUNAVAILABLE when it does not come. A retry_step. */
+ * acknowledgement; AW_EUNAVAILABLE when it does not come. A aw_retry_step. */
 int kafka_dead_letter(void *in, char *why, size_t why_size);
 
 /* ------------------------------------------------------------ batch.c */
@@ -190,7 +178,7 @@ void batch_free(batch *b);
 
 /* The requests for the jobs of the batch's live messages. */
 int fetch_plan(ingest *in, batch *b) AW_WUR;
-/* Fetches and hashes every job of in->cur; a retry_step: AW_EUNAVAILABLE
+/* Fetches and hashes every job of in->cur; a aw_retry_step: AW_EUNAVAILABLE
  * when the store itself is unreachable (the batch is then retried whole and
  * nothing is dead-lettered), AW_EINTERRUPTED when stopping cut it short. */
 int fetch_all(void *in, char *why, size_t why_size);

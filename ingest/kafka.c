@@ -248,7 +248,7 @@ static void serve(ingest *in, int timeout_ms) {
 
 void kafka_idle(ingest *in, long ms) {
     int64_t until = aw_now_ms() + ms;
-    while (!ingest_stop && aw_now_ms() < until)
+    while (!aw_stop && aw_now_ms() < until)
         serve(in, 100);
 }
 
@@ -287,7 +287,7 @@ int kafka_collect(ingest *in) {
     /* objects that take a while to fetch anyway: waiting out batch.ms for
      * more would only leave the fetch idle */
     const uint64_t max_obj_bytes = 256u << 20;
-    while (!ingest_stop && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes &&
+    while (!aw_stop && b->nmsgs < (size_t)in->cfg->batch_max && b->bytes < max_bytes &&
            b->sc_bytes < (size_t)in->cfg->batch_sidecar_bytes && b->obj_bytes < max_obj_bytes) {
         long wait = 100;
         if (b->nmsgs) {

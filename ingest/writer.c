@@ -16,7 +16,7 @@
 
 /* Writes the batch; when the server rejects the data, writes message by
  * message so only the culprit is dead-lettered. Runs on the writer thread:
- * it reads the observations and marks only messages dead. A retry_step. */
+ * it reads the observations and marks only messages dead. A aw_retry_step. */
 static int write_batch(void *arg, char *why, size_t n) {
     writer *w = arg;
     batch *b = w->job;
@@ -50,7 +50,7 @@ static int write_batch(void *arg, char *why, size_t n) {
     return AW_OK;
 }
 
-/* A retry_wait: tells the main thread the database is away, then sleeps
+/* An aw_retry_wait: tells the main thread the database is away, then sleeps
  * until the wait is over or the main thread gives up on the batch. */
 static bool outage_wait(void *arg, long ms) {
     writer *w = arg;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "aw/http.h"
+#include "aw/indexer.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "internal.h"
@@ -53,22 +54,15 @@ static const char *const todo_sql =
 enum { T_ORD, T_ACTION, T_RULE, T_STORE, T_BUCKET, T_KEY, T_VERSION, T_SHA, T_SIZE, T_ETAG,
        T_OVID, T_SKIP };
 
-/* Appends a chunk's actions to the audit and, in the same statement, records
- * in the index the versions a DELETE removed (2xx): scrub must not take them
- * for lost in the moment before ingest reads the store's delete events, nor
- * for ever if the store never sends one. "already gone" (404) is not recorded:
- * nothing here deleted it. */
+/* Appends a chunk's actions to the audit. */
 static const char *const audit_sql =
-    "WITH x AS (SELECT * FROM json_to_recordset($3::json) AS x(rule text, action text,"
-    "  store text, bucket text, key text, version_id text, sha256 text, size bigint,"
-    "  result text, http_status integer, message text, object_version_id bigint)),"
-    " a AS (INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket,"
+    "INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket,"
     "  key, version_id, sha256, size, result, http_status, message)"
-    "  SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key,"
-    "  x.version_id, x.sha256, x.size, x.result, x.http_status, x.message FROM x)"
-    " UPDATE aw.object_versions v SET deleted = true, deleted_at = now(), indexed_at = now()"
-    " FROM x WHERE x.result = 'deleted' AND x.action = 'delete'"
-    "  AND x.http_status BETWEEN 200 AND 299 AND v.id = x.object_version_id AND NOT v.deleted";
+    " SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key,"
+    "  x.version_id, x.sha256, x.size, x.result, x.http_status, x.message"
+    " FROM json_to_recordset($3::json) AS x(rule text, action text, store text, bucket text,"
+    "  key text, version_id text, sha256 text, size bigint, result text,"
+    "  http_status integer, message text)";
 
 /* One planned deletion being carried out. */
 typedef struct item {
@@ -148,7 +142,7 @@ static int run_requests(aw_s3 *s3, const aw_config *cfg, const aw_pg_result *t, 
     aw_fetch_policy pol = {.concurrency = (int)cfg->fetch_concurrency,
                            .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
                            .backoff_max_ms = 10000, .stop_grace_ms = 3600000};
-    int rc = k ? aw_s3_fetch_many(s3, reqs, k, &pol, &policy_stop) : AW_OK;
+    int rc = k ? aw_s3_fetch_many(s3, reqs, k, &pol, &aw_stop) : AW_OK;
     for (size_t j = 0; rc == AW_OK && j < k; j++) {
         if (head)
             judge_head(&chunk[which[j]], t, &reqs[j]);
@@ -160,10 +154,14 @@ static int run_requests(aw_s3 *s3, const aw_config *cfg, const aw_pg_result *t, 
     return rc;
 }
 
-/* Appends the chunk's actions to aw.retention_actions (audit_sql). */
+/* Appends the chunk's actions to aw.retention_actions (audit_sql) and, in the
+ * same transaction, records in the index the versions a DELETE removed (2xx):
+ * scrub must not take them for lost in the moment before ingest reads the
+ * store's delete events, nor for ever if the store never sends one. "already
+ * gone" (404) is not recorded: nothing here deleted it. */
 static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_result *t,
                  const item *chunk, size_t n, totals *tot, char *errstr, size_t errn) {
-    json_t *arr = json_array();
+    json_t *arr = json_array(), *gone = json_array();
     for (size_t i = 0; i < n; i++) {
         const item *it = &chunk[i];
         int r = it->row;
@@ -175,11 +173,15 @@ static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_re
                               "message", it->message[0] ? it->message : NULL);
         if (o && it->status > 0)
             json_object_set_new(o, "http_status", json_integer(it->status));
-        if (o && V(t, r, T_OVID))
-            json_object_set_new(o, "object_version_id",
-                                json_integer(strtoll(V(t, r, T_OVID), NULL, 10)));
+        if (V(t, r, T_OVID) && !strcmp(it->result, "deleted") &&
+            !strcmp(V(t, r, T_ACTION), "delete") && it->status >= 200 && it->status <= 299 &&
+            json_array_append_new(gone, json_integer(strtoll(V(t, r, T_OVID), NULL, 10)))) {
+            json_decref(o);
+            o = NULL;
+        }
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);
+            json_decref(gone);
             return AW_ENOMEM;
         }
         char l[64];
@@ -191,13 +193,24 @@ static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_re
         tot->protected_ += !strcmp(it->result, "skipped_protected");
         tot->failed += !strcmp(it->result, "failed");
     }
-    char *json = json_dumps(arr, JSON_COMPACT);
+    char *json = json_dumps(arr, JSON_COMPACT), *ids = json_dumps(gone, JSON_COMPACT);
     json_decref(arr);
-    if (!json)
-        return AW_ENOMEM;
+    json_decref(gone);
+    int rc = json && ids ? aw_pg_exec_script(pg, "BEGIN", errstr, errn) : AW_ENOMEM;
     const char *params[3] = {run, plan_id, json};
-    int rc = aw_pg_query(pg, audit_sql, 3, params, NULL, errstr, errn);
+    if (rc == AW_OK)
+        rc = aw_pg_query(pg, audit_sql, 3, params, NULL, errstr, errn);
+    if (rc == AW_OK)
+        rc = aw_indexer_record_deletions(pg, ids, errstr, errn);
+    if (rc == AW_OK)
+        rc = aw_pg_exec_script(pg, "COMMIT", errstr, errn);
+    else if (json && ids) {
+        char ignore[128];
+        if (aw_pg_exec_script(pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK)
+            AW_WARN(LOG, "ROLLBACK: %s", ignore);
+    }
     free(json);
+    free(ids);
     return rc;
 }
 
@@ -245,7 +258,7 @@ int apply_plan(aw_pg *pg, const aw_config *cfg, const plan *p, bool force, int *
     item *chunk = calloc(CHUNK, sizeof *chunk);
     if (!chunk)
         rc = AW_ENOMEM;
-    for (int start = 0; rc == AW_OK && start < rows && !policy_stop; start += CHUNK) {
+    for (int start = 0; rc == AW_OK && start < rows && !aw_stop; start += CHUNK) {
         size_t cn = (size_t)(rows - start < CHUNK ? rows - start : CHUNK);
         for (size_t i = 0; i < cn; i++) {
             chunk[i] = (item){.row = start + (int)i};

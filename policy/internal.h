@@ -16,25 +16,17 @@
 #include <stdlib.h>
 
 #include "aw/config.h"
+#include "aw/daemon.h"
 #include "aw/pg.h"
 #include "rules.h"
 
 #define LOG "policy"
-
-/* Set by SIGTERM/SIGINT once policy_signals() installed the handler (a
- * second signal exits at once). Every command of policy/ stops on it. */
-extern volatile sig_atomic_t policy_stop;
-void policy_signals(void);
 
 /* qsort, for arrays that may be empty (and then NULL). */
 static inline void psort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
     if (n > 1)
         qsort(base, n, size, cmp);
 }
-
-/* A text cell for a table: outside text escaped (aw_escape_text), cut to
- * width; NULL prints as nothing. buf holds width + 1 bytes. */
-const char *text_cell(const char *s, char *buf, size_t width);
 
 /* Memory for many small strings, freed at once. */
 typedef struct arena {

@@ -331,11 +331,6 @@ int plan_load(aw_pg *pg, int64_t id, plan *p, char *errstr, size_t n) {
     return rc;
 }
 
-const char *text_cell(const char *s, char *buf, size_t width) {
-    aw_escape_text(S(s), strlen(S(s)), buf, width + 1);
-    return buf;
-}
-
 static void human_age(int64_t s, char out[24]) {
     if (s >= 86400)
         snprintf(out, 24, "%lldd", (long long)(s / 86400));
@@ -351,10 +346,10 @@ static void human_age(int64_t s, char out[24]) {
 static const char *uri_cell(const char *uri, char *buf, size_t width) {
     size_t l = strlen(uri);
     if (l <= width)
-        return text_cell(uri, buf, width);
+        return aw_text_cell(uri, buf, width);
     char tail[400];
     snprintf(tail, sizeof tail, "...%s", uri + l - (width - 3));
-    return text_cell(tail, buf, width);
+    return aw_text_cell(tail, buf, width);
 }
 
 static void print_table(FILE *out, const plan *p) {
@@ -373,17 +368,17 @@ static void print_table(FILE *out, const plan *p) {
         if (r->size >= 0)
             snprintf(size, sizeof size, "%lld", (long long)r->size);
         fprintf(out, "%-13s  %-18s  %-*s  %-20s  %12s  %5s  %s\n", r->action,
-                text_cell(r->rule, rl, 18), w, uri_cell(uri, u, (size_t)w),
-                r->version_id ? text_cell(r->version_id, v, 20) : "-", size, age,
-                text_cell(r->reason, reason, 300));
+                aw_text_cell(r->rule, rl, 18), w, uri_cell(uri, u, (size_t)w),
+                r->version_id ? aw_text_cell(r->version_id, v, 20) : "-", size, age,
+                aw_text_cell(r->reason, reason, 300));
     }
     fprintf(out, "\n%-30s  %-18s  %-13s  %10s  %14s\n", "BUCKET", "RULE", "ACTION", "OBJECTS",
             "BYTES");
     for (size_t i = 0; i < p->ntotals; i++) {
         const plan_total *t = &p->totals[i];
         char b[64], r[20];
-        fprintf(out, "%-30s  %-18s  %-13s  %10lld  %14lld\n", text_cell(t->bucket, b, 30),
-                text_cell(t->rule, r, 18), t->action, (long long)t->objects, (long long)t->bytes);
+        fprintf(out, "%-30s  %-18s  %-13s  %10lld  %14lld\n", aw_text_cell(t->bucket, b, 30),
+                aw_text_cell(t->rule, r, 18), t->action, (long long)t->objects, (long long)t->bytes);
     }
     if (!p->ntotals)
         fprintf(out, "(nothing to delete)\n");

@@ -22,21 +22,6 @@
 /* An arbitrary constant that every retention worker shares. */
 #define RETENTION_LOCK "7260519335"
 
-volatile sig_atomic_t policy_stop;
-
-static void on_signal(int sig) {
-    if (policy_stop)
-        _exit(128 + sig);
-    policy_stop = 1;
-}
-
-void policy_signals(void) {
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-}
-
 static const char *const usage =
     "usage: artifact-watch policy check --rules FILE\n"
     "       artifact-watch policy plan --rules FILE [--format table|json|csv] [--save]\n"
@@ -128,15 +113,6 @@ static int apply_saved(aw_pg *pg, const aw_config *cfg) {
     return status;
 }
 
-/* Sleeps ms, waking early when stopping. */
-static void nap(long ms) {
-    int64_t until = aw_now_ms() + ms;
-    while (!policy_stop && aw_now_ms() < until) {
-        aw_metrics_heartbeat();
-        usleep(100 * 1000);
-    }
-}
-
 static int run_worker(aw_pg *pg, const aw_config *cfg, const aw_rules *rs) {
     int64_t every_s;
     if (aw_parse_duration(cfg->policy_every, &every_s) != AW_OK || every_s <= 0) {
@@ -160,15 +136,15 @@ static int run_worker(aw_pg *pg, const aw_config *cfg, const aw_rules *rs) {
         if (!said)
             AW_INFO(LOG, "another retention worker holds the lock; waiting for it");
         said = true;
-        nap(5000);
-        if (policy_stop)
+        aw_nap(5000);
+        if (aw_stop)
             return 0;
     }
     AW_INFO(LOG, "retention worker: rules %s (%zu rules, sha256 %.12s), every %s%s",
             rs->path, rs->n, rs->sha256, cfg->policy_every, cfg->policy_apply ? ", applying"
                                                                                : ", planning only");
     unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    while (!policy_stop) {
+    while (!aw_stop) {
         int status = plan_once(pg, cfg, rs, cfg->policy_apply, false);
         if (status == 1 && aw_pg_is_broken(pg)) {
             AW_ERROR(LOG, "lost the database; leaving so the lock is free for another worker");
@@ -176,7 +152,7 @@ static int run_worker(aw_pg *pg, const aw_config *cfg, const aw_rules *rs) {
         }
         /* the next run in every +- 10% */
         long jitter = (long)(every_s * 100) - (long)(rand_r(&seed) % (unsigned)(every_s * 200 + 1));
-        nap(every_s * 1000 + jitter);
+        aw_nap(every_s * 1000 + jitter);
     }
     AW_INFO(LOG, "retention worker stopping");
     return 0;
@@ -190,7 +166,7 @@ int aw_cmd_policy(aw_config *cfg) {
         fprintf(stderr, "artifact-watch policy: %s\n", usage);
         return 2;
     }
-    policy_signals();
+    aw_daemon_signals();
 
     aw_rules *rs = NULL;
     if (!(apply && cfg->policy_plan)) {

@@ -411,44 +411,6 @@ void aw_rules_free(aw_rules *rs) {
     free(rs);
 }
 
-int aw_parse_size(const char *s, int64_t *out) {
-    static const struct { const char *unit; int64_t mult; } units[] = {
-        {"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000},
-        {"TB", 1000000000000}, {"KiB", 1024}, {"MiB", 1048576}, {"GiB", 1073741824},
-        {"TiB", 1099511627776}};
-    char *end;
-    errno = 0;
-    if (!s || *s < '0' || *s > '9')
-        return AW_EINVAL;
-    long long v = strtoll(s, &end, 10);
-    if (errno)
-        return AW_EINVAL;
-    while (*end == ' ')
-        end++;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (!strcmp(end, units[i].unit)) {
-            if (v > INT64_MAX / units[i].mult)
-                return AW_EINVAL;
-            *out = v * units[i].mult;
-            return AW_OK;
-        }
-    return AW_EINVAL;
-}
-
-int aw_parse_duration(const char *s, int64_t *out) {
-    char *end;
-    errno = 0;
-    if (!s || *s < '0' || *s > '9')
-        return AW_EINVAL;
-    long long v = strtoll(s, &end, 10);
-    static const char units[] = "smhdw";
-    static const int64_t mult[] = {1, 60, 3600, 86400, 604800};
-    const char *u = *end ? strchr(units, *end) : NULL;
-    if (errno || !u || end[1] || v > INT64_MAX / mult[u - units])
-        return AW_EINVAL;
-    *out = v * mult[u - units];
-    return AW_OK;
-}
 
 /* The next code point of a UTF-8 string (a byte that starts no valid
  * sequence stands for itself), and how many bytes it took. */

@@ -66,13 +66,6 @@ void aw_rules_free(aw_rules *r);
 /* The rules as JSON, as a saved plan records them; malloc'd; NULL on no memory. */
 char *aw_rules_json(const aw_rules *r);
 
-/* "1MiB" -> 1048576 (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; a bare number
- * is bytes). AW_EINVAL for anything else. */
-int aw_parse_size(const char *s, int64_t *out) AW_WUR;
-
-/* "30d" -> 2592000 (s, m, h, d, w; a number and one unit). AW_EINVAL. */
-int aw_parse_duration(const char *s, int64_t *out) AW_WUR;
-
 /* Whether s matches glob: '*' any run of characters and '?' one (a UTF-8
  * character); with slashes true '*' and '?' stay within a path segment and
  * '**' crosses '/'. No escapes: every other character stands for itself. */

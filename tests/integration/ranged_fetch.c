@@ -14,27 +14,21 @@
 #include <string.h>
 
 #include "aw/codec.h"
+#include "aw/daemon.h"
 #include "aw/hash.h"
 #include "aw/http.h"
 #include "aw/log.h"
 
+/* The hashing sink, and a command run once the first bytes arrived. */
 typedef struct sink {
-    aw_hash *h;
-    int64_t bytes;
+    aw_sink s;
     const char *command;
     int ran;
 } sink;
 
-static int on_start(void *ud) {
-    sink *s = ud;
-    s->bytes = 0;
-    return aw_hash_reset(s->h);
-}
-
 static int on_body(void *ud, const void *d, size_t n) {
     sink *s = ud;
-    s->bytes += (int64_t)n;
-    int rc = aw_hash_update(s->h, d, n);
+    int rc = aw_sink_body(&s->s, d, n);
     if (s->command && !s->ran++ && system(s->command) != 0)
         fprintf(stderr, "ranged_fetch: the command failed: %s\n", s->command);
     return rc;
@@ -53,7 +47,7 @@ int main(int argc, char **argv) {
         aw_log_threshold = AW_LOG_DEBUG;
     sink s = {.command = argc == 6 ? argv[5] : NULL};
     if (aw_http_global_init() != AW_OK || aw_s3_new_from_env(&s3, err, sizeof err) != AW_OK ||
-        aw_hash_new(false, &s.h) != AW_OK) {
+        aw_hash_new(false, &s.s.hash) != AW_OK) {
         fprintf(stderr, "ranged_fetch: %s\n", err);
         return 1;
     }
@@ -61,17 +55,17 @@ int main(int argc, char **argv) {
                           .concurrency = (int)strtol(argv[4], NULL, 10)};
     aw_fetch_policy p = {.concurrency = rp.concurrency, .retries = 2, .backoff_base_ms = 50,
                          .backoff_max_ms = 500};
-    aw_fetch f = {.bucket = argv[1], .key = argv[2], .on_start = on_start, .on_body = on_body,
+    aw_fetch f = {.bucket = argv[1], .key = argv[2], .on_start = aw_sink_start, .on_body = on_body,
                   .ud = &s};
     if (aw_s3_fetch_ranged(s3, &f, -1, &rp, &p, NULL) != AW_OK)
         return 1;
     uint8_t d[32], md5[16];
     char hex[65] = "";
-    if (f.outcome == AW_FETCH_OK && aw_hash_final(s.h, d, md5) == AW_OK)
+    if (f.outcome == AW_FETCH_OK && aw_hash_final(s.s.hash, d, md5) == AW_OK)
         aw_hex(d, 32, hex);
     printf("outcome=%s sha256=%s bytes=%lld attempts=%d%s%s\n", names[f.outcome], hex,
-           (long long)s.bytes, f.attempts, f.error[0] ? " error=" : "", f.error);
-    aw_hash_destroy(s.h);
+           (long long)s.s.bytes, f.attempts, f.error[0] ? " error=" : "", f.error);
+    aw_hash_destroy(s.s.hash);
     aw_s3_destroy(s3);
     return 0;
 }

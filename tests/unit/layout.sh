@@ -1,70 +1,135 @@
 #!/usr/bin/env bash
-# The include graph of the README's architecture section, checked:
-#  - common/ includes no header of ingest/, indexer/, policy/ or cmd/;
-#  - indexer/ includes only common headers (and its own);
-#  - ingest/ reaches the indexer only through aw/indexer.h;
-#  - policy/ includes only common headers and aw/indexer.h;
-#  - one file per library: libpq only in common/pg.c, libcurl only in
-#    common/http.c, OpenSSL only in common/hash.c, libxml2 only in
-#    common/s3xml.c;
-#  - no source file is longer than 800 lines.
+# The architecture, declared once here and checked against the code:
+#  - the parts and which others each may include (a part's own headers,
+#    common's public headers, and the public headers named below);
+#  - every library confined to the files that may include it;
+#  - no write (INSERT, UPDATE, DELETE, COPY ... FROM) to a table of the
+#    lineage graph outside indexer/;
+#  - no source file longer than 800 lines;
+#  - the drawing in README.md is the one this script draws (`layout.sh
+#    --write` puts it there).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 checks=0
 fail() { echo "layout.sh: $*" >&2; exit 1; }
-common_h=$(cd common/include && ls aw/*.h)
-is_common() { grep -qxF "$1" <<<"$common_h"; }
 
+# part | what it is | the public headers of other parts it may include
+parts=(
+  "cmd|dispatch, migrate, version, lineage|aw/ingest.h aw/backfill.h aw/indexer.h aw/policy.h aw/integrity.h"
+  "ingest|source: Kafka events, decoding, fetch + SHA-256|aw/indexer.h"
+  "backfill|source: the store's own listing|aw/indexer.h"
+  "indexer|the one writer of the graph; sidecars into lineage|"
+  "policy|retention: rules, plan, apply, audit|aw/indexer.h"
+  "integrity|scrub, alerts, verify|"
+  "common|config, log, errors, pg, the object-store client, metrics, daemon runtime|"
+)
+# library | the header it is known by | the files (or parts, ending in /) that may include it
+libs=(
+  "libpq|libpq-fe.h|common/pg.c"
+  "libcurl|curl/|common/http.c"
+  "OpenSSL|openssl/|common/hash.c"
+  "libxml2|libxml/|common/s3xml.c"
+  "libmicrohttpd|microhttpd.h|common/metrics.c"
+  "libyaml|yaml.h|policy/rules.c"
+  "librdkafka|librdkafka/|common/kafka.c common/include/aw/kafka.h ingest/ cmd/migrate.c integrity/alerts.c"
+  "jansson|jansson.h|common/json.c common/include/aw/json.h ingest/event.c ingest/kafka.c indexer/ policy/ integrity/ cmd/"
+)
+# the lineage graph: only indexer/ writes these
+graph_tables="object_versions observations checks edges artifacts sidecars lineage_decls runs code_commits"
+
+common_h=$(cd common/include && ls aw/*.h)
+part_names=()
+for p in "${parts[@]}"; do part_names+=("${p%%|*}"); done
+
+sources() { # part: its C sources and headers
+    find "$1" -name '*.c' -o -name '*.h' | sort
+}
 includes() { # file: the quoted includes
     sed -n 's/^#include "\([^"]*\)".*/\1/p' "$1"
 }
 
-for f in common/*.c common/*.h common/include/aw/*.h; do
-    while read -r h; do
-        [[ -z $h ]] && continue
-        checks=$((checks + 1))
-        is_common "$h" || [[ -f common/$h ]] || fail "$f includes \"$h\", which is not a common header"
-    done < <(includes "$f")
+for p in "${parts[@]}"; do
+    IFS='|' read -r part _ allowed <<<"$p"
+    [[ -d $part ]] || fail "part $part is declared but has no folder"
+    while read -r f; do
+        while read -r h; do
+            [[ -z $h ]] && continue
+            checks=$((checks + 1))
+            grep -qxF "$h" <<<"$common_h" && [[ $part != common || -f common/include/$h ]] && continue
+            [[ -f $part/$h || -f $part/include/$h ]] && continue
+            [[ " $allowed " == *" $h "* ]] && continue
+            fail "$f includes \"$h\": $part may include only its own headers, common's, and: ${allowed:-nothing else}"
+        done < <(includes "$f")
+    done < <(sources "$part")
 done
-for f in indexer/*.c indexer/*.h indexer/include/aw/*.h; do
-    while read -r h; do
-        [[ -z $h ]] && continue
-        checks=$((checks + 1))
-        is_common "$h" || [[ -f indexer/$h || $h == aw/indexer.h ]] ||
-            fail "$f includes \"$h\": the indexer builds on common only"
-    done < <(includes "$f")
-done
-for f in ingest/*.c ingest/*.h ingest/include/aw/*.h; do
-    while read -r h; do
-        [[ -z $h ]] && continue
-        checks=$((checks + 1))
-        is_common "$h" || [[ -f ingest/$h || $h == aw/indexer.h || -f ingest/include/$h ]] ||
-            fail "$f includes \"$h\": ingest reaches the indexer only through aw/indexer.h"
-    done < <(includes "$f")
-done
-for f in $(ls policy/*.c policy/*.h policy/include/aw/*.h 2>/dev/null); do
-    while read -r h; do
-        [[ -z $h ]] && continue
-        checks=$((checks + 1))
-        is_common "$h" || [[ -f policy/$h || -f policy/include/$h || $h == aw/indexer.h ]] ||
-            fail "$f includes \"$h\": policy talks to PostgreSQL and the store through common"
-    done < <(includes "$f")
+for d in */; do
+    d=${d%/}
+    [[ -n $(find "$d" -maxdepth 1 -name '*.c' 2>/dev/null) ]] || continue
+    case $d in bench|tests) continue ;; esac
+    [[ " ${part_names[*]} " == *" $d "* ]] || fail "folder $d has C sources but is not a declared part"
 done
 
-only_in() { # system header, the one file allowed to include it
-    local hdr=$1 allowed=$2 hits
-    hits=$(grep -l "^#include <$hdr" --include='*.c' --include='*.h' -r common ingest indexer policy cmd 2>/dev/null || true)
+for l in "${libs[@]}"; do
+    IFS='|' read -r name hdr allowed <<<"$l"
+    while read -r f; do
+        [[ -z $f ]] && continue
+        checks=$((checks + 1))
+        ok=false
+        for a in $allowed; do
+            [[ $f == "$a" || ( $a == */ && $f == "$a"* ) ]] && ok=true
+        done
+        $ok || fail "$name (<$hdr>) is included by $f; only $allowed may"
+    done < <(grep -rl "^#include <$hdr" --include='*.c' --include='*.h' "${part_names[@]}" || true)
+done
+
+for t in $graph_tables; do
     checks=$((checks + 1))
-    [[ -z $hits || $hits == "$allowed" ]] || fail "<$hdr> is included by: $(echo $hits) (only $allowed may)"
-}
-only_in libpq-fe.h common/pg.c
-only_in curl/ common/http.c
-only_in openssl/ common/hash.c
-only_in libxml/ common/s3xml.c
+    hits=$(grep -rniE "(INSERT INTO|UPDATE|DELETE FROM|COPY) +aw\.$t\b" --include='*.c' \
+           $(printf '%s\n' "${part_names[@]}" | grep -vx indexer) || true)
+    [[ -z $hits ]] || fail "aw.$t is written outside indexer/ (only the indexer writes the graph):
+$hits"
+done
 
 while read -r n f; do
     [[ $f == total ]] && continue
     checks=$((checks + 1))
     ((n <= 800)) || fail "$f has $n lines (at most 800: split it along its sections)"
-done < <(wc -l common/*.c ingest/*.c indexer/*.c cmd/*.c $(ls policy/*.c 2>/dev/null))
+done < <(wc -l $(for p in "${part_names[@]}"; do sources "$p"; done))
+
+draw() {
+    echo '```'
+    for p in "${parts[@]}"; do
+        IFS='|' read -r part what allowed <<<"$p"
+        printf '%-10s %s\n' "$part/" "$what"
+        [[ $part == common ]] && continue
+        deps=""
+        for h in $allowed; do deps+="${deps:+, }$h"; done
+        printf '%-10s   --> %s\n' "" "common${deps:+, $deps}"
+    done
+    echo
+    for l in "${libs[@]}"; do
+        IFS='|' read -r name _ allowed <<<"$l"
+        printf '%-13s %s\n' "$name" "$allowed"
+    done
+    echo '```'
+}
+begin='<!-- layout.sh: the parts and libraries (generated) -->'
+end='<!-- layout.sh: end -->'
+want=$(draw)
+if [[ ${1:-} == --write ]]; then
+    python3 - "$begin" "$end" "$want" <<'PY'
+import sys
+b, e, body = sys.argv[1:4]
+s = open("README.md").read()
+i, j = s.index(b) + len(b), s.index(e)
+open("README.md", "w").write(s[:i] + "\n" + body + "\n" + s[j:])
+PY
+fi
+have=$(sed -n "/^$begin\$/,/^$end\$/p" README.md | sed '1d;$d')
+checks=$((checks + 1))
+[[ "$have" == "$want" ]] || fail "README.md's drawing differs from the parts declared here; run tests/unit/layout.sh --write
+--- README.md
+$have
+--- declared
+$want"
 echo "layout.sh: $checks checks passed"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/config.h"
 #include "rules.h"
 #include "test.h"
 

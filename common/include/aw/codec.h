@@ -48,6 +48,10 @@ int aw_hex_digit(int c);
  */
 size_t aw_escape_text(const char *s, size_t len, char *out, size_t cap);
 
+/* A text cell for a table: s escaped (aw_escape_text) and cut to width; NULL
+ * prints as nothing. buf holds width + 1 bytes; returns buf. */
+const char *aw_text_cell(const char *s, char *buf, size_t width);
+
 /* Replaces, in place, a UTF-8 sequence cut short at the end of s (by a
  * bounded snprintf) with nothing, so the string is valid UTF-8 again when
  * the rest was. */

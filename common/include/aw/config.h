@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "aw/err.h"
@@ -169,6 +170,13 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd);
  * AW_EINVAL otherwise.
  */
 int aw_parse_long(const char *s, long min, long max, long *out) AW_WUR;
+
+/* "1MiB" -> 1048576 (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; a bare number
+ * is bytes). AW_EINVAL for anything else. */
+int aw_parse_size(const char *s, int64_t *out) AW_WUR;
+
+/* "30d" -> 2592000 (s, m, h, d, w; a number and one unit). AW_EINVAL. */
+int aw_parse_duration(const char *s, int64_t *out) AW_WUR;
 
 /* True for a librdkafka property that can hold a secret (passwords, keys,
  * tokens, JAAS and OAUTHBEARER configs, keytabs): its value is never shown. */

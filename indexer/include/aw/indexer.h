@@ -15,6 +15,7 @@
 
 #include "aw/config.h"
 #include "aw/err.h"
+#include "aw/pg.h"
 
 typedef enum aw_obs_kind {
     AW_OBS_CREATED = 1,
@@ -113,5 +114,15 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
  * write connects again.
  */
 int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errstr_size) AW_WUR;
+
+/*
+ * Records on pg (the caller's connection and transaction) that the versions
+ * whose ids ids_json lists (a JSON array of numbers) were deleted now, by
+ * the caller's own request (a retention DELETE the store answered with 2xx).
+ * Versions already deleted keep their first deletion. AW_EPG or
+ * AW_EUNAVAILABLE with the server's words.
+ */
+int aw_indexer_record_deletions(aw_pg *pg, const char *ids_json, char *errstr,
+                                size_t errstr_size) AW_WUR;
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "aw/codec.h"
 #include "aw/log.h"
-#include "backfill.h"
+#include "internal.h"
 
 #define QUEUED 2
 
@@ -37,8 +37,8 @@ int bf_get_xml(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket, const 
     out->max = 64u << 20; /* no listing is this large */
     aw_fetch f = {.bucket = bucket, .query = query, .on_start = aw_membuf_start,
                   .on_body = aw_membuf_put, .ud = out};
-    if (aw_s3_fetch_many(s3, &f, 1, pol, &backfill_stop) != AW_OK)
-        return backfill_stop ? AW_EINTERRUPTED : AW_ENOMEM;
+    if (aw_s3_fetch_many(s3, &f, 1, pol, &aw_stop) != AW_OK)
+        return aw_stop ? AW_EINTERRUPTED : AW_ENOMEM;
     if (f.outcome == AW_FETCH_OK)
         return AW_OK;
     snprintf(errstr, errn, "GET %s%s?%s: %s", bucket ? "s3://" : "/", bucket ? bucket : "",
@@ -161,7 +161,7 @@ static void *lister_main(void *arg) {
             pthread_cond_broadcast(&l->cv);
         }
         pthread_mutex_unlock(&l->mu);
-        if (quit || !more || backfill_stop)
+        if (quit || !more || aw_stop)
             break;
     }
     pthread_mutex_lock(&l->mu);

@@ -5,7 +5,7 @@
  * out, files written behind a gateway's back); the listing cannot.
  *
  * Pages of ListObjectsV2 (ListObjectVersions in a versioned bucket) are
- * settled one at a time by bf_page (backfill_page.c); after each the last
+ * settled one at a time by bf_page (page.c); after each the last
  * settled key is saved in aw.backfill_progress, so a killed run continues
  * after it and redoes at most one page, which changes nothing the second
  * time. Nothing here writes versions itself: the indexer does, as it does
@@ -19,19 +19,13 @@
 #include <unistd.h>
 
 #include "aw/codec.h"
-#include "aw/ingest.h"
+#include "aw/backfill.h"
+#include "aw/daemon.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "aw/util.h"
-#include "backfill.h"
+#include "internal.h"
 
-volatile sig_atomic_t backfill_stop;
-
-static void on_signal(int sig) {
-    if (backfill_stop)
-        _exit(128 + sig);
-    backfill_stop = 1;
-}
 
 /* ------------------------------------------------------------ requests */
 
@@ -195,7 +189,7 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
         rc = AW_ENOMEM;
     if (rc == AW_OK)
         rc = bf_lister_start(bf, done, &lister, errstr, errn);
-    while (rc == AW_OK && !backfill_stop) {
+    while (rc == AW_OK && !aw_stop) {
         bool end;
         if ((rc = bf_lister_next(lister, &pg, &end, errstr, errn)) != AW_OK || end)
             break;
@@ -256,7 +250,7 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
             break;
         show_progress(bf, expected, false);
     }
-    if (rc == AW_OK && backfill_stop) {
+    if (rc == AW_OK && aw_stop) {
         snprintf(errstr, errn, "stopped; a new run continues after key \"%s\"", done ? done : "");
         rc = AW_EINTERRUPTED;
     }
@@ -290,7 +284,7 @@ static int run_target(backfill *bf, const char *bucket, const char *prefix) {
     bf->bucket = bucket;
     bf->prefix = prefix;
     bf->started_ms = aw_now_ms();
-    bf->fetched = 0;
+    aw_rate_init(&bf->rate, bf->cfg->backfill_max_objects_per_sec);
     char err[1024] = "";
     int rc = backfill_target(bf, err, sizeof err);
     summary(bf, rc == AW_OK ? "" : " (not finished)");
@@ -343,10 +337,7 @@ int aw_cmd_backfill(aw_config *cfg) {
     }
     if (!status) {
         aw_s3xml_init();
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        aw_daemon_signals();
     }
     if (!status && cfg->backfill_all_buckets) {
         aw_membuf xml = {0};
@@ -359,12 +350,12 @@ int aw_cmd_backfill(aw_config *cfg) {
             AW_ERROR(BLOG, "ListBuckets: %s", err);
             status = 1;
         }
-        for (size_t i = 0; i < pg.nbuckets && !backfill_stop; i++)
+        for (size_t i = 0; i < pg.nbuckets && !aw_stop; i++)
             status |= run_target(&bf, pg.buckets[i], "");
         aw_listing_page_clear(&pg);
     }
     bool ready = !status;
-    for (size_t i = 0; ready && !cfg->backfill_all_buckets && i < nt && !backfill_stop; i++)
+    for (size_t i = 0; ready && !cfg->backfill_all_buckets && i < nt && !aw_stop; i++)
         status |= run_target(&bf, buckets[i], prefixes[i]);
     for (size_t i = 0; i < nt; i++) {
         free(buckets[i]);

@@ -29,12 +29,11 @@
 #include "aw/http.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
-#include "aw/policy.h"
+#include "aw/integrity.h"
 #include "aw/util.h"
 #include "internal.h"
 
 #define SLOG "scrub"
-#define WINDOW_MS 60000
 #define BATCH_BYTES (1LL << 30) /* read in well under the 10-minute lease */
 #define DUE_CHUNK_S "100000"    /* the due list is read this many at a time */
 
@@ -92,69 +91,21 @@ static int64_t pg_int64(aw_pg_result *r, int row, int col) {
     return v ? strtoll(v, NULL, 10) : -1;
 }
 
-/* One version being read. */
-typedef struct item {
-    aw_hash *hash;
-    int64_t bytes;
-} item;
 
-static int on_start(void *ud) {
-    item *it = ud;
-    it->bytes = 0;
-    return aw_hash_reset(it->hash);
-}
-
-static int on_body(void *ud, const void *data, size_t len) {
-    item *it = ud;
-    it->bytes += (int64_t)len;
-    return aw_hash_update(it->hash, data, len);
-}
-
-/* Reads held over the last minute, for the budget. */
+/* The read budget: bytes and objects over a sliding minute. */
 typedef struct budget {
-    const aw_config *cfg;
-    int64_t start;
-    struct {
-        int64_t at, bytes, objects;
-    } log[4096];
-    size_t n;
+    aw_rate bytes, objects;
 } budget;
 
 static void budget_note(budget *b, int64_t bytes, int64_t objects) {
-    if (b->n == sizeof b->log / sizeof b->log[0]) {
-        memmove(b->log, b->log + 1, (b->n - 1) * sizeof b->log[0]);
-        b->n--;
-    }
-    b->log[b->n].at = aw_now_ms();
-    b->log[b->n].bytes = bytes;
-    b->log[b->n++].objects = objects;
+    aw_rate_note(&b->bytes, bytes);
+    aw_rate_note(&b->objects, objects);
 }
 
 /* Waits until the last minute's reads are within the budget. */
 static void budget_wait(budget *b) {
-    long max_b = b->cfg->scrub_max_bytes_per_sec, max_o = b->cfg->scrub_max_objects_per_sec;
-    if (!max_b && !max_o)
-        return;
-    while (!policy_stop) {
-        aw_metrics_heartbeat();
-        int64_t now = aw_now_ms(), from = now - WINDOW_MS, sb = 0, so = 0;
-        size_t k = 0;
-        while (k < b->n && b->log[k].at < from)
-            k++;
-        memmove(b->log, b->log + k, (b->n - k) * sizeof b->log[0]);
-        b->n -= k;
-        for (size_t i = 0; i < b->n; i++) {
-            sb += b->log[i].bytes;
-            so += b->log[i].objects;
-        }
-        /* the window is the last minute, or the time since the start if shorter */
-        double secs = (double)(now - (b->start > from ? b->start : from)) / 1000.0;
-        if (secs < 1)
-            secs = 1;
-        if ((!max_b || sb <= max_b * secs) && (!max_o || so <= max_o * secs))
-            return;
-        usleep(50 * 1000);
-    }
+    aw_rate *const both[2] = {&b->bytes, &b->objects};
+    (void)aw_rate_wait(both, 2);
 }
 
 /* What a batch read, as metrics: objects by result and bytes. */
@@ -197,7 +148,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                        aw_pg_result *l, pass_stats *st, budget *bu, char *errstr, size_t n) {
     int rows = aw_pg_result_rows(l);
     aw_fetch *reqs = calloc((size_t)rows, sizeof *reqs);
-    item *items = calloc((size_t)rows, sizeof *items);
+    aw_sink *items = calloc((size_t)rows, sizeof *items);
     int rc = reqs && items ? AW_OK : AW_ENOMEM;
     for (int i = 0; rc == AW_OK && i < rows; i++) {
         rc = aw_hash_new(false, &items[i].hash);
@@ -207,7 +158,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                              .if_match = version ? NULL : aw_pg_result_get(l, i, L_ETAG),
                              .checksum_mode = true,
                              .size_hint = pg_int64(l, i, L_SIZE),
-                             .on_start = on_start, .on_body = on_body, .ud = &items[i]};
+                             .on_start = aw_sink_start, .on_body = aw_sink_body, .ud = &items[i]};
     }
     aw_fetch_policy pol = {.concurrency = (int)cfg->fetch_concurrency,
                            .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
@@ -215,7 +166,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
     aw_range_policy rp = {.range_size = cfg->fetch_range_size,
                           .concurrency = (int)cfg->fetch_range_concurrency};
     if (rc == AW_OK)
-        rc = aw_s3_fetch_batch(s3, reqs, (size_t)rows, &rp, &pol, &policy_stop);
+        rc = aw_s3_fetch_batch(s3, reqs, (size_t)rows, &rp, &pol, &aw_stop);
     json_t *arr = rc == AW_OK ? json_array() : NULL;
     int64_t bytes = 0;
     bool away = false;
@@ -323,10 +274,10 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
         aw_pg_result_free(due);
         return AW_ENOMEM;
     }
-    bu->cfg = cfg;
-    bu->start = aw_now_ms();
+    aw_rate_init(&bu->bytes, cfg->scrub_max_bytes_per_sec);
+    aw_rate_init(&bu->objects, cfg->scrub_max_objects_per_sec);
     int64_t t_start = aw_now_ms();
-    for (int pos = 0; rc == AW_OK && !policy_stop && pos < ndue;) {
+    for (int pos = 0; rc == AW_OK && !aw_stop && pos < ndue;) {
         budget_wait(bu);
         /* under a budget a batch is at most a second's worth, so the reads
          * stay smooth: by count, and by the sizes read so far */
@@ -369,12 +320,12 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
     aw_pg_result_free(due);
     free(ids);
     free(bu);
-    if (rc != AW_OK || policy_stop)
+    if (rc != AW_OK || aw_stop)
         (void)release(pg, owner);
     double secs = (double)(aw_now_ms() - t_start) / 1000.0;
     AW_INFO(SLOG, "pass %s: %ld ok, %ld checksum mismatches, %ld missing, %ld changed since "
             "indexed, %ld failed reads; %lld bytes in %.3f s",
-            rc == AW_OK ? (policy_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
+            rc == AW_OK ? (aw_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
             st.missing, st.changed, st.failed, (long long)st.bytes, secs);
     return rc;
 }
@@ -390,7 +341,7 @@ int aw_cmd_scrub(aw_config *cfg) {
     snprintf(interval, sizeof interval, "%lld seconds", (long long)every);
     gethostname(host, sizeof host - 1);
     snprintf(owner, sizeof owner, "%s:%ld", host, (long)getpid());
-    policy_signals();
+    aw_daemon_signals();
 
     char err[1024];
     aw_pg *pg = NULL;
@@ -402,7 +353,7 @@ int aw_cmd_scrub(aw_config *cfg) {
         return 1;
     }
     int status = 0;
-    for (bool first = true; !policy_stop; first = false) {
+    for (bool first = true; !aw_stop; first = false) {
         int rc = scrub_pass(pg, s3, cfg, interval, owner, first && cfg->scrub_all, err,
                             sizeof err);
         if (rc != AW_OK) {
@@ -420,10 +371,7 @@ int aw_cmd_scrub(aw_config *cfg) {
         if (cfg->scrub_once)
             break;
         /* what comes due next is picked up within a minute */
-        for (int64_t until = aw_now_ms() + 60000; !policy_stop && aw_now_ms() < until;) {
-            aw_metrics_heartbeat();
-            usleep(100 * 1000);
-        }
+        (void)aw_nap(60000);
     }
     aw_s3_destroy(s3);
     aw_pg_destroy(pg);

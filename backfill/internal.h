@@ -1,30 +1,27 @@
 /*
- * What the two files of backfill share:
+ * What the files of backfill/ share:
  *
- *   backfill.c       the command: targets, listing pages, progress saved in
- *                    PostgreSQL, the progress line and the summary
- *   backfill_list.c  the listing, a page ahead, on a thread of its own
- *   backfill_page.c  one page: which entries the index lacks, fetching and
- *                    hashing them, reconciling what the index holds that
- *                    the page does not show, and writing through the indexer
+ *   backfill.c  the command: targets, listing pages, progress saved in
+ *               PostgreSQL, the progress line and the summary
+ *   list.c      the listing, a page ahead, on a thread of its own
+ *   page.c      one page: which entries the index lacks, fetching and
+ *               hashing them, reconciling what the index holds that the
+ *               page does not show, and writing through the indexer
  */
-#ifndef AW_INGEST_BACKFILL_H
-#define AW_INGEST_BACKFILL_H
+#ifndef AW_BACKFILL_INTERNAL_H
+#define AW_BACKFILL_INTERNAL_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "aw/config.h"
+#include "aw/daemon.h"
 #include "aw/http.h"
 #include "aw/indexer.h"
 #include "aw/pg.h"
 #include "aw/s3xml.h"
-#include "sink.h"
 
 #define BLOG "backfill"
-
-extern volatile sig_atomic_t backfill_stop;
 
 typedef struct bf_counts {
     int64_t listed, added, changed, unchanged, deleted, bytes, gone, failed;
@@ -42,7 +39,7 @@ typedef struct backfill {
     bool versioned;
     bf_counts c;            /* this run's, including a resumed run's earlier part */
     bf_counts shown;        /* of c, what the metrics have already counted */
-    int64_t fetched;        /* GETs and HEADs of this process, for the rate limit */
+    aw_rate rate;           /* GETs and HEADs of this process, for the rate limit */
     int64_t started_ms;
 } backfill;
 
@@ -73,7 +70,7 @@ int bf_get_xml(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket, const 
                aw_membuf *out, char *errstr, size_t errstr_size) AW_WUR;
 
 /* The listing of bf's target after key `after` ("": from the start), on a
- * thread with a client of its own (backfill_list.c). */
+ * thread with a client of its own (list.c). */
 typedef struct bf_lister bf_lister;
 int bf_lister_start(const backfill *bf, const char *after, bf_lister **out, char *errstr,
                     size_t errstr_size) AW_WUR;

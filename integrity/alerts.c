@@ -20,7 +20,7 @@
 #include "aw/kafka.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
-#include "aw/policy.h"
+#include "aw/integrity.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -105,7 +105,7 @@ static int cmd_list(aw_pg *pg, const aw_config *cfg) {
             char uri[2200], u[64];
             snprintf(uri, sizeof uri, "s3://%s/%s", S(V(r, i, A_BUCKET)), S(V(r, i, A_KEY)));
             printf("%-6s  %-24s  %-8s  %-56s  %6s  %-20s  %s\n", S(V(r, i, A_ID)),
-                   S(V(r, i, A_KIND)), S(V(r, i, A_STATE)), text_cell(uri, u, 56),
+                   S(V(r, i, A_KIND)), S(V(r, i, A_STATE)), aw_text_cell(uri, u, 56),
                    S(V(r, i, A_RADIUS)), S(V(r, i, A_LAST)), S(V(r, i, A_SEEN)));
         }
         if (!n)
@@ -189,13 +189,13 @@ static int cmd_show(aw_pg *pg, const aw_config *cfg) {
                                              "seen_count", "resolved_at", "blast_radius"};
         for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
             char v[1200];
-            printf("%-18s %s\n", names[c], V(r, 0, (int)c) ? text_cell(V(r, 0, (int)c), v, 1100) : "-");
+            printf("%-18s %s\n", names[c], V(r, 0, (int)c) ? aw_text_cell(V(r, 0, (int)c), v, 1100) : "-");
         }
         printf("%-18s %s\n\n", "detail", S(V(r, 0, A_DETAIL)));
         printf("%-5s  %-70s  %-10s  %s\n", "DEPTH", "DOWNSTREAM", "EDGE", "STATE");
         for (int i = 0; i < nw; i++) {
             char u[80];
-            printf("%-5s  %-70s  %-10s  %s\n", S(V(walk, i, 0)), text_cell(V(walk, i, 1), u, 70),
+            printf("%-5s  %-70s  %-10s  %s\n", S(V(walk, i, 0)), aw_text_cell(V(walk, i, 1), u, 70),
                    V(walk, i, 3) ? V(walk, i, 3) : "-", V(walk, i, 4) ? V(walk, i, 4) : "start");
         }
     }
@@ -433,7 +433,7 @@ static int cmd_push(aw_pg *pg, const aw_config *cfg) {
     }
     int status = 0;
     bool broken = false;
-    while (!policy_stop && !broken) {
+    while (!aw_stop && !broken) {
         rc = push_once(pg, cfg, &t, resend, err, sizeof err);
         if (rc != AW_OK) {
             AW_ERROR(ALOG, "%s", rc == AW_ENOMEM ? "out of memory" : err);
@@ -447,7 +447,7 @@ static int cmd_push(aw_pg *pg, const aw_config *cfg) {
             break;
         /* a NOTIFY wakes it early; a burst of them is one send */
         int64_t until = aw_now_ms() + resend * 1000;
-        while (!policy_stop && !broken && aw_now_ms() < until) {
+        while (!aw_stop && !broken && aw_now_ms() < until) {
             aw_metrics_heartbeat();
             int w = aw_pg_wait_notify(pg, 500, err, sizeof err);
             if (t.rk)
@@ -477,7 +477,7 @@ int aw_cmd_alerts(aw_config *cfg) {
         fprintf(stderr, "artifact-watch alerts: --format dot is for show\n");
         return 2;
     }
-    policy_signals();
+    aw_daemon_signals();
     char err[1024];
     aw_pg *pg = NULL;
     if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK) {

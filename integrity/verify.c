@@ -13,9 +13,10 @@
 #include <string.h>
 
 #include "aw/codec.h"
+#include "aw/daemon.h"
 #include "aw/hash.h"
 #include "aw/http.h"
-#include "aw/policy.h"
+#include "aw/integrity.h"
 #include "internal.h"
 
 #define S(x) ((x) ? (x) : "")
@@ -63,29 +64,23 @@ static void finding(verdict *v, const char *fmt, ...) {
     v->ok = false;
 }
 
-static int on_body(void *ud, const void *data, size_t len) {
-    return aw_hash_update(ud, data, len);
-}
-
-static int on_start(void *ud) { return aw_hash_reset(ud); }
-
 /* Reads the bytes now and hashes them. */
 static void fetch_now(const aw_config *cfg, aw_s3 *s3, const char *bucket, const char *key,
                       const aw_pg_result *r, verdict *v) {
-    aw_hash *h = NULL;
-    if (aw_hash_new(false, &h) != AW_OK) {
+    aw_sink sk = {0};
+    if (aw_hash_new(false, &sk.hash) != AW_OK) {
         finding(v, "%s", "cannot hash: out of memory");
         return;
     }
     aw_fetch f = {.bucket = bucket, .key = key, .version_id = V(r, 0, C_VERSION),
                   .if_match = V(r, 0, C_VERSION) ? NULL : V(r, 0, C_ETAG),
-                  .on_start = on_start, .on_body = on_body, .ud = h};
+                  .on_start = aw_sink_start, .on_body = aw_sink_body, .ud = &sk};
     aw_fetch_policy pol = {.concurrency = 1, .retries = (int)cfg->fetch_retries,
                            .backoff_base_ms = 200, .backoff_max_ms = 5000};
     uint8_t sha[32];
     if (aw_s3_fetch_many(s3, &f, 1, &pol, NULL) != AW_OK) {
         finding(v, "%s", "cannot fetch: out of memory");
-    } else if (f.outcome == AW_FETCH_OK && aw_hash_final(h, sha, NULL) == AW_OK) {
+    } else if (f.outcome == AW_FETCH_OK && aw_hash_final(sk.hash, sha, NULL) == AW_OK) {
         aw_hex(sha, 32, v->fetched);
         if (strcmp(v->fetched, S(v->sha256)))
             finding(v, "the bytes read now hash to %s", v->fetched);
@@ -96,7 +91,7 @@ static void fetch_now(const aw_config *cfg, aw_s3 *s3, const char *bucket, const
     } else {
         finding(v, "cannot read it: %s", f.error[0] ? f.error : "failed");
     }
-    aw_hash_destroy(h);
+    aw_hash_destroy(sk.hash);
 }
 
 int aw_cmd_verify(aw_config *cfg) {

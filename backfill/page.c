@@ -18,7 +18,7 @@
 #include "aw/hash.h"
 #include "aw/log.h"
 #include "aw/util.h"
-#include "backfill.h"
+#include "internal.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -158,36 +158,24 @@ static const char *const missing_sql =
 typedef struct job {
     const aw_listed *l;
     bool known;             /* the key has another version indexed */
-    body_sink s;
+    aw_sink s;
     uint8_t sha256[32], md5[16];
     char content_type[128]; /* as the GET said; the request is gone by the write */
 } job;
-
-/* Sleeps while the rate limit says so; false when stopping. */
-static bool rate_wait(backfill *bf) {
-    long max = bf->cfg->backfill_max_objects_per_sec;
-    while (max > 0 && !backfill_stop) {
-        int64_t due = bf->started_ms + bf->fetched * 1000 / max;
-        int64_t now = aw_now_ms();
-        if (now >= due)
-            break;
-        usleep((useconds_t)((due - now > 200 ? 200 : due - now) * 1000));
-    }
-    return !backfill_stop;
-}
 
 /* Runs reqs in chunks that keep to the rate limit. */
 static int fetch_paced(backfill *bf, aw_fetch *reqs, size_t n) {
     long max = bf->cfg->backfill_max_objects_per_sec;
     size_t chunk = max > 0 ? (size_t)(max < 1000 ? max : 1000) : n;
     for (size_t i = 0; i < n; i += chunk) {
-        if (!rate_wait(bf))
+        aw_rate *const limit[1] = {&bf->rate};
+        if (!aw_rate_wait(limit, 1))
             return AW_EINTERRUPTED;
         size_t k = n - i < chunk ? n - i : chunk;
         aw_range_policy rp = {.range_size = bf->cfg->fetch_range_size,
                               .concurrency = (int)bf->cfg->fetch_range_concurrency};
-        int rc = aw_s3_fetch_batch(bf->s3, reqs + i, k, &rp, &bf->pol, &backfill_stop);
-        bf->fetched += (int64_t)k;
+        int rc = aw_s3_fetch_batch(bf->s3, reqs + i, k, &rp, &bf->pol, &aw_stop);
+        aw_rate_note(&bf->rate, (int64_t)k);
         if (rc != AW_OK)
             return rc;
     }
@@ -202,16 +190,16 @@ static int write_obs(backfill *bf, aw_observation *obs, size_t n, char *errstr, 
     if (!n)
         return AW_OK;
     int rc = aw_indexer_write(bf->ix, obs, n, errstr, errn);
-    for (long wait = 500; rc == AW_EUNAVAILABLE && !backfill_stop; wait *= 2) {
+    for (long wait = 500; rc == AW_EUNAVAILABLE && !aw_stop; wait *= 2) {
         AW_WARN(BLOG, "PostgreSQL unavailable (%s); retrying in %ld ms", errstr, wait);
-        for (long t = 0; t < wait && !backfill_stop; t += 100)
+        for (long t = 0; t < wait && !aw_stop; t += 100)
             usleep(100000);
         if (wait > 15000)
             wait = 15000;
         rc = aw_indexer_write(bf->ix, obs, n, errstr, errn);
     }
     if (rc != AW_EPG)
-        return backfill_stop && rc == AW_EUNAVAILABLE ? AW_EINTERRUPTED : rc;
+        return aw_stop && rc == AW_EUNAVAILABLE ? AW_EINTERRUPTED : rc;
     AW_WARN(BLOG, "PostgreSQL refused a batch of %zu (%s); writing them one by one", n, errstr);
     for (size_t i = 0; i < n; i++) {
         char e[512];
@@ -280,8 +268,8 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
         reqs[i] = (aw_fetch){.bucket = bf->bucket, .key = j->l->key,
                              .version_id = j->l->version_id,
                              .if_match = j->l->version_id ? NULL : j->l->etag,
-                             .size_hint = j->l->size, .on_start = sink_start,
-                             .on_body = sink_body, .ud = &j->s};
+                             .size_hint = j->l->size, .on_start = aw_sink_start,
+                             .on_body = aw_sink_body, .ud = &j->s};
     }
     if (rc == AW_OK)
         rc = fetch_paced(bf, reqs, nj);
