@@ -156,13 +156,16 @@ static void summary(const backfill *bf, const char *how) {
 
 /* ------------------------------------------------------------ one target */
 
+static void carry_free_one(aw_listed *c) {
+    free(c->key);
+    free(c->version_id);
+    free(c->etag);
+    free(c->last_modified);
+}
+
 static void carry_free(aw_listed *c, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(c[i].key);
-        free(c[i].version_id);
-        free(c[i].etag);
-        free(c[i].last_modified);
-    }
+    for (size_t i = 0; i < n; i++)
+        carry_free_one(&c[i]);
     free(c);
 }
 
@@ -197,48 +200,48 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
             AW_WARN(BLOG, "s3://%s: %zu listed entr%s left out: %s", bf->bucket, pg.refused,
                     pg.refused == 1 ? "y" : "ies", pg.refused_why);
         bool more = pg.truncated; /* the lister checked it has a marker to go on from */
-        /* a versioned page may end inside a key: that key is settled with
-         * the next page, together with the versions listed here */
-        size_t settle = pg.n;
-        const char *last = pg.n ? pg.items[pg.n - 1].key : NULL;
-        if (more && bf->versioned && last)
-            while (settle > 0 && !strcmp(pg.items[settle - 1].key, last))
-                settle--;
-        bf_range r = {.after = done, .upto = more ? last : NULL,
-                      .upto_inclusive = !bf->versioned};
-        if (more && !last)
-            r.upto = done; /* an empty page that is not the last settles nothing */
         bf->c.listed += (int64_t)pg.n;
-        rc = bf_page(bf, pg.items, pg.n, carry, ncarry, &r, errstr, errn);
+        /* the entries of the key the last page ended in come first: a key is
+         * settled with every one of its versions, listed in order */
+        aw_listed *all = malloc((ncarry + pg.n + 1) * sizeof *all);
+        if (!all) {
+            rc = AW_ENOMEM;
+            break;
+        }
+        if (ncarry)
+            memcpy(all, carry, ncarry * sizeof *all);
+        if (pg.n)
+            memcpy(all + ncarry, pg.items, pg.n * sizeof *all);
+        size_t nall = ncarry + pg.n, cut = nall;
+        const char *last = nall ? all[nall - 1].key : NULL;
+        /* a versioned page may end inside a key: that key waits for the next */
+        if (more && bf->versioned && last)
+            while (cut > 0 && !strcmp(all[cut - 1].key, last))
+                cut--;
+        bf_range r = {.after = done, .upto = more ? (last ? last : done) : NULL,
+                      .upto_inclusive = !bf->versioned && last};
+        rc = cut || !more ? bf_page(bf, all, cut, &r, errstr, errn) : AW_OK;
+        const char *upto = cut ? all[cut - 1].key : NULL;
+        char *d = rc == AW_OK && upto && strcmp(upto, done) > 0 ? strdup(upto) : NULL;
+        /* the settled entries are done with; the rest carries over (owned) */
+        for (size_t i = 0; i < cut && i < ncarry; i++)
+            carry_free_one(&carry[i]);
+        size_t nn = nall - cut;
+        aw_listed *m = nn ? malloc(nn * sizeof *m) : NULL;
+        if (nn && m)
+            memcpy(m, all + cut, nn * sizeof *m);
+        for (size_t i = cut > ncarry ? cut - ncarry : 0; i < pg.n; i++)
+            pg.items[i] = (aw_listed){0}; /* moved to m */
+        free(carry);
+        free(all);
+        carry = m, ncarry = m ? nn : 0;
+        if (nn && !m) {
+            rc = AW_ENOMEM;
+            break;
+        }
         if (rc != AW_OK)
             break;
-        /* what is settled now, and what carries over */
-        const char *upto = settle ? pg.items[settle - 1].key : NULL;
-        if (more && bf->versioned) {
-            if (settle) { /* the key carried before is settled now */
-                carry_free(carry, ncarry);
-                carry = NULL, ncarry = 0;
-            }
-            size_t nn = pg.n - settle; /* moved out of the page: not freed with it */
-            aw_listed *m = nn ? realloc(carry, (ncarry + nn) * sizeof *m) : carry;
-            if (nn && !m) {
-                rc = AW_ENOMEM;
-                break;
-            }
-            if (nn)
-                memcpy(m + ncarry, pg.items + settle, nn * sizeof *m);
-            carry = m, ncarry += nn;
-            pg.n = settle;
-        } else {
-            carry_free(carry, ncarry);
-            carry = NULL, ncarry = 0;
-        }
-        if (upto && strcmp(upto, done) > 0) {
-            char *d = strdup(upto);
-            if (!d) {
-                rc = AW_ENOMEM;
-                break;
-            }
+        if (d) {
             free(done);
             done = d;
         }
@@ -326,11 +329,12 @@ int aw_cmd_backfill(aw_config *cfg) {
                            .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
                            .backoff_max_ms = 10000, .stop_grace_ms = 5000}};
     char err[1024];
-    if (!status && (aw_s3_new_from_config(cfg, &bf.s3, err, sizeof err) != AW_OK ||
+    if (!status && (aw_stores_open(cfg, &bf.stores, err, sizeof err) != AW_OK ||
                     aw_indexer_new(cfg, &bf.ix, err, sizeof err) != AW_OK)) {
         fprintf(stderr, "artifact-watch backfill: %s\n", err);
         status = 2;
     }
+    bf.s3 = aw_stores_client(bf.stores, cfg->s3_store); /* the default: always served */
     if (!status && aw_pg_connect(cfg->pg_conninfo, &bf.pg, err, sizeof err) != AW_OK) {
         AW_ERROR(BLOG, "PostgreSQL: %s", err);
         status = 1;
@@ -363,6 +367,6 @@ int aw_cmd_backfill(aw_config *cfg) {
     }
     aw_pg_destroy(bf.pg);
     aw_indexer_destroy(bf.ix);
-    aw_s3_destroy(bf.s3);
+    aw_stores_destroy(bf.stores);
     return status;
 }

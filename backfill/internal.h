@@ -20,6 +20,7 @@
 #include "aw/indexer.h"
 #include "aw/pg.h"
 #include "aw/s3xml.h"
+#include "aw/stores.h"
 
 #define BLOG "backfill"
 
@@ -29,7 +30,8 @@ typedef struct bf_counts {
 
 typedef struct backfill {
     const aw_config *cfg;
-    aw_s3 *s3;
+    aw_stores *stores;      /* the stores file's, and the default store's */
+    aw_s3 *s3;              /* the client of the store backfilled (cfg->s3_store) */
     aw_indexer *ix;
     aw_pg *pg;              /* reads and progress; the indexer has its own */
     aw_fetch_policy pol;
@@ -55,14 +57,14 @@ typedef struct bf_range {
 
 /*
  * Settles one page: indexes what the index lacks or holds with other bytes
- * (items), and marks deleted what it holds as present in range but neither
- * items nor seen show (after a HEAD says 404). seen are earlier entries of
- * the range (versions of a key a previous page began). AW_OK, or
- * AW_EUNAVAILABLE / AW_EPG / AW_EINTERRUPTED with errstr when the page could
- * not be settled (nothing of it may be taken as done).
+ * (items; in a versioned bucket every version of each key, newest first),
+ * and marks deleted what it holds as present in range but the items do not
+ * show (after a HEAD says 404). AW_OK, or AW_EUNAVAILABLE / AW_EPG /
+ * AW_EINTERRUPTED with errstr when the page could not be settled (nothing
+ * of it may be taken as done).
  */
-int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *seen, size_t nseen,
-            const bf_range *r, char *errstr, size_t errstr_size) AW_WUR;
+int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, char *errstr,
+            size_t errstr_size) AW_WUR;
 
 /* GETs a bucket-level resource (bucket NULL: the service) into out, a
  * listing-sized body at most. AW_EUNAVAILABLE, AW_EHTTP with errstr. */

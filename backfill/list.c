@@ -191,7 +191,7 @@ int bf_lister_start(const backfill *bf, const char *after, bf_lister **out, char
     l->after = strdup(after);
     int rc = l->bucket && l->prefix && l->after ? AW_OK : AW_ENOMEM;
     if (rc == AW_OK)
-        rc = aw_s3_new_from_config(bf->cfg, &l->s3, errstr, errn);
+        rc = aw_stores_new_client(bf->stores, bf->cfg->s3_store, &l->s3, errstr, errn);
     if (rc == AW_OK) {
         pthread_mutex_init(&l->mu, NULL);
         pthread_cond_init(&l->cv, NULL);

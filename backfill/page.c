@@ -132,13 +132,19 @@ static const char *const classify_sql =
     " LEFT JOIN LATERAL (SELECT bool_or(v.state = 'present' AND NOT v.deleted) AS known,"
     "  bool_or(CASE"
     "   WHEN l.size < 0 THEN v.state = 'tombstone' AND v.version_id = l.vid"
-    "   WHEN l.vid IS NOT NULL THEN v.state = 'present' AND v.version_id = l.vid"
-    "   WHEN l.etag IS NOT NULL THEN v.state = 'present' AND NOT v.deleted AND v.etag = l.etag"
-    "   ELSE v.state = 'present' AND NOT v.deleted AND v.size = l.size AND"
-    "    v.last_modified = l.lm::timestamptz END) AS found"
+    "   WHEN l.vid IS NOT NULL THEN v.state = 'present' AND v.version_id = l.vid END) AS found"
     "  FROM aw.object_versions v WHERE v.store = $1 AND v.bucket = $2 AND v.key = l.key) m"
     "  ON true"
-    " WHERE m.found IS NOT TRUE"
+    /* an unversioned key's listing shows its current bytes: the index's
+     * current version must hold them (the same bytes in an older or a
+     * deleted version are not it) */
+    " LEFT JOIN LATERAL (SELECT v.state = 'present' AND NOT v.deleted AND CASE"
+    "   WHEN l.etag IS NOT NULL THEN v.etag = l.etag"
+    "   ELSE v.size = l.size AND v.last_modified = l.lm::timestamptz END AS found"
+    "  FROM aw.object_versions v WHERE v.store = $1 AND v.bucket = $2 AND v.key = l.key"
+    "   AND l.vid IS NULL AND l.size >= 0"
+    "  ORDER BY aw.version_order(v) DESC LIMIT 1) c ON true"
+    " WHERE COALESCE(m.found, c.found) IS NOT TRUE"
     " ORDER BY l.i";
 
 /* Keys (and versions) the index holds as present in the range that the
@@ -153,10 +159,19 @@ static const char *const missing_sql =
     "   WHERE l.key = v.key AND (NOT $8 OR l.vid IS NOT DISTINCT FROM v.version_id))"
     " ORDER BY 1, 2";
 
+/* The sequencer key each listed version already has in the index (NULL when
+ * it has none, or is not indexed). */
+static const char *const order_sql =
+    "SELECT l.i - 1, (SELECT v.seq_key FROM aw.object_versions v WHERE v.store = $1"
+    "  AND v.bucket = $2 AND v.key = l.key AND v.version_id = l.vid AND v.seq_key IS NOT NULL"
+    "  ORDER BY v.id LIMIT 1)"
+    " FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS l(key, vid, i)";
+
 /* ------------------------------------------------------------ fetch */
 
 typedef struct job {
     const aw_listed *l;
+    const char *order_key;  /* its place among its key's versions (versioned buckets) */
     bool known;             /* the key has another version indexed */
     aw_sink s;
     uint8_t sha256[32], md5[16];
@@ -252,6 +267,59 @@ static int classify(backfill *bf, const aw_listed *items, size_t n, char *need, 
     return rc;
 }
 
+/*
+ * A versioned listing says in which order a key's versions came: newest
+ * first. A version new to the index takes a sequencer key that sorts it
+ * there: just above the nearest older listed version that has one (its key
+ * and a '~', which sorts after any sequencer digit and below any later
+ * sequencer), or above "0" when none has (below every real sequencer). So
+ * a version learned from a listing, its event lost, is the key's current
+ * version in the index when it is in the store. keys[i] (malloc'd) for
+ * items[i] that has none; NULL for the others.
+ */
+static int order_keys(backfill *bf, const aw_listed *items, size_t n, char **keys, char *errstr,
+                      size_t errn) {
+    sbuf k = {0}, v = {0};
+    for (size_t i = 0; i < n; i++) {
+        arr_add(&k, items[i].key);
+        arr_add(&v, items[i].version_id);
+    }
+    const char *p[4] = {bf->cfg->s3_store, bf->bucket, arr_end(&k), arr_end(&v)};
+    aw_pg_result *res = NULL;
+    int rc = p[2] && p[3] ? query(bf, order_sql, 4, p, &res, errstr, errn) : AW_ENOMEM;
+    const char **have = calloc(n + 1, sizeof *have);
+    if (rc == AW_OK && !have)
+        rc = AW_ENOMEM;
+    for (int r = 0; rc == AW_OK && r < aw_pg_result_rows(res); r++) {
+        long i = strtol(aw_pg_result_get(res, r, 0), NULL, 10);
+        if (i >= 0 && (size_t)i < n)
+            have[i] = aw_pg_result_get(res, r, 1);
+    }
+    /* each key's versions are together, newest first: walk them oldest first */
+    for (size_t e = n; rc == AW_OK && e > 0;) {
+        size_t g = e - 1;
+        while (g > 0 && !strcmp(items[g - 1].key, items[e - 1].key))
+            g--;
+        const char *lower = "0";
+        for (size_t i = e; rc == AW_OK && i-- > g;) {
+            if (have[i] || !items[i].version_id) {
+                lower = have[i] ? have[i] : lower;
+                continue;
+            }
+            size_t l = strlen(lower);
+            if (!(keys[i] = malloc(l + 2)))
+                rc = AW_ENOMEM;
+            else
+                memcpy(keys[i], lower, l), keys[i][l] = '~', keys[i][l + 1] = '\0', lower = keys[i];
+        }
+        e = g;
+    }
+    free(have);
+    aw_pg_result_free(res);
+    free(k.p), free(v.p);
+    return rc;
+}
+
 /* Fetches and hashes the jobs, and makes an observation of each that
  * arrived whole. */
 static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, size_t *nobs,
@@ -299,6 +367,7 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
                 .event_time = iso_ok(l->last_modified) ? l->last_modified : NULL,
                 .last_modified = iso_ok(l->last_modified) ? l->last_modified : NULL,
                 .event_name = "Listing", .listed = true, .kind = AW_OBS_CREATED,
+                .order_key = j->order_key,
                 .state = AW_OBS_PRESENT, .size = j->s.bytes, .has_sha256 = true,
                 .has_md5 = bf->cfg->verify_md5, .has_body = j->s.kept.max > 0,
                 .body_cut = j->s.cut, .body = j->s.kept.p, .body_len = j->s.kept.len};
@@ -373,19 +442,21 @@ static int reconcile(backfill *bf, aw_pg_result *m, aw_observation *obs, size_t 
     return rc;
 }
 
-int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *seen, size_t nseen,
-            const bf_range *r, char *errstr, size_t errn) {
-    char *need = calloc(n ? n : 1, 1);
+int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, char *errstr,
+            size_t errn) {
+    char *need = calloc(n ? n : 1, 1), **order = calloc(n ? n : 1, sizeof *order);
     job *jobs = calloc(n ? n : 1, sizeof *jobs);
     aw_pg_result *missing = NULL;
     aw_observation *obs = NULL;
     sbuf keys = {0}, vids = {0};
     size_t nj = 0, nobs = 0;
     char when[32];
-    int rc = need && jobs ? AW_OK : AW_ENOMEM;
+    int rc = need && jobs && order ? AW_OK : AW_ENOMEM;
     int64_t t[6] = {aw_now_ms()};
     if (rc == AW_OK && n)
         rc = classify(bf, items, n, need, errstr, errn);
+    if (rc == AW_OK && n && bf->versioned && !bf->dry_run)
+        rc = order_keys(bf, items, n, order, errstr, errn);
     t[1] = aw_now_ms();
     for (size_t i = 0; rc == AW_OK && i < n; i++) {
         if (!need[i]) {
@@ -407,13 +478,13 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
             continue;
         }
         jobs[nj].l = &items[i];
+        jobs[nj].order_key = order[i];
         jobs[nj++].known = need[i] == 2;
     }
     /* the range's index entries the listing does not show */
-    for (size_t i = 0; i < nseen + n; i++) {
-        const aw_listed *l = i < nseen ? &seen[i] : &items[i - nseen];
-        arr_add(&keys, l->key);
-        arr_add(&vids, l->version_id);
+    for (size_t i = 0; i < n; i++) {
+        arr_add(&keys, items[i].key);
+        arr_add(&vids, items[i].version_id);
     }
     const char *p[9] = {bf->cfg->s3_store, bf->bucket, r->after, r->upto,
                         r->upto_inclusive ? "true" : "false", bf->prefix, arr_end(&keys),
@@ -432,7 +503,7 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
                 .version_id = items[i].version_id,
                 .event_time = iso_ok(items[i].last_modified) ? items[i].last_modified : NULL,
                 .event_name = "Listing", .listed = true, .kind = AW_OBS_DELETE_MARKER,
-                .state = AW_OBS_TOMBSTONE, .size = -1};
+                .order_key = order[i], .state = AW_OBS_TOMBSTONE, .size = -1};
     if (rc == AW_OK && nj)
         rc = fetch_jobs(bf, jobs, nj, obs, &nobs, errstr, errn);
     t[3] = aw_now_ms();
@@ -452,6 +523,9 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const aw_listed *see
         aw_hash_destroy(jobs[i].s.hash);
         free(jobs[i].s.kept.p);
     }
+    for (size_t i = 0; order && i < n; i++)
+        free(order[i]);
+    free(order);
     aw_pg_result_free(missing);
     free(obs);
     free(jobs);

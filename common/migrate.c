@@ -13,7 +13,6 @@
 #include "aw/log.h"
 
 /* An arbitrary constant shared by every artifact-watch migrate process. */
-#define MIGRATE_LOCK "7260519334"
 
 static const char *const bootstrap_sql =
     "CREATE SCHEMA IF NOT EXISTS aw;"
@@ -47,7 +46,7 @@ static int sha_hex(const aw_migration *m, char out[65]) {
 
 static void unlock(aw_pg *pg) {
     char e[256];
-    if (aw_pg_query(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")", 0, NULL, NULL, e,
+    if (aw_pg_query(pg, "SELECT pg_advisory_unlock(" AW_LOCK_MIGRATE ")", 0, NULL, NULL, e,
                     sizeof e) != AW_OK)
         AW_WARN("migrate", "releasing the migration lock: %s", e);
 }
@@ -68,7 +67,7 @@ static int prepare(aw_pg *pg, const aw_migration *list, size_t n, recorded **rec
         }
         prev = v;
     }
-    int rc = aw_pg_query(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", 0, NULL, NULL,
+    int rc = aw_pg_query(pg, "SELECT pg_advisory_lock(" AW_LOCK_MIGRATE ")", 0, NULL, NULL,
                          errstr, errn);
     if (rc != AW_OK)
         return rc;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/log.h"
+
 struct aw_pg {
     PGconn *conn;
     char sqlstate[6];
@@ -332,3 +334,10 @@ bool aw_pg_failure_is_data(const aw_pg *pg) {
 const char *aw_pg_sqlstate(const aw_pg *pg) { return pg->sqlstate; }
 
 bool aw_pg_is_broken(const aw_pg *pg) { return PQstatus(pg->conn) != CONNECTION_OK; }
+
+int aw_pg_rollback(aw_pg *pg, int rc) {
+    char ignore[128];
+    if (aw_pg_exec_script(pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK)
+        AW_WARN("pg", "ROLLBACK: %s", ignore);
+    return rc;
+}

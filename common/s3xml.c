@@ -63,6 +63,9 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
     l.version_id = child_text(e, "VersionId");
     l.etag = child_text(e, "ETag");
     l.last_modified = child_text(e, "LastModified");
+    char *latest = child_text(e, "IsLatest");
+    l.is_latest = latest && !strcmp(latest, "true");
+    free(latest);
     int rc = AW_OK;
     if (!raw) {
         note(p, "an entry without a Key");
@@ -139,6 +142,82 @@ skip:
     free(raw);
     free(size);
     return rc;
+}
+
+static bool digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Orders two ISO 8601 UTC times (2026-12-07T06:52:11[.123]Z): <0, 0, >0; a
+ * missing one is the oldest. */
+static int cmp_lm(const char *a, const char *b) {
+    if (!a || !b)
+        return (a != NULL) - (b != NULL);
+    int c = strncmp(a, b, 19);
+    if (c || strlen(a) < 19 || strlen(b) < 19)
+        return c;
+    const char *fa = a[19] == '.' ? a + 20 : "", *fb = b[19] == '.' ? b + 20 : "";
+    while (digit(*fa) || digit(*fb)) {
+        int da = digit(*fa) ? *fa++ : '0', db = digit(*fb) ? *fb++ : '0';
+        if (da != db)
+            return da - db;
+    }
+    return 0;
+}
+
+static const aw_listing_page *sort_page; /* qsort has no user pointer in C11 */
+
+static int cmp_by_key(const void *pa, const void *pb) {
+    size_t x = *(const size_t *)pa, y = *(const size_t *)pb;
+    int c = strcmp(sort_page->items[x].key, sort_page->items[y].key);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* A version listing grouped by key, each key newest first (see aw/s3xml.h). */
+static int order_versions(aw_listing_page *p) {
+    size_t n = p->n, *ix = malloc((n + 1) * sizeof *ix);
+    aw_listed *out = malloc((n + 1) * sizeof *out);
+    bool *placed = calloc(n + 1, 1);
+    if (!ix || !out || !placed) {
+        free(ix), free(out), free(placed);
+        return AW_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        ix[i] = i;
+    sort_page = p;
+    if (n > 1)
+        qsort(ix, n, sizeof *ix, cmp_by_key);
+    size_t w = 0;
+    for (size_t g = 0; g < n;) {
+        size_t e = g;
+        while (e < n && !strcmp(p->items[ix[e]].key, p->items[ix[g]].key))
+            e++;
+        for (size_t i = g; i < e; i++) /* the current entry first */
+            if (p->items[ix[i]].is_latest)
+                out[w++] = p->items[ix[i]], placed[i] = true;
+        /* then the versions as listed, each marker above the first older version */
+        for (size_t v = g;;) {
+            while (v < e && (placed[v] || p->items[ix[v]].delete_marker))
+                v++;
+            size_t m = e;
+            for (size_t i = g; i < e; i++)
+                if (!placed[i] && p->items[ix[i]].delete_marker &&
+                    (m == e || cmp_lm(p->items[ix[i]].last_modified,
+                                      p->items[ix[m]].last_modified) > 0))
+                    m = i;
+            if (m < e && (v == e || cmp_lm(p->items[ix[m]].last_modified,
+                                           p->items[ix[v]].last_modified) > 0))
+                out[w++] = p->items[ix[m]], placed[m] = true;
+            else if (v < e)
+                out[w++] = p->items[ix[v]], placed[v++] = true;
+            else
+                break;
+        }
+        g = e;
+    }
+    free(ix), free(placed);
+    free(p->items);
+    p->items = out;
+    p->cap = n + 1;
+    return AW_OK;
 }
 
 static int add_bucket(aw_listing_page *p, const xmlNode *b) {
@@ -218,6 +297,8 @@ int aw_listing_parse(const char *xml, size_t len, aw_listing_page *p, char *errs
                 if (is(b, "Bucket"))
                     rc = add_bucket(p, b);
     }
+    if (rc == AW_OK && versions)
+        rc = order_versions(p);
     if (rc == AW_OK && p->truncated) {
         p->next_token = child_text(root, "NextContinuationToken");
         p->next_key_marker = child_text(root, "NextKeyMarker");

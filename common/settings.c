@@ -65,6 +65,10 @@ const conf_key aw_conf_keys[] = {
      "true", 0, 0, NULL, S3CMDS, false, "path-style URLs (endpoint/bucket/key)"},
     {"s3.store", "AW_STORE", "store", CT_STR, OFF(s3_store), "default", 0, 0, NULL,
      S3CMDS | AW_CMD_LINEAGE, false, "name of this object store in the database"},
+    {"stores.file", "AW_STORES_FILE", "stores", CT_STR, OFF(stores_file), "", 0, 0, NULL,
+     AW_CMD_POLICY | AW_CMD_SCRUB | AW_CMD_BACKFILL | AW_CMD_VERIFY, false,
+     "file describing more stores, a [name] section each (see docs/operations.md); "
+     "rows of a store not served are never touched"},
     {"event.key_encoding", "AW_EVENT_KEY_ENCODING", "key-encoding", CT_ENUM,
      OFF(event_key_encoding), "auto", 0, 0, key_encodings, AW_CMD_INGEST, false,
      "object keys in events: auto, url (form-encoded) or raw"},
@@ -144,6 +148,14 @@ const conf_key aw_conf_keys[] = {
      AW_CMD_POLICY, false, "run: how often to plan (s, m, h, d; jittered by 10%)"},
     {"policy.apply", "AW_POLICY_APPLY", "apply", CT_BOOL, OFF(policy_apply), "false", 0, 0,
      NULL, AW_CMD_POLICY, false, "run: apply each plan (default: plan only)"},
+    {"policy.max_plan_age", "AW_POLICY_MAX_PLAN_AGE", "max-plan-age", CT_STR,
+     OFF(policy_max_plan_age), "24h", 0, 0, NULL, AW_CMD_POLICY, false,
+     "apply --plan: refuse a saved plan older than this (s, m, h, d)"},
+    {"policy.stop_grace_ms", "AW_POLICY_STOP_GRACE_MS", "stop-grace-ms", CT_INT,
+     OFF(policy_stop_grace_ms), "10000", 0, 3600000, NULL, AW_CMD_POLICY, false,
+     "after SIGTERM, how long deletions in flight may take before they are abandoned "
+     "(their pending audit rows are resolved by the next run); keep it below the pod's "
+     "termination grace period"},
     {"scrub.interval", "AW_SCRUB_INTERVAL", "interval", CT_STR, OFF(scrub_interval), "7d", 0, 0,
      NULL, AW_CMD_SCRUB, false, "each version is re-read this often, spread by 20% (s, m, h, d, w)"},
     {"scrub.once", NULL, "once", CT_BOOL, OFF(scrub_once), "false", 0, 0, NULL, AW_CMD_SCRUB,

@@ -12,7 +12,8 @@ int aw_indexer_record_deletions(aw_pg *pg, const char *ids_json, char *errstr, s
     const char *params[1] = {ids_json};
     return aw_pg_query(pg,
                        "UPDATE aw.object_versions v SET deleted = true, deleted_at = now(),"
-                       " indexed_at = now() FROM json_array_elements_text($1::json) x"
+                       " deleted_by = 'retention', indexed_at = now()"
+                       " FROM json_array_elements_text($1::json) x"
                        " WHERE v.id = x.value::bigint AND NOT v.deleted",
                        1, params, NULL, errstr, errn);
 }

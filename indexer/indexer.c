@@ -138,21 +138,23 @@ static const char *const write_single_versions_sql = WRITE_VERSIONS_SQL(SINGLE_V
 /* Listings and events meet here. Every write holds one advisory lock, shared
  * by event batches and exclusive for a listing's, so a listing and an event
  * that saw the same bytes never both find the index without them. */
-#define LOCK_SQL(mode) "SELECT pg_advisory_xact_lock" mode "(1635213416, 1)"
+#define LOCK_SQL(mode) "SELECT pg_advisory_xact_lock" mode "(" AW_LOCK_INDEX ")"
 
 #define SAME_BYTES_AS_B                                                        \
     "((b.etag IS NOT NULL AND v.etag = b.etag) OR"                             \
     " ((b.etag IS NULL OR v.etag IS NULL) AND v.sha256 = decode(b.sha256, 'hex')))"
 
-/* A listed object of an unversioned bucket that the index holds already (an
- * event, or an earlier listing, saw these bytes) is that version: its rows
- * and its sidecar's take that version's name. */
+/* A listed object of an unversioned bucket that the index holds already as
+ * the key's current version (an event, or an earlier listing, saw these
+ * bytes) is that version: its rows and its sidecar's take that version's
+ * name. The same bytes in an older version (the key went A, B, then A
+ * again) or in a deleted one are a new version. */
 static const char *const adopt_listed_sql =
     "WITH a AS (SELECT b.store, b.bucket, b.key, b.version_ref AS old_ref,"
-    "  (SELECT v.version_ref FROM aw.object_versions v WHERE v.store = b.store AND"
-    "   v.bucket = b.bucket AND v.key = b.key AND v.version_id IS NULL AND"
-    "   v.state = 'present' AND NOT v.deleted AND " SAME_BYTES_AS_B
-    "   ORDER BY v.seq_key DESC NULLS LAST, v.id DESC LIMIT 1) AS new_ref"
+    "  (SELECT CASE WHEN v.version_id IS NULL AND v.state = 'present' AND NOT v.deleted AND "
+    SAME_BYTES_AS_B " THEN v.version_ref END FROM aw.object_versions v"
+    "   WHERE v.store = b.store AND v.bucket = b.bucket AND v.key = b.key"
+    "   ORDER BY aw.version_order(v) DESC LIMIT 1) AS new_ref"
     "  FROM aw_batch b WHERE b.source = 'listing' AND b.kind = 'created' AND"
     "  b.version_id IS NULL AND b.sha256 IS NOT NULL),"
     " s AS (UPDATE aw_sc x SET version_ref = a.new_ref FROM a WHERE a.new_ref <> a.old_ref"

@@ -98,14 +98,18 @@ int rows_identity(const aw_observation *o, char **version_ref, char **seq_key) {
         free(sk);
         sk = NULL;
     }
+    if (!sk && o->listed && o->order_key && *o->order_key && !(sk = strdup(o->order_key))) {
+        free(ref);
+        return AW_ENOMEM;
+    }
     bool vid = o->version_id && *o->version_id;
     if (o->listed && o->kind == AW_OBS_DELETED)
         snprintf(ref, reflen, "r:%s:%s", o->event_time ? o->event_time : "",
                  vid ? o->version_id : "");
     else if (vid)
         snprintf(ref, reflen, "v:%s", o->version_id);
-    else if (o->listed && o->etag && *o->etag)
-        snprintf(ref, reflen, "e:%s", o->etag);
+    else if (o->listed && o->etag && *o->etag) /* the same bytes written again are another version */
+        snprintf(ref, reflen, "e:%s@%s", o->etag, o->last_modified ? o->last_modified : "");
     else if (o->listed)
         snprintf(ref, reflen, "l:%s:%lld", o->last_modified ? o->last_modified : "",
                  (long long)o->size);

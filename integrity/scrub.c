@@ -30,6 +30,7 @@
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "aw/integrity.h"
+#include "aw/stores.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -39,12 +40,13 @@
 
 
 /* The live versions: present, hashed, and either pinned by a version id or
- * the newest of an unversioned key. */
+ * the current version of an unversioned key (aw.version_order, as verify and
+ * retention decide it). */
 #define LIVE                                                                                   \
     "v.state = 'present' AND NOT v.deleted AND v.sha256 IS NOT NULL"                           \
     " AND (v.version_id IS NOT NULL OR NOT EXISTS (SELECT FROM aw.object_versions w"           \
     "  WHERE w.store = v.store AND w.bucket = v.bucket AND w.key = v.key AND w.id <> v.id"     \
-    "  AND (w.seq_key > v.seq_key OR aw.version_time(w) > aw.version_time(v))))"
+    "  AND aw.version_order(w) > aw.version_order(v)))"
 #define SCOPE                                                                                  \
     " AND v.store = $1 AND ($2 = '' OR v.bucket = $2)"                                          \
     " AND ($3 = '' OR left(v.key, length($3)) = $3)"
@@ -239,9 +241,9 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
 }
 
 /* One pass over what is due now. */
-static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *interval,
-                      const char *owner, bool all, char *errstr, size_t n) {
-    const char *params[4] = {cfg->s3_store, cfg->scrub_bucket, cfg->scrub_prefix, interval};
+static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *cfg,
+                      const char *interval, const char *owner, bool all, char *errstr, size_t n) {
+    const char *params[4] = {store, cfg->scrub_bucket, cfg->scrub_prefix, interval};
     aw_pg_result *t0 = NULL;
     int rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
     char start[64] = "";
@@ -330,6 +332,37 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *in
     return rc;
 }
 
+/* Versions of stores this process does not serve, due in aw.scrub_state: left
+ * to a scrub that serves them, and counted (aw_scrub_other_store_due). */
+static int count_others(aw_pg *pg, const aw_stores *stores, char *errstr, size_t n) {
+    size_t ns = aw_stores_count(stores);
+    char names[16384] = "{";
+    size_t l = 1;
+    for (size_t i = 0; i < ns && l < sizeof names - 200; i++) {
+        const char *s = aw_stores_name(stores, i); /* names are [A-Za-z0-9._-] */
+        l += (size_t)snprintf(names + l, sizeof names - l, "%s\"%s\"", i ? "," : "", s);
+    }
+    snprintf(names + l, sizeof names - l, "}");
+    const char *params[1] = {names};
+    aw_pg_result *r = NULL;
+    int rc = aw_pg_query(pg, "SELECT count(*), string_agg(DISTINCT v.store, ', ')"
+                             " FROM aw.scrub_state s JOIN aw.object_versions v"
+                             " ON v.id = s.object_version_id"
+                             " WHERE s.due_at <= now() AND v.store <> ALL ($1::text[])",
+                         1, params, &r, errstr, n);
+    if (rc == AW_OK) {
+        long long due = strtoll(aw_pg_result_get(r, 0, 0), NULL, 10);
+        aw_metric_set(aw_metric_gauge("aw_scrub_other_store_due",
+                                      "Versions due for scrub in stores this process does not "
+                                      "serve (left to their own scrub).", NULL), (double)due);
+        if (due)
+            AW_INFO(SLOG, "%lld due version(s) of store(s) %s not served here (--stores): "
+                    "skipped", due, aw_pg_result_get(r, 0, 1));
+    }
+    aw_pg_result_free(r);
+    return rc;
+}
+
 int aw_cmd_scrub(aw_config *cfg) {
     int64_t every;
     if (aw_parse_duration(cfg->scrub_interval, &every) != AW_OK || every <= 0) {
@@ -345,17 +378,24 @@ int aw_cmd_scrub(aw_config *cfg) {
 
     char err[1024];
     aw_pg *pg = NULL;
-    aw_s3 *s3 = NULL;
+    aw_stores *stores = NULL;
     if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK ||
-        aw_s3_new_from_config(cfg, &s3, err, sizeof err) != AW_OK) {
+        aw_stores_open(cfg, &stores, err, sizeof err) != AW_OK) {
         fprintf(stderr, "artifact-watch scrub: %s\n", err);
         aw_pg_destroy(pg);
         return 1;
     }
     int status = 0;
     for (bool first = true; !aw_stop; first = false) {
-        int rc = scrub_pass(pg, s3, cfg, interval, owner, first && cfg->scrub_all, err,
-                            sizeof err);
+        /* each store through its own client; another store's versions are its scrub's */
+        int rc = AW_OK;
+        for (size_t i = 0; rc == AW_OK && i < aw_stores_count(stores) && !aw_stop; i++) {
+            const char *store = aw_stores_name(stores, i);
+            rc = scrub_pass(pg, aw_stores_client(stores, store), store, cfg, interval, owner,
+                            first && cfg->scrub_all, err, sizeof err);
+        }
+        if (rc == AW_OK)
+            rc = count_others(pg, stores, err, sizeof err);
         if (rc != AW_OK) {
             AW_ERROR(SLOG, "%s", rc == AW_ENOMEM ? "out of memory" : err);
             status = 1;
@@ -373,7 +413,7 @@ int aw_cmd_scrub(aw_config *cfg) {
         /* what comes due next is picked up within a minute */
         (void)aw_nap(60000);
     }
-    aw_s3_destroy(s3);
+    aw_stores_destroy(stores);
     aw_pg_destroy(pg);
     return status;
 }

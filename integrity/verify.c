@@ -16,6 +16,7 @@
 #include "aw/daemon.h"
 #include "aw/hash.h"
 #include "aw/http.h"
+#include "aw/stores.h"
 #include "aw/integrity.h"
 #include "internal.h"
 
@@ -41,7 +42,7 @@ static const char *const version_sql =
     " (SELECT string_agg(a.kind, ', ' ORDER BY a.kind) FROM aw.alerts a"
     "   WHERE a.object_version_id = v.id AND a.state = 'open')"
     " FROM aw.object_versions v WHERE v.store = $1 AND v.bucket = $2 AND v.key = $3"
-    " ORDER BY v.seq_key DESC NULLS LAST, aw.version_time(v) DESC, v.id DESC LIMIT 1";
+    " ORDER BY aw.version_order(v) DESC LIMIT 1";
 enum { C_ID, C_VERSION, C_STATE, C_DELETED, C_SHA, C_ETAG, C_DECLARED, C_CHILDREN, C_ALERTS };
 
 typedef struct verdict {
@@ -109,13 +110,15 @@ int aw_cmd_verify(aw_config *cfg) {
     }
     char err[1024];
     aw_pg *pg = NULL;
-    aw_s3 *s3 = NULL;
+    aw_stores *stores = NULL;
     if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK ||
-        (cfg->verify_fetch && aw_s3_new_from_config(cfg, &s3, err, sizeof err) != AW_OK)) {
+        (cfg->verify_fetch && aw_stores_open(cfg, &stores, err, sizeof err) != AW_OK)) {
         fprintf(stderr, "artifact-watch verify: %s\n", err);
         aw_pg_destroy(pg);
         return 1;
     }
+    /* the rows verify reads are the store's named by --store: its client */
+    aw_s3 *s3 = aw_stores_client(stores, cfg->s3_store);
     bool json = !strcmp(cfg->verify_format, "json");
     json_t *arr = json ? json_array() : NULL;
     int status = 0;
@@ -134,7 +137,7 @@ int aw_cmd_verify(aw_config *cfg) {
                 free(bucket);
                 free(key);
                 json_decref(arr);
-                aw_s3_destroy(s3);
+                aw_stores_destroy(stores);
                 aw_pg_destroy(pg);
                 return 1;
             }
@@ -187,7 +190,7 @@ int aw_cmd_verify(aw_config *cfg) {
         free(s);
         json_decref(arr);
     }
-    aw_s3_destroy(s3);
+    aw_stores_destroy(stores);
     aw_pg_destroy(pg);
     return status;
 }

@@ -1,290 +1,384 @@
 /*
- * Applying a saved plan. Nothing is deleted that changed since the plan: the
- * index must still hold the planned version as it was (no newer write of an
- * unversioned key, no newer current version under a delete marker), nothing
- * may have started to depend on it (a live child in the lineage graph), and
- * where no version id pins the request a HEAD must show the planned bytes
- * (ETag, else size; the version id for a delete marker). Deletions go out
- * concurrently through the same S3 client as ingest, in chunks; each chunk's
- * actions are appended to aw.retention_actions before the next one starts,
- * so a killed run leaves an exact record of what it did; the versions a
- * DELETE removed are marked deleted in the index in the same statement,
- * without waiting for the store's delete events.
+ * Carrying out a saved plan. What may be deleted is decided once more, as
+ * late as possible, and every decision that lets a DELETE go is checked by
+ * the store itself where it can be:
+ *
+ *  - the rules as they are now: the plan is made again with the current
+ *    rules file and index, and only what both plans delete is deleted
+ *    (a version promoted to a protected stage since is skipped_protected);
+ *  - the row's own store: requests go through that store's client, and a
+ *    row of a store this process does not serve is skipped_other_store;
+ *  - lineage on outcomes: deletions go in waves, children before their
+ *    inputs, and just before an input's DELETE the index must show no live
+ *    child that protects it (a child whose deletion failed still does);
+ *  - per object, check and delete as one step: a HEAD, then the DELETE with
+ *    If-Match on the ETag the HEAD showed (a 412 is skipped_changed); a
+ *    HEAD that says neither ETag nor size is no match; a version-pinned
+ *    DELETE is sent only when the store's current version is another one,
+ *    unless the plan meant to delete the current version;
+ *  - write-ahead: each action is committed 'pending' before its request and
+ *    turned into its result after (audit.c).
+ *
+ * Requests go out a round at a time (fetch.concurrency objects: their HEADs
+ * together, then their DELETEs), so the HEAD of an object precedes its
+ * DELETE by one round trip. A stop request ends the run after the round in
+ * flight, which has policy.stop_grace_ms to finish; what it abandons stays
+ * pending.
  */
+#define _GNU_SOURCE /* timegm */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aw/http.h"
-#include "aw/indexer.h"
 #include "aw/log.h"
-#include "aw/metrics.h"
 #include "internal.h"
 
-#define V(r, i, c) aw_pg_result_get((r), (i), (c))
 #define S(x) ((x) ? (x) : "")
-#define CHUNK 1000
-
-/* The planned deletions of a plan, each with what the index says now. */
-static const char *const todo_sql =
-    "SELECT a.ordinal, a.action, a.rule, a.store, a.bucket, a.key, a.version_id, a.sha256,"
-    "  a.size, a.etag, a.object_version_id,"
-    "  CASE WHEN v.id IS NOT NULL AND (a.action = 'delete_marker' OR a.version_id IS NULL)"
-    "        AND EXISTS (SELECT FROM aw.object_versions w WHERE w.store = v.store"
-    "                     AND w.bucket = v.bucket AND w.key = v.key AND w.id <> v.id"
-    "                     AND (w.seq_key > v.seq_key OR aw.version_time(w) > aw.version_time(v)))"
-    "       THEN 'a newer version of the key was indexed after the plan'"
-    "       WHEN EXISTS (SELECT FROM aw.edges e JOIN aw.object_versions c"
-    "                      ON c.id = e.child_version_id"
-    "                     WHERE e.parent_version_id = a.object_version_id"
-    "                       AND c.state = 'present' AND NOT c.deleted"
-    "                       AND NOT EXISTS (SELECT FROM aw.retention_plan_actions b"
-    "                                        WHERE b.plan_id = a.plan_id"
-    "                                          AND b.object_version_id = c.id"
-    "                                          AND b.action <> 'protect'))"
-    "       THEN (SELECT format('lineage: input of s3://%s/%s since the plan', c.bucket, c.key)"
-    "               FROM aw.edges e JOIN aw.object_versions c ON c.id = e.child_version_id"
-    "              WHERE e.parent_version_id = a.object_version_id AND c.state = 'present'"
-    "                AND NOT c.deleted LIMIT 1)"
-    "  END AS skip"
-    " FROM aw.retention_plan_actions a"
-    " LEFT JOIN aw.object_versions v ON v.id = a.object_version_id"
-    " WHERE a.plan_id = $1::bigint AND a.action <> 'protect' ORDER BY a.ordinal";
-enum { T_ORD, T_ACTION, T_RULE, T_STORE, T_BUCKET, T_KEY, T_VERSION, T_SHA, T_SIZE, T_ETAG,
-       T_OVID, T_SKIP };
-
-/* Appends a chunk's actions to the audit. */
-static const char *const audit_sql =
-    "INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket,"
-    "  key, version_id, sha256, size, result, http_status, message)"
-    " SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key,"
-    "  x.version_id, x.sha256, x.size, x.result, x.http_status, x.message"
-    " FROM json_to_recordset($3::json) AS x(rule text, action text, store text, bucket text,"
-    "  key text, version_id text, sha256 text, size bigint, result text,"
-    "  http_status integer, message text)";
-
-/* One planned deletion being carried out. */
-typedef struct item {
-    int row;                /* in the todo result */
-    const char *result;     /* "deleted", "skipped_changed", ...; NULL: not decided */
-    long status;
-    char message[400];
-} item;
 
 typedef struct totals {
-    int deleted, changed, protected_, failed;
+    int deleted, changed, protected_, other_store, failed, pending;
 } totals;
 
-/* Records what became of it: the result, the HTTP status (0: none), and
- * the message, prefix followed by detail. */
-static void decide(item *it, const char *result, long status, const char *prefix,
-                   const char *detail) {
-    it->result = result;
-    it->status = status;
-    snprintf(it->message, sizeof it->message, "%s%s", prefix, detail ? detail : "");
+/* The lineage check of a round: for each version, the first live child that
+ * still protects it. With protect_lineage: current ($2) only a current
+ * version protects, and not one this or an earlier run put a delete marker
+ * on. */
+static const char *const lineage_sql =
+    "SELECT y.ovid, (SELECT format('lineage: input of s3://%s/%s%s', c.bucket, c.key,"
+    "   (SELECT format(', whose deletion did not go through (%s%s)', a.result,"
+    "      COALESCE(': ' || a.message, '')) FROM aw.retention_actions a"
+    "     WHERE a.object_version_id = c.id AND a.run_id = $3::bigint"
+    "     ORDER BY a.id DESC LIMIT 1))"
+    "  FROM aw.edges e JOIN aw.object_versions c ON c.id = e.child_version_id"
+    "  WHERE e.parent_version_id = y.ovid AND c.state = 'present' AND NOT c.deleted"
+    "   AND (NOT $2 OR (c.id = aw.current_version(c.store, c.bucket, c.key)"
+    "        AND NOT EXISTS (SELECT FROM aw.retention_actions a WHERE a.object_version_id = c.id"
+    "                         AND a.action = 'delete_marker' AND a.result = 'deleted')))"
+    "  ORDER BY c.id LIMIT 1)"
+    " FROM json_array_elements_text($1::json) AS x(t), LATERAL (SELECT x.t::bigint) y(ovid)";
+
+AW_PRINTF(4, 5)
+static void decide(act *a, const char *result, long status, const char *fmt, ...) {
+    a->result = result;
+    a->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->message, sizeof a->message, fmt, ap);
+    va_end(ap);
 }
 
-/* The HEAD before an unpinned delete: is it still the planned object? */
-static void judge_head(item *it, const aw_pg_result *t, const aw_fetch *r) {
-    if (r->outcome == AW_FETCH_NOT_FOUND) {
-        decide(it, "deleted", 404, "already gone", NULL);
-        return;
-    }
-    if (r->outcome != AW_FETCH_OK) {
-        decide(it, "failed", r->info.status, "HEAD: ", r->error);
-        return;
-    }
-    const char *action = V(t, it->row, T_ACTION), *etag = V(t, it->row, T_ETAG);
-    const char *version = V(t, it->row, T_VERSION), *size = V(t, it->row, T_SIZE);
-    char now_size[24];
-    snprintf(now_size, sizeof now_size, "%lld", (long long)r->info.content_length);
-    if (!strcmp(action, "delete_marker") && version && r->info.version_id[0] &&
-        strcmp(version, r->info.version_id))
-        decide(it, "skipped_changed", r->info.status, "the current version is now ",
-               r->info.version_id);
-    else if (etag && r->info.etag[0] && strcmp(etag, r->info.etag))
-        decide(it, "skipped_changed", r->info.status, "the ETag is now ", r->info.etag);
-    else if (size && r->info.content_length >= 0 && strcmp(size, now_size))
-        decide(it, "skipped_changed", r->info.status, "the size is now ", now_size);
+/* An HTTP date as seconds since the epoch; -1 when unreadable. */
+static long long http_time(const char *s) {
+    struct tm tm = {0};
+    return s && *s && strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) ? (long long)timegm(&tm) : -1;
 }
 
-static void judge_delete(item *it, const aw_fetch *r) {
-    if (r->outcome == AW_FETCH_OK)
-        decide(it, "deleted", r->info.status, "", NULL);
-    else if (r->outcome == AW_FETCH_NOT_FOUND)
-        decide(it, "deleted", 404, "already gone", NULL);
+/* An ISO 8601 UTC time (2026-12-07T06:52:11Z), in seconds. */
+static long long pg_time(const char *s) {
+    struct tm tm = {0};
+    return s && strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) ? (long long)timegm(&tm) : -1;
+}
+
+/* The HEAD before a DELETE: may it go, and with which ETag? */
+static void judge_head(act *a, const aw_fetch *f) {
+    const plan_row *r = a->row;
+    bool pinned = !strcmp(r->action, "delete") && r->version_id;
+    if (f->outcome == AW_FETCH_NOT_FOUND) {
+        if (!pinned) /* nothing current under the key: gone already */
+            decide(a, "deleted", 404, "already gone%s", "");
+        return;      /* pinned: the key's current version is not this one */
+    }
+    if (f->outcome != AW_FETCH_OK) {
+        decide(a, "failed", f->info.status, "HEAD: %s", f->error);
+        return;
+    }
+    const aw_s3_object_info *h = &f->info;
+    if (pinned) {
+        if (!r->was_current && h->version_id[0] && !strcmp(h->version_id, r->version_id))
+            decide(a, "skipped_changed", h->status,
+                   "the store's current version of the key is %s, which the plan took for a "
+                   "noncurrent one", r->version_id);
+        return; /* the pinned version's bytes never change: If-Match on its own ETag */
+    }
+    char size[24];
+    snprintf(size, sizeof size, "%lld", (long long)h->content_length);
+    if (!strcmp(r->action, "delete_marker") && r->version_id && strcmp(r->version_id, h->version_id))
+        decide(a, "skipped_changed", h->status, "the current version is now %s",
+               h->version_id[0] ? h->version_id : "a version without an id");
+    else if (!h->etag[0] && h->content_length < 0)
+        decide(a, "skipped_changed", h->status, "%s",
+               "the store's HEAD showed neither an ETag nor a size: no match");
+    else if (r->etag && h->etag[0] && strcmp(r->etag, h->etag))
+        decide(a, "skipped_changed", h->status, "the ETag is now %s", h->etag);
+    else if (!r->etag != !h->etag[0])
+        decide(a, "skipped_changed", h->status, "the store %s an ETag now",
+               h->etag[0] ? "shows" : "no longer shows");
+    else if (r->size >= 0 && h->content_length >= 0 && r->size != h->content_length)
+        decide(a, "skipped_changed", h->status, "the size is now %s", size);
+    else if (!h->etag[0] && r->last_modified &&
+             http_time(h->last_modified) > pg_time(r->last_modified))
+        decide(a, "skipped_changed", h->status, "it was written again at %s", h->last_modified);
     else
-        decide(it, "failed", r->info.status, "DELETE: ", r->error);
+        snprintf(a->etag, sizeof a->etag, "%s", h->etag);
 }
 
-/* Runs requests for the undecided items of chunk that need them. */
-static int run_requests(aw_s3 *s3, const aw_config *cfg, const aw_pg_result *t, item *chunk,
-                        size_t n, bool head) {
-    aw_fetch *reqs = calloc(n ? n : 1, sizeof *reqs);
-    size_t *which = calloc(n ? n : 1, sizeof *which), k = 0;
+static void judge_delete(act *a, const aw_fetch *f) {
+    if (f->outcome == AW_FETCH_OK)
+        decide(a, "deleted", f->info.status, "%s", "");
+    else if (f->outcome == AW_FETCH_NOT_FOUND)
+        decide(a, "deleted", 404, "already gone%s", "");
+    else if (f->outcome == AW_FETCH_PRECONDITION)
+        decide(a, "skipped_changed", 412, "%s",
+               "the store refused: the object changed after its check (If-Match)");
+    else if (!strcmp(f->error, "interrupted"))
+        a->unknown = true; /* abandoned in flight: left pending for the next run */
+    else
+        decide(a, "failed", f->info.status, "DELETE: %s", f->error);
+}
+
+/* HEADs (head true) or DELETEs for the undecided acts of a round. */
+static int send_round(aw_s3 *s3, const aw_config *cfg, act **round, size_t n, bool head) {
+    aw_fetch *reqs = calloc(n + 1, sizeof *reqs);
+    size_t *which = calloc(n + 1, sizeof *which), k = 0;
     if (!reqs || !which) {
-        free(reqs);
-        free(which);
+        free(reqs), free(which);
         return AW_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        item *it = &chunk[i];
-        const char *action = V(t, it->row, T_ACTION), *version = V(t, it->row, T_VERSION);
-        bool pinned = !strcmp(action, "delete") && version;
-        if (it->result || (head && pinned))
+        act *a = round[i];
+        const plan_row *r = a->row;
+        bool pinned = !strcmp(r->action, "delete") && r->version_id;
+        if (a->result)
             continue;
-        reqs[k] = (aw_fetch){.method = head ? "HEAD" : "DELETE",
-                             .bucket = V(t, it->row, T_BUCKET), .key = V(t, it->row, T_KEY),
-                             .version_id = pinned ? version : NULL};
+        reqs[k] = (aw_fetch){.method = head ? "HEAD" : "DELETE", .bucket = r->bucket,
+                             .key = r->key, .version_id = !head && pinned ? r->version_id : NULL,
+                             .if_match = head ? NULL : pinned ? r->etag
+                                         : a->etag[0] ? a->etag : NULL};
         which[k++] = i;
     }
     aw_fetch_policy pol = {.concurrency = (int)cfg->fetch_concurrency,
-                           .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
-                           .backoff_max_ms = 10000, .stop_grace_ms = 3600000};
+                           .retries = head ? (int)cfg->fetch_retries : 1, .backoff_base_ms = 200,
+                           .backoff_max_ms = 5000, .stop_grace_ms = cfg->policy_stop_grace_ms};
     int rc = k ? aw_s3_fetch_many(s3, reqs, k, &pol, &aw_stop) : AW_OK;
+    if (rc == AW_EINTERRUPTED)
+        rc = AW_OK; /* each abandoned request says "interrupted" */
     for (size_t j = 0; rc == AW_OK && j < k; j++) {
-        if (head)
-            judge_head(&chunk[which[j]], t, &reqs[j]);
+        act *a = round[which[j]];
+        if (head && !strcmp(reqs[j].error, "interrupted"))
+            decide(a, "failed", 0, "%s", "stopped before its check");
+        else if (head)
+            judge_head(a, &reqs[j]);
         else
-            judge_delete(&chunk[which[j]], &reqs[j]);
+            judge_delete(a, &reqs[j]);
     }
-    free(reqs);
-    free(which);
+    free(reqs), free(which);
     return rc;
 }
 
-/* Appends the chunk's actions to aw.retention_actions (audit_sql) and, in the
- * same transaction, records in the index the versions a DELETE removed (2xx):
- * scrub must not take them for lost in the moment before ingest reads the
- * store's delete events, nor for ever if the store never sends one. "already
- * gone" (404) is not recorded: nothing here deleted it. */
-static int audit(aw_pg *pg, const char *run, const char *plan_id, const aw_pg_result *t,
-                 const item *chunk, size_t n, totals *tot, char *errstr, size_t errn) {
-    json_t *arr = json_array(), *gone = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const item *it = &chunk[i];
-        int r = it->row;
-        json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
-                              "rule", V(t, r, T_RULE), "action", V(t, r, T_ACTION), "store",
-                              V(t, r, T_STORE), "bucket", V(t, r, T_BUCKET), "key",
-                              V(t, r, T_KEY), "version_id", V(t, r, T_VERSION), "sha256",
-                              V(t, r, T_SHA), "size", V(t, r, T_SIZE), "result", it->result,
-                              "message", it->message[0] ? it->message : NULL);
-        if (o && it->status > 0)
-            json_object_set_new(o, "http_status", json_integer(it->status));
-        if (V(t, r, T_OVID) && !strcmp(it->result, "deleted") &&
-            !strcmp(V(t, r, T_ACTION), "delete") && it->status >= 200 && it->status <= 299 &&
-            json_array_append_new(gone, json_integer(strtoll(V(t, r, T_OVID), NULL, 10)))) {
-            json_decref(o);
-            o = NULL;
-        }
-        if (!o || json_array_append_new(arr, o)) {
-            json_decref(arr);
-            json_decref(gone);
-            return AW_ENOMEM;
-        }
-        char l[64];
-        snprintf(l, sizeof l, "result=\"%s\"", it->result);
-        aw_metric_add(aw_metric_counter("aw_retention_actions_total",
-                                        "Planned deletions carried out, by result.", l), 1);
-        tot->deleted += !strcmp(it->result, "deleted");
-        tot->changed += !strcmp(it->result, "skipped_changed");
-        tot->protected_ += !strcmp(it->result, "skipped_protected");
-        tot->failed += !strcmp(it->result, "failed");
+/* Decides, for the undecided acts of a round, whether a live child still
+ * protects them (lineage_sql). */
+static int check_lineage(aw_pg *pg, const aw_rules *rs, const char *run, act **round, size_t n,
+                         char *errstr, size_t errn) {
+    if (!rs->protect_lineage)
+        return AW_OK;
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < n; i++)
+        if (!round[i]->result && json_array_append_new(ids, json_integer(round[i]->row->ovid)))
+            json_decref(ids), ids = NULL;
+    char *js = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
+    json_decref(ids);
+    if (!js)
+        return AW_ENOMEM;
+    const char *params[3] = {js, rs->lineage_current ? "true" : "false", run};
+    aw_pg_result *r = NULL;
+    int rc = aw_pg_query(pg, lineage_sql, 3, params, &r, errstr, errn);
+    free(js);
+    for (int i = 0; rc == AW_OK && i < aw_pg_result_rows(r); i++) {
+        const char *why = aw_pg_result_get(r, i, 1);
+        long long ovid = strtoll(S(aw_pg_result_get(r, i, 0)), NULL, 10);
+        for (size_t k = 0; why && k < n; k++)
+            if (!round[k]->result && round[k]->row->ovid == ovid)
+                decide(round[k], "skipped_protected", 0, "%s", why);
     }
-    char *json = json_dumps(arr, JSON_COMPACT), *ids = json_dumps(gone, JSON_COMPACT);
-    json_decref(arr);
-    json_decref(gone);
-    int rc = json && ids ? aw_pg_exec_script(pg, "BEGIN", errstr, errn) : AW_ENOMEM;
-    const char *params[3] = {run, plan_id, json};
-    if (rc == AW_OK)
-        rc = aw_pg_query(pg, audit_sql, 3, params, NULL, errstr, errn);
-    if (rc == AW_OK)
-        rc = aw_indexer_record_deletions(pg, ids, errstr, errn);
-    if (rc == AW_OK)
-        rc = aw_pg_exec_script(pg, "COMMIT", errstr, errn);
-    else if (json && ids) {
-        char ignore[128];
-        if (aw_pg_exec_script(pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK)
-            AW_WARN(LOG, "ROLLBACK: %s", ignore);
-    }
-    free(json);
-    free(ids);
+    aw_pg_result_free(r);
     return rc;
+}
+
+/* One round of acts of one store: lineage, pending rows, HEADs, DELETEs,
+ * results. */
+static int run_round(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const aw_rules *rs,
+                     const char *run, const char *plan_id, act **round, size_t n, char *errstr,
+                     size_t errn) {
+    int rc = check_lineage(pg, rs, run, round, n, errstr, errn);
+    act **go = calloc(n + 1, sizeof *go);
+    size_t ngo = 0;
+    if (!go)
+        return AW_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!round[i]->result)
+            go[ngo++] = round[i];
+    /* committed before any request for them leaves */
+    if (rc == AW_OK && ngo)
+        rc = audit_pending(pg, run, plan_id, go, ngo, errstr, errn);
+    if (rc == AW_OK && ngo)
+        rc = send_round(s3, cfg, go, ngo, true);
+    if (rc == AW_OK && ngo)
+        rc = send_round(s3, cfg, go, ngo, false);
+    free(go);
+    /* the results, even of a round cut short: what went out is recorded */
+    int rrc = audit_record(pg, run, plan_id, round, n, errstr, errn);
+    return rc == AW_OK ? rrc : rc;
+}
+
+static int cmp_act(const void *pa, const void *pb) {
+    const plan_row *a = ((const act *)pa)->row, *b = ((const act *)pb)->row;
+    if (a->wave != b->wave)
+        return a->wave < b->wave ? -1 : 1;
+    int c = strcmp(a->store, b->store);
+    return c ? c : (a < b ? -1 : a > b);
+}
+
+static int cmp_fresh(const void *pa, const void *pb) {
+    int64_t x = ((const plan_row *)pa)->ovid, y = ((const plan_row *)pb)->ovid;
+    return (x > y) - (x < y);
+}
+
+/* What a plan made now says of r: the reason it is not deleted now, or
+ * NULL when it is (fresh is sorted by ovid). */
+static void against_fresh(act *a, const plan *fresh) {
+    if (!fresh)
+        return;
+    const plan_row *f = bsearch(a->row, fresh->rows, fresh->nrows, sizeof *fresh->rows,
+                                cmp_fresh);
+    if (!f)
+        decide(a, "skipped_changed", 0, "%s", "no rule selects it now: its key, its metadata "
+               "or the rules changed since the plan");
+    else if (!strcmp(f->action, "protect"))
+        decide(a, "skipped_protected", 0, "protected now: %s", f->reason);
+    else if (strcmp(f->action, a->row->action))
+        decide(a, "skipped_changed", 0, "a plan made now would %s it instead", f->action);
+}
+
+static void count(totals *t, const act *a) {
+    if (!a->result) {
+        t->pending++;
+        return;
+    }
+    t->deleted += !strcmp(a->result, "deleted");
+    t->changed += !strcmp(a->result, "skipped_changed");
+    t->protected_ += !strcmp(a->result, "skipped_protected");
+    t->other_store += !strcmp(a->result, "skipped_other_store");
+    t->failed += !strcmp(a->result, "failed");
 }
 
 static int finish_run(aw_pg *pg, const char *run, const char *refused, const totals *t,
                       char *errstr, size_t errn) {
-    char js[256];
+    char js[320];
     snprintf(js, sizeof js, "{\"deleted\": %d, \"skipped_changed\": %d, "
-             "\"skipped_protected\": %d, \"failed\": %d}", t->deleted, t->changed,
-             t->protected_, t->failed);
+             "\"skipped_protected\": %d, \"skipped_other_store\": %d, \"failed\": %d, "
+             "\"pending\": %d}", t->deleted, t->changed, t->protected_, t->other_store,
+             t->failed, t->pending);
     const char *params[3] = {run, refused, js};
     return aw_pg_query(pg, "UPDATE aw.retention_runs SET finished_at = now(), refused = $2,"
                            " totals = $3::jsonb WHERE id = $1::bigint", 3, params, NULL,
                        errstr, errn);
 }
 
-int apply_plan(aw_pg *pg, const aw_config *cfg, const plan *p, bool force, int *failed,
-               char *errstr, size_t n) {
+/* Records the run, unless the plan was carried out before (a plan applies
+ * once: aw.retention_runs.applied_plan is unique). */
+static int start_run(aw_pg *pg, const plan *p, bool refused, const char *holder, char run[24],
+                     char *errstr, size_t errn) {
+    char plan_id[24];
+    snprintf(plan_id, sizeof plan_id, "%lld", (long long)p->id);
+    const char *q[1] = {plan_id};
+    aw_pg_result *r = NULL;
+    int rc = aw_pg_query(pg, "SELECT id, to_char(started_at AT TIME ZONE 'UTC',"
+                             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM aw.retention_runs"
+                             " WHERE applied_plan = $1::bigint", 1, q, &r, errstr, errn);
+    if (rc == AW_OK && aw_pg_result_rows(r) > 0) {
+        snprintf(errstr, errn, "plan %s was applied by run %s at %s; a plan is applied once "
+                 "(make a new one)", plan_id, S(aw_pg_result_get(r, 0, 0)),
+                 S(aw_pg_result_get(r, 0, 1)));
+        rc = AW_EINVAL;
+    }
+    aw_pg_result_free(r);
+    r = NULL;
+    const char *params[4] = {plan_id, p->rules_sha256, refused ? NULL : plan_id, holder};
+    if (rc == AW_OK)
+        rc = aw_pg_query(pg, "INSERT INTO aw.retention_runs (plan_id, mode, rules_sha256,"
+                             " applied_plan, holder) VALUES ($1::bigint, 'apply', $2,"
+                             " $3::bigint, $4) RETURNING id", 4, params, &r, errstr, errn);
+    if (rc == AW_OK)
+        snprintf(run, 24, "%s", S(aw_pg_result_get(r, 0, 0)));
+    aw_pg_result_free(r);
+    return rc;
+}
+
+int apply_plan(aw_pg *pg, const aw_config *cfg, const aw_rules *rs, aw_stores *stores,
+               const plan *p, const plan *fresh, const char *holder, int *failed, char *errstr,
+               size_t errn) {
     *failed = 0;
     char plan_id[24], run[24];
     snprintf(plan_id, sizeof plan_id, "%lld", (long long)p->id);
-    const char *params[2] = {plan_id, p->rules_sha256};
-    aw_pg_result *r = NULL;
-    int rc = aw_pg_query(pg, "INSERT INTO aw.retention_runs (plan_id, mode, rules_sha256)"
-                             " VALUES ($1::bigint, 'apply', $2) RETURNING id", 2, params, &r,
-                         errstr, n);
+    bool refused = p->refused[0] && !cfg->policy_force;
+    int rc = start_run(pg, p, refused, holder, run, errstr, errn);
     if (rc != AW_OK)
         return rc;
-    snprintf(run, sizeof run, "%s", S(V(r, 0, 0)));
-    aw_pg_result_free(r);
     totals tot = {0};
-    if (p->refused[0] && !force) {
+    if (refused) {
         AW_WARN(LOG, "run %s refused, nothing deleted: %s", run, p->refused);
-        return finish_run(pg, run, p->refused, &tot, errstr, n);
+        return finish_run(pg, run, p->refused, &tot, errstr, errn);
     }
-
-    aw_pg_result *t = NULL;
-    if ((rc = aw_pg_query(pg, todo_sql, 1, params, &t, errstr, n)) != AW_OK)
-        return rc;
-    aw_s3 *s3 = NULL;
-    if ((rc = aw_s3_new_from_config(cfg, &s3, errstr, n)) != AW_OK) {
-        aw_pg_result_free(t);
-        return rc;
+    size_t n = 0;
+    act *acts = calloc(p->nrows + 1, sizeof *acts);
+    act **round = calloc((size_t)cfg->fetch_concurrency + 1, sizeof *round);
+    if (!acts || !round) {
+        free(acts), free(round);
+        return AW_ENOMEM;
     }
-    int rows = aw_pg_result_rows(t);
-    item *chunk = calloc(CHUNK, sizeof *chunk);
-    if (!chunk)
-        rc = AW_ENOMEM;
-    for (int start = 0; rc == AW_OK && start < rows && !aw_stop; start += CHUNK) {
-        size_t cn = (size_t)(rows - start < CHUNK ? rows - start : CHUNK);
-        for (size_t i = 0; i < cn; i++) {
-            chunk[i] = (item){.row = start + (int)i};
-            const char *skip = V(t, start + (int)i, T_SKIP);
-            if (skip)
-                decide(&chunk[i], strncmp(skip, "lineage", 7) ? "skipped_changed"
-                                                              : "skipped_protected", 0,
-                       skip, NULL);
-        }
-        rc = run_requests(s3, cfg, t, chunk, cn, true);
-        if (rc == AW_OK)
-            rc = run_requests(s3, cfg, t, chunk, cn, false);
-        if (rc == AW_OK)
-            rc = audit(pg, run, plan_id, t, chunk, cn, &tot, errstr, n);
-        AW_INFO(LOG, "run %s: %d deleted, %d skipped as changed, %d skipped as protected, "
-                     "%d failed so far", run, tot.deleted, tot.changed, tot.protected_,
-                tot.failed);
+    for (size_t i = 0; i < p->nrows; i++) {
+        if (strcmp(p->rows[i].action, "protect"))
+            acts[n++] = (act){.row = &p->rows[i]};
     }
-    if (rc == AW_EINTERRUPTED)
-        snprintf(errstr, n, "stopped before every deletion was made");
-    int frc = finish_run(pg, run, NULL, &tot, errstr, n);
-    if (rc == AW_OK)
-        rc = frc;
-    *failed = tot.failed;
-    free(chunk);
-    aw_s3_destroy(s3);
-    aw_pg_result_free(t);
+    psort(acts, n, sizeof *acts, cmp_act);
+    for (size_t i = 0; i < n; i++) {
+        if (!aw_stores_client(stores, acts[i].row->store))
+            decide(&acts[i], "skipped_other_store", 0, "store %s is not served by this process "
+                   "(--stores)", acts[i].row->store);
+        else
+            against_fresh(&acts[i], fresh);
+    }
+    /* wave by wave; within a wave, a store at a time, in rounds */
+    for (size_t i = 0; rc == AW_OK && i < n && !aw_stop;) {
+        aw_s3 *s3 = aw_stores_client(stores, acts[i].row->store);
+        size_t k = 0;
+        for (; i + k < n && k < (size_t)cfg->fetch_concurrency &&
+               acts[i + k].row->wave == acts[i].row->wave &&
+               !strcmp(acts[i + k].row->store, acts[i].row->store); k++)
+            round[k] = &acts[i + k];
+        rc = s3 ? run_round(pg, s3, cfg, rs, run, plan_id, round, k, errstr, errn)
+                : audit_record(pg, run, plan_id, round, k, errstr, errn);
+        for (size_t j = 0; j < k; j++)
+            count(&tot, round[j]);
+        i += k;
+        if (i % 1000 < k || i == n)
+            AW_INFO(LOG, "run %s: %d deleted, %d skipped as changed, %d skipped as protected, "
+                    "%d of other stores, %d failed so far", run, tot.deleted, tot.changed,
+                    tot.protected_, tot.other_store, tot.failed);
+    }
+    if (rc == AW_OK && aw_stop) {
+        snprintf(errstr, errn, "stopped before every deletion was made");
+        rc = AW_EINTERRUPTED;
+    }
+    char fe[256];
+    int frc = finish_run(pg, run, NULL, &tot, fe, sizeof fe);
+    if (rc == AW_OK && frc != AW_OK)
+        rc = frc, snprintf(errstr, errn, "%s", fe);
+    *failed = tot.failed + tot.pending;
+    free(acts), free(round);
     return rc;
 }

@@ -2,9 +2,11 @@
  * What the files of policy/ share:
  *   rules.c   the rules file (rules.h)
  *   planner.c what the rules would delete and what protects it, in memory
+ *   select.c  the planner's decisions: rules, lineage, waves
  *   plan.c    a plan: made, printed, saved, read back, capped
- *   apply.c   a saved plan carried out against the store, every action audited
- *   policy.c  the commands (check, plan, apply, run) and the scheduled worker
+ *   apply.c   a saved plan carried out against the stores
+ *   audit.c   the write-ahead audit: pending rows, results, killed runs
+ *   policy.c  the commands (check, plan, apply, run, status) and the worker
  */
 #ifndef AW_POLICY_INTERNAL_H
 #define AW_POLICY_INTERNAL_H
@@ -18,6 +20,7 @@
 #include "aw/config.h"
 #include "aw/daemon.h"
 #include "aw/pg.h"
+#include "aw/stores.h"
 #include "rules.h"
 
 #define LOG "policy"
@@ -45,6 +48,9 @@ typedef struct plan_row {
     const char *reason;     /* why: the rule, or what protects it */
     const char *store, *bucket, *key, *version_id, *sha256, *etag;
     int64_t ovid, size, age_s; /* size -1: unknown */
+    int32_t wave;           /* carried out after every lower wave (children first) */
+    bool was_current;       /* the plan took it for its key's current version */
+    const char *last_modified; /* as a listing recorded it, or NULL */
 } plan_row;
 
 /* Objects and bytes of one bucket, rule and action. */
@@ -101,15 +107,51 @@ void plan_free(plan *p);
 void plan_print(FILE *out, const plan *p, const char *format);
 
 /*
- * Carries out saved plan p: every planned deletion whose object is unchanged
- * (the index and, where no version id pins it, a HEAD agree with the plan)
- * is deleted through the S3 client, concurrently; every action is appended
- * to aw.retention_actions and the run to aw.retention_runs. With force
- * false a plan over its safety cap deletes nothing (the run is recorded as
- * refused). A stop request finishes the deletions in flight. Returns AW_OK
- * (look at *failed), AW_EPG or AW_EUNAVAILABLE.
+ * Carries out saved plan p (apply.c) with the current rules rs: what a plan
+ * made now (fresh, its rows sorted by object version id; NULL when p was
+ * made just now) still deletes, through each row's own store client, wave
+ * by wave, each action audited before and after its request. With
+ * cfg->policy_force false a plan over its safety cap deletes nothing (the run
+ * is recorded as refused). *failed: deletions that failed or were left
+ * pending. Returns AW_OK, AW_EINVAL (the plan was applied before: errstr
+ * says when), AW_EPG, AW_EUNAVAILABLE, AW_EINTERRUPTED (stopped).
  */
-int apply_plan(aw_pg *pg, const aw_config *cfg, const plan *p, bool force, int *failed,
-               char *errstr, size_t errstr_size) AW_WUR;
+int apply_plan(aw_pg *pg, const aw_config *cfg, const aw_rules *rs, aw_stores *stores,
+               const plan *p, const plan *fresh, const char *holder, int *failed, char *errstr,
+               size_t errstr_size) AW_WUR;
+
+/* One planned deletion being carried out. */
+typedef struct act {
+    const plan_row *row;
+    int64_t id;             /* its audit row once written (pending or final); 0 before */
+    const char *result;     /* "deleted", "skipped_changed", ...; NULL: undecided */
+    long status;            /* the HTTP status that decided it, 0 if none */
+    bool unknown;           /* its DELETE was abandoned in flight: left pending */
+    bool resolved_gone;     /* a killed run's pending action, found gone */
+    char message[400];
+    char etag[80];          /* what its HEAD showed, for the DELETE's If-Match */
+} act;
+
+/* Writes acts[0..n) as pending rows of run and plan_id, committed, and sets
+ * their ids. AW_EPG / AW_EUNAVAILABLE with the server's words. */
+int audit_pending(aw_pg *pg, const char *run, const char *plan_id, act **acts, size_t n,
+                  char *errstr, size_t errstr_size) AW_WUR;
+
+/* In one transaction: the results of acts[0..n) that have one (a pending row
+ * becomes its result; an act decided without a request is appended), and
+ * the versions their DELETEs removed marked deleted in the index. Acts
+ * without a result stay pending. */
+int audit_record(aw_pg *pg, const char *run, const char *plan_id, act **acts, size_t n,
+                 char *errstr, size_t errstr_size) AW_WUR;
+
+/* Resolves the pending rows killed runs left (under the retention lock no
+ * other run is live): a HEAD through the row's store says whether its
+ * deletion happened. Rows of stores not served here, or that the store
+ * would not answer for, stay pending (*left). */
+int audit_resolve(aw_pg *pg, const aw_config *cfg, const aw_stores *stores, int *resolved,
+                  int *left, char *errstr, size_t errstr_size) AW_WUR;
+
+/* `policy status`: the last runs and every pending deletion. */
+int audit_status(aw_pg *pg, FILE *out, char *errstr, size_t errstr_size) AW_WUR;
 
 #endif

@@ -160,13 +160,6 @@ static int plan_finish(plan *p) {
 
 /* ---- saving */
 
-static int rollback(aw_pg *pg, int rc) {
-    char ignore[128];
-    if (aw_pg_exec_script(pg, "ROLLBACK", ignore, sizeof ignore) != AW_OK)
-        AW_WARN(LOG, "ROLLBACK: %s", ignore);
-    return rc;
-}
-
 static char *buckets_json(const plan *p) {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < p->nbuckets; i++) {
@@ -209,7 +202,8 @@ static int plan_save(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_
     if (rc == AW_OK)
         rc = aw_pg_copy_begin(pg, "COPY aw.retention_plan_actions (plan_id, ordinal, action, "
                                   "rule, reason, object_version_id, store, bucket, key, "
-                                  "version_id, size, age_s, sha256, etag) FROM STDIN",
+                                  "version_id, size, age_s, sha256, etag, wave, was_current, "
+                                  "last_modified) FROM STDIN",
                               errstr, n);
     if (rc != AW_OK)
         return rc;
@@ -225,7 +219,10 @@ static int plan_save(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_
             break;
         rc = r->size >= 0 ? aw_copy_int(&b, r->size, '\t') : aw_copy_field(&b, NULL, '\t');
         if (rc || (rc = aw_copy_int(&b, r->age_s, '\t')) ||
-            (rc = aw_copy_field(&b, r->sha256, '\t')) || (rc = aw_copy_field(&b, r->etag, '\n')))
+            (rc = aw_copy_field(&b, r->sha256, '\t')) || (rc = aw_copy_field(&b, r->etag, '\t')) ||
+            (rc = aw_copy_int(&b, r->wave, '\t')) ||
+            (rc = aw_copy_field(&b, r->was_current ? "t" : "f", '\t')) ||
+            (rc = aw_copy_field(&b, r->last_modified, '\n')))
             break;
         if (b.len > (1u << 20)) {
             rc = aw_pg_copy_put(pg, b.p, b.len, errstr, n);
@@ -256,7 +253,7 @@ int plan_make(aw_pg *pg, const aw_rules *rs, bool save, plan *p, char *errstr, s
     if (rc == AW_OK)
         rc = aw_pg_exec_script(pg, "COMMIT", errstr, n);
     else
-        rollback(pg, rc);
+        aw_pg_rollback(pg, rc);
     if (rc != AW_OK)
         plan_free(p);
     return rc;
@@ -287,7 +284,9 @@ int plan_load(aw_pg *pg, int64_t id, plan *p, char *errstr, size_t n) {
     snprintf(p->rules_sha256, sizeof p->rules_sha256, "%s", S(aw_pg_result_get(head, 0, 2)));
     aw_pg_result_free(head);
     rc = aw_pg_query(pg, "SELECT action, rule, reason, object_version_id, store, bucket, key, "
-                         "version_id, size, age_s, sha256, etag FROM aw.retention_plan_actions "
+                         "version_id, size, age_s, sha256, etag, wave, was_current, "
+                         "to_char(last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                         "FROM aw.retention_plan_actions "
                          "WHERE plan_id = $1::bigint ORDER BY ordinal", 1, params, &p->res,
                      errstr, n);
     if (rc == AW_OK)
@@ -309,7 +308,10 @@ int plan_load(aw_pg *pg, int64_t id, plan *p, char *errstr, size_t n) {
             .store = S(aw_pg_result_get(r, k, 4)), .bucket = S(aw_pg_result_get(r, k, 5)),
             .key = S(aw_pg_result_get(r, k, 6)), .version_id = aw_pg_result_get(r, k, 7),
             .size = num(aw_pg_result_get(r, k, 8)), .age_s = num(aw_pg_result_get(r, k, 9)),
-            .sha256 = aw_pg_result_get(r, k, 10), .etag = aw_pg_result_get(r, k, 11)};
+            .sha256 = aw_pg_result_get(r, k, 10), .etag = aw_pg_result_get(r, k, 11),
+            .wave = (int32_t)num(aw_pg_result_get(r, k, 12)),
+            .was_current = !strcmp(S(aw_pg_result_get(r, k, 13)), "t"),
+            .last_modified = aw_pg_result_get(r, k, 14)};
     }
     p->nrows = nr;
     for (size_t i = 0; rc == AW_OK && i < nb; i++) {

@@ -69,11 +69,11 @@ static int cmp_str(const void *a, const void *b) {
 
 static int on_version(void *ud, char *line, size_t len) {
     planner *pl = ud;
-    char *s = arena_alloc(pl->mem, len + 1), *f[11];
+    char *s = arena_alloc(pl->mem, len + 1), *f[12];
     if (!s || planner_grow((void **)&pl->v, &pl->capv, pl->nv, sizeof *pl->v) != AW_OK)
         return AW_ENOMEM;
     memcpy(s, line, len + 1);
-    if (aw_copy_split(s, len, f, 11) != 11 || !f[1] || !f[2] || !f[3] || !f[9])
+    if (aw_copy_split(s, len, f, 12) != 12 || !f[1] || !f[2] || !f[3] || !f[9])
         return bad_row(pl, "version");
     ver *v = &pl->v[pl->nv];
     memset(v, 0, sizeof *v);
@@ -84,6 +84,7 @@ static int on_version(void *ud, char *line, size_t len) {
     v->seq_key = f[5];
     v->sha256 = f[7];
     v->etag = f[8];
+    v->last_modified = f[11];
     v->live = !strcmp(f[9], "t");
     /* stores and buckets as small numbers: sorting and grouping compare those */
     const char **b = bsearch(&v->bucket, pl->buckets, pl->nbuckets, sizeof *pl->buckets, cmp_str);
@@ -436,6 +437,9 @@ static int emit(planner *pl, plan *p) {
         r->ovid = v->id;
         r->size = v->size;
         r->age_s = (pl->now - v->vt) / 1000000;
+        r->wave = saved ? 0 : v->wave;
+        r->was_current = v->current;
+        r->last_modified = v->last_modified;
         p->nrows++;
     }
     free(o);
@@ -482,7 +486,8 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
         rc = aw_pg_copy_out(pg,
             "COPY (SELECT v.id, v.store, v.bucket, v.key, v.version_id, v.seq_key, v.size,"
             " encode(v.sha256, 'hex'), v.etag, v.state = 'present' AND NOT v.deleted,"
-            " (extract(epoch FROM COALESCE(v.event_time, v.first_seen_at)) * 1000000)::int8"
+            " (extract(epoch FROM COALESCE(v.event_time, v.first_seen_at)) * 1000000)::int8,"
+            " to_char(v.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
             " FROM aw.object_versions v JOIN rt_b b ON b.bucket = v.bucket) TO STDOUT",
             on_version, &pl, errstr, n);
     if (rc == AW_OK)
@@ -521,16 +526,25 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
     bool any = false;
     for (size_t i = 0; rc == AW_OK && i < pl.nv && !any; i++)
         any = select_doomed(&pl.v[i]);
+    /* with protect_lineage: current, a child's noncurrent versions protect nothing */
     if (rc == AW_OK && any && rs->protect_lineage)
-        rc = aw_pg_copy_out(pg,
-            "COPY (SELECT e.parent_version_id, e.child_version_id,"
-            " c.state = 'present' AND NOT c.deleted, c.bucket, c.key"
-            " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
-            " JOIN rt_b b ON b.bucket = p.bucket"
-            " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT",
+        rc = aw_pg_copy_out(pg, rs->lineage_current
+            ? "COPY (SELECT e.parent_version_id, e.child_version_id,"
+              " c.state = 'present' AND NOT c.deleted"
+              "  AND c.id = aw.current_version(c.store, c.bucket, c.key), c.bucket, c.key"
+              " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
+              " JOIN rt_b b ON b.bucket = p.bucket"
+              " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT"
+            : "COPY (SELECT e.parent_version_id, e.child_version_id,"
+              " c.state = 'present' AND NOT c.deleted, c.bucket, c.key"
+              " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
+              " JOIN rt_b b ON b.bucket = p.bucket"
+              " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT",
             on_edge, &pl, errstr, n);
     if (rc == AW_OK && any && rs->protect_lineage)
         rc = select_lineage(&pl);
+    if (rc == AW_OK && any && rs->protect_lineage)
+        select_waves(&pl);
     if (rc == AW_OK)
         rc = emit(&pl, p);
     if (rc == AW_ENOMEM)

@@ -17,7 +17,7 @@ enum { K_DELETE = 1, K_MARKER };
 
 /* One version of a key in the rules' buckets. */
 typedef struct ver {
-    const char *store, *bucket, *key, *version_id, *seq_key, *sha256, *etag;
+    const char *store, *bucket, *key, *version_id, *seq_key, *sha256, *etag, *last_modified;
     int64_t id, size, vt, since; /* size -1: unknown; times in microseconds */
     int32_t store_ix, bucket_ix; /* in planner.stores, planner.buckets */
     int32_t keygrp;              /* the same for the versions of one key, adjacent */
@@ -26,6 +26,8 @@ typedef struct ver {
     int32_t del_rule, keep_rule, prot_rule;
     int64_t del_rank, keep_rank;
     int32_t lin_edge, lin_level; /* lineage: the edge whose child it is an input of */
+    int32_t wave;                /* to be deleted after every doomed version made from it:
+                                    0 for those nothing doomed was made from */
     bool live, current;
     uint8_t del_kind;
 } ver;
@@ -80,5 +82,10 @@ bool select_doomed(const ver *v);
 
 /* Step 3: the inputs of what stays are protected. AW_ENOMEM. */
 int select_lineage(planner *pl) AW_WUR;
+
+/* Step 4: the wave of each version still to be deleted: one more than the
+ * highest wave of the doomed versions made from it, so that carried out
+ * wave by wave, children go before their inputs. After select_lineage. */
+void select_waves(planner *pl);
 
 #endif

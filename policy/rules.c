@@ -278,9 +278,15 @@ static int read_root(reader *rd, aw_rules *rs) {
                     "reads");
     rs->version = (int)v;
     rs->protect_lineage = true;
-    if ((n = get(rd, root, "protect_lineage")) &&
-        want_bool(rd, n, "protect_lineage", &rs->protect_lineage))
-        return rd->rc;
+    if ((n = get(rd, root, "protect_lineage"))) {
+        if (plain(n) && !strcmp(scalar(n), "current"))
+            rs->lineage_current = true;
+        else if (plain(n) && (!strcmp(scalar(n), "true") || !strcmp(scalar(n), "yes") ||
+                              !strcmp(scalar(n), "false") || !strcmp(scalar(n), "no")))
+            rs->protect_lineage = scalar(n)[0] == 't' || scalar(n)[0] == 'y';
+        else
+            return fail(rd, n, "protect_lineage must be true, false or current");
+    }
     rs->max_delete_fraction = 0.10;
     if ((n = get(rd, root, "limits"))) {
         static const char *const lkeys[] = {"max_delete_fraction", NULL};
@@ -611,8 +617,11 @@ char *aw_rules_json(const aw_rules *rs) {
                                                                                         : -1)
 #undef INT
     }
-    json_t *doc = ok ? json_pack("{s:i, s:b, s:f, s:s, s:o}", "version", rs->version,
-                                 "protect_lineage", rs->protect_lineage, "max_delete_fraction",
+    json_t *doc = ok ? json_pack("{s:i, s:o, s:f, s:s, s:o}", "version", rs->version,
+                                 "protect_lineage", rs->lineage_current
+                                                        ? json_string("current")
+                                                        : json_boolean(rs->protect_lineage),
+                                 "max_delete_fraction",
                                  rs->max_delete_fraction, "sha256", rs->sha256, "rules", arr)
                      : NULL;
     if (!doc)

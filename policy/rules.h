@@ -45,6 +45,8 @@ typedef struct aw_rules {
     char sha256[65];        /* of the file's bytes, recorded with every run */
     int version;
     bool protect_lineage;
+    bool lineage_current;   /* protect_lineage: current: only a child's current
+                               version protects its inputs, not its noncurrent ones */
     double max_delete_fraction;
     aw_rule *v;
     size_t n;

@@ -318,3 +318,37 @@ int select_lineage(planner *pl) {
     free(nextf);
     return AW_OK;
 }
+
+/* Bellman-Ford on the doomed edges, longest path: each pass raises a parent
+ * to one above its children; a chain of n edges settles in n passes. A
+ * cycle in the declared lineage would never settle: its waves stop growing
+ * after MAX_WAVE passes, which costs order, never safety (apply checks each
+ * input's children just before it deletes it). */
+#define MAX_WAVE 64
+
+void select_waves(planner *pl) {
+    if (!pl->ne)
+        return;
+    id_ix *ids = malloc((pl->nv + 1) * sizeof *ids);
+    if (!ids)
+        return; /* waves are an order, not a guarantee: all 0 is still safe */
+    for (size_t i = 0; i < pl->nv; i++) {
+        ids[i] = (id_ix){pl->v[i].id, (int32_t)i};
+        pl->v[i].wave = 0;
+    }
+    psort(ids, pl->nv, sizeof *ids, cmp_id_ix);
+    for (int pass = 0; pass < MAX_WAVE; pass++) {
+        bool changed = false;
+        for (size_t k = 0; k < pl->ne; k++) {
+            int32_t p = by_id(ids, pl->nv, pl->e[k].parent), c = by_id(ids, pl->nv, pl->e[k].child);
+            if (p == NONE || c == NONE || p == c || !select_doomed(&pl->v[p]) ||
+                !select_doomed(&pl->v[c]) || pl->v[p].wave > pl->v[c].wave)
+                continue;
+            pl->v[p].wave = pl->v[c].wave + 1;
+            changed = true;
+        }
+        if (!changed)
+            break;
+    }
+    free(ids);
+}

@@ -10,6 +10,9 @@
  *                                    joins GROUP (cooperative-sticky), prints the
  *                                    partitions it was given, holds them SECONDS
  *                                    without consuming or committing, leaves
+ *   kafka_tool skip TOPIC GROUP      commits GROUP's offsets at the end of every
+ *                                    partition of TOPIC: the events until now are
+ *                                    lost to that group (no member may be active)
  * Brokers come from AW_KAFKA_BROKERS.
  */
 #include <jansson.h>
@@ -239,6 +242,48 @@ static int num(const char *s) {
     return (int)v;
 }
 
+static int skip(const char *topic, const char *group) {
+    rd_kafka_conf_t *c = conf_new();
+    char err[256];
+    rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "kafka_tool: %s\n", err);
+        return 1;
+    }
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    int rc = 1;
+    if (!e && md->topic_cnt == 1 && !md->topics[0].err) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+        rc = 0;
+        for (int i = 0; i < md->topics[0].partition_cnt && !rc; i++) {
+            int32_t p = md->topics[0].partitions[i].id;
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
+                rc = 1;
+                break;
+            }
+            rd_kafka_topic_partition_list_add(l, topic, p)->offset = hi;
+        }
+        if (!rc && (e = rd_kafka_commit(rk, l, 0)) != 0) {
+            fprintf(stderr, "kafka_tool: commit: %s\n", rd_kafka_err2str(e));
+            rc = 1;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    } else {
+        fprintf(stderr, "kafka_tool: metadata of %s: %s\n", topic, rd_kafka_err2str(e));
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "produce"))
         return produce(argv[2], argc > 3 ? argv[3] : NULL,
@@ -247,6 +292,8 @@ int main(int argc, char **argv) {
         return dump(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "create-topic"))
         return create_topic(argv[2], num(argv[3]), argc - 4, argv + 4);
+    if (argc == 4 && !strcmp(argv[1], "skip"))
+        return skip(argv[2], argv[3]);
     if (argc == 5 && !strcmp(argv[1], "join"))
         return join(argv[2], argv[3], num(argv[4]));
     fprintf(stderr, "usage: kafka_tool produce TOPIC [KEY [PARTITION]] < payload | dump TOPIC |"

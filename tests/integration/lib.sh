@@ -81,3 +81,40 @@ upload_n() {
 }
 # dead_letters TEXT: how many records of the dead-letter topic mention TEXT
 dead_letters() { "$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -cF "$1" || true; }
+
+# Starts faultproxy.py in front of upstream $1 (default: the stack's S3),
+# with its stderr in $2; sets proxy_url and proxy_pid (killed at exit by the
+# caller's trap, or by stop_proxy).
+start_proxy() {
+    python3 "$(dirname "${BASH_SOURCE[0]}")/faultproxy.py" "${1:-$AWS_ENDPOINT_URL_S3}" >"$2.port" 2>"$2" &
+    proxy_pid=$!
+    wait_for "the fault proxy to listen" 10 "[[ -s '$2.port' ]] || ! kill -0 $proxy_pid 2>/dev/null"
+    [[ -s $2.port ]] || fail "the fault proxy did not start: $(tail -3 "$2")"
+    proxy_url=http://127.0.0.1:$(cat "$2.port")
+}
+stop_proxy() { [[ -n ${proxy_pid:-} ]] && kill "$proxy_pid" 2>/dev/null; proxy_pid=; true; }
+# proxy_rules JSON: the fault rules from now on (faultproxy.py); proxy_log: its requests
+proxy_rules() { curl -sf -X PUT --data-binary "$1" "$proxy_url/__proxy/rules" >/dev/null; }
+proxy_log() { curl -sf "$proxy_url/__proxy/log"; }
+proxy_clear() { curl -sf -X PUT "$proxy_url/__proxy/clear" >/dev/null; }
+
+# Starts a second versitygw (another store: its own port, data and
+# credentials, no bucket notifications) under $1; sets mirror_url,
+# mirror_pid, MIRROR_KEY and MIRROR_SECRET. maws runs the AWS CLI against it.
+start_mirror() {
+    local d=$1 port
+    mkdir -p "$d/data" "$d/versions" "$d/iam"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    MIRROR_KEY=mirrorkey MIRROR_SECRET=mirror-secret-key-0001
+    "$AW_STACK_VERSITYGW" --port "127.0.0.1:$port" --access "$MIRROR_KEY" --secret "$MIRROR_SECRET" \
+        --region us-east-1 --health /health --iam-dir "$d/iam" \
+        posix --versioning-dir "$d/versions" "$d/data" >"$d/versitygw.log" 2>&1 &
+    mirror_pid=$!
+    mirror_url=http://127.0.0.1:$port
+    wait_for "the mirror store to answer" 20 "curl -sf '$mirror_url/health' >/dev/null || ! kill -0 $mirror_pid"
+    kill -0 "$mirror_pid" || fail "the mirror store did not start: $(tail -3 "$d/versitygw.log")"
+}
+maws() {
+    AWS_ACCESS_KEY_ID=$MIRROR_KEY AWS_SECRET_ACCESS_KEY=$MIRROR_SECRET AWS_ENDPOINT_URL=$mirror_url \
+        AWS_ENDPOINT_URL_S3=$mirror_url aws "$@"
+}

@@ -126,7 +126,7 @@ id=$("$AW_BIN" policy plan --rules "$work/rules.yaml" --save | sed -n 's/^plan \
 [[ $id =~ ^[0-9]+$ ]] || fail "policy plan --save printed no plan id"
 echo "rewritten after the plan" >"$work/rewritten"
 aws s3 cp --only-show-errors "$work/rewritten" "s3://$reg/tmp/s2.bin"
-"$AW_BIN" policy apply --plan "$id" || fail "apply --plan $id failed"
+"$AW_BIN" policy apply --plan "$id" --rules "$work/rules.yaml" || fail "apply --plan $id failed"
 expect_eq "after apply: s1 s2 s3 old train v1.0.0 v1.0.1 v1.0.2 v1.0.9 v1.0.10" \
     "no yes no no yes no yes no yes yes" \
     "$(exists "$reg" tmp/s1.bin) $(exists "$reg" tmp/s2.bin) $(exists "$reg" tmp/s3.bin) $(exists "$data" old.csv) $(exists "$data" train.csv) $(for v in v1.0.0 v1.0.1 v1.0.2 v1.0.9 v1.0.10; do exists "$reg" "artifacts/churn-model/$v/model.joblib"; done | tr '\n' ' ' | sed 's/ $//')"
@@ -136,7 +136,7 @@ expect_eq "audit: results of the run" "deleted 9,skipped_changed 1" \
     "$(sql -c "SELECT string_agg(result || ' ' || n, ',' ORDER BY result) FROM (SELECT result, count(*) n FROM aw.retention_actions WHERE plan_id = $id GROUP BY 1) t")"
 expect_contains "audit: why the rewritten object was skipped" \
     "$(sql -c "SELECT message FROM aw.retention_actions WHERE plan_id = $id AND key = 'tmp/s2.bin'")" "the ETag is now"
-expect_eq "audit: the run's totals" '{"failed": 0, "deleted": 9, "skipped_changed": 1, "skipped_protected": 0}' \
+expect_eq "audit: the run's totals" '{"failed": 0, "deleted": 9, "pending": 0, "skipped_changed": 1, "skipped_protected": 0, "skipped_other_store": 0}' \
     "$(sql -c "SELECT totals FROM aw.retention_runs WHERE plan_id = $id AND mode = 'apply'")"
 
 # the apply records what it deleted in the index at once, before ingest reads
@@ -168,7 +168,7 @@ expect_eq "the second apply deleted the rewritten scratch file" "tmp/s2.bin" \
 "$ITEST_BIN/kafka_events" --bucket "$reg" --min 28 --timeout 60 >/dev/null
 drain
 "$AW_BIN" policy apply --rules "$work/rules.yaml" >/dev/null || fail "third apply failed"
-expect_eq "the last apply deleted nothing" '{"failed": 0, "deleted": 0, "skipped_changed": 0, "skipped_protected": 0}' \
+expect_eq "the last apply deleted nothing" '{"failed": 0, "deleted": 0, "pending": 0, "skipped_changed": 0, "skipped_protected": 0, "skipped_other_store": 0}' \
     "$(sql -c "SELECT totals FROM aw.retention_runs WHERE mode = 'apply' ORDER BY id DESC LIMIT 1")"
 
 # --- a versioned bucket: noncurrent versions and delete markers
@@ -236,7 +236,7 @@ w1=$!
 wait_for "the first worker to take the lock" 30 'grep -q "retention worker: rules" "$work/w1.log"'
 "$AW_BIN" policy run --rules "$work/rules.yaml" --every 2s >"$work/w2.log" 2>&1 &
 w2=$!
-wait_for "the second worker to wait" 30 'grep -q "another retention worker holds the lock" "$work/w2.log"'
+wait_for "the second worker to wait" 30 'grep -q "the retention lock is held by" "$work/w2.log"'
 expect_eq "the second worker has not started" 0 "$(grep -c 'retention worker: rules' "$work/w2.log" || true)"
 kill -TERM "$w1"
 wait "$w1" || fail "the first worker did not stop cleanly"

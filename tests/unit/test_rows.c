@@ -166,12 +166,16 @@ int main(void) {
     o.kind = AW_OBS_DELETED; /* a delete's ETag names no bytes */
     o.record_index = 3;
     identity_is(&o, "k:t/2/7/3", NULL);
-    /* a listing's: version id, else ETag, else Last-Modified and size */
+    /* a listing's: version id, else ETag and Last-Modified (the same bytes
+     * written again are another version), else Last-Modified and size */
     aw_observation l = {.kind = AW_OBS_CREATED, .listed = true, .version_id = "v1", .etag = "e",
                         .last_modified = "2026-01-01T00:00:00Z", .size = 7};
     identity_is(&l, "v:v1", NULL);
+    l.order_key = "h0000000000000000000000000000000A~"; /* a versioned listing's order */
+    identity_is(&l, "v:v1", "h0000000000000000000000000000000A~");
+    l.order_key = NULL;
     l.version_id = NULL;
-    identity_is(&l, "e:e", NULL);
+    identity_is(&l, "e:e@2026-01-01T00:00:00Z", NULL);
     l.etag = "";
     identity_is(&l, "l:2026-01-01T00:00:00Z:7", NULL);
     l.kind = AW_OBS_DELETED; /* reconcile: when, and the version it ends if any */
@@ -247,7 +251,7 @@ int main(void) {
     ASSERT_INT_EQ(rows_object(&b, &listed), AW_OK);
     line = strndup(b.p, b.len);
     aw_copy_buf_free(&b);
-    ASSERT_CONTAINS(line, "default\tb\tk\te:e1\t\\N\t");
+    ASSERT_CONTAINS(line, "default\tb\tk\te:e1@2026-11-27T07:30:21Z\t\\N\t");
     ASSERT_CONTAINS(line, "\t\\N\t\\N\t\\N\t\\N\t0\tlisting\t2026-11-27T07:30:21Z\t\\N\t\\N\n");
     free(line);
 

@@ -150,6 +150,18 @@ int main(int argc, char **argv) {
     ASSERT_INT_EQ(json_integer_value(json_object_get(r1, "after_s")), 604800);
     ASSERT(json_object_get(r1, "count") == NULL);
     ASSERT_STR_EQ(json_string_value(json_object_get(doc, "sha256")), rs->sha256);
+    ASSERT(json_is_true(json_object_get(doc, "protect_lineage")));
+    json_decref(doc);
+    free(json);
+    aw_rules_free(rs);
+    /* protect_lineage: current, as the plan records it */
+    snprintf(err, sizeof err, "%s/lineage_current.yaml", dir);
+    ASSERT_INT_EQ(aw_rules_load(err, &rs, err, sizeof err), AW_OK);
+    ASSERT_INT_EQ(rs->protect_lineage, 1);
+    ASSERT_INT_EQ(rs->lineage_current, 1);
+    json = aw_rules_json(rs);
+    doc = json_loads(json, 0, &je);
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "protect_lineage")), "current");
     json_decref(doc);
     free(json);
     aw_rules_free(rs);

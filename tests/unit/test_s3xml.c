@@ -120,15 +120,47 @@ int main(void) {
                         "<Version><Key>old</Key><VersionId>null</VersionId><Size>0</Size>"
                         "</Version></ListVersionsResult>", &p, err), AW_OK);
     ASSERT_INT_EQ(p.n, 3);
-    ASSERT_STR_EQ(p.items[0].key, "k x");
-    ASSERT_STR_EQ(p.items[0].version_id, "v3");
-    ASSERT_STR_EQ(p.items[0].etag, "e3");
-    ASSERT(p.items[1].delete_marker);
-    ASSERT_INT_EQ(p.items[1].size, -1);
-    ASSERT_STR_EQ(p.items[1].version_id, "d1");
+    ASSERT(p.items[0].delete_marker); /* grouped by key: gone, k x, old */
+    ASSERT_INT_EQ(p.items[0].size, -1);
+    ASSERT_STR_EQ(p.items[0].version_id, "d1");
+    ASSERT_STR_EQ(p.items[1].key, "k x");
+    ASSERT_STR_EQ(p.items[1].version_id, "v3");
+    ASSERT_STR_EQ(p.items[1].etag, "e3");
+    ASSERT(p.items[1].is_latest);
+    ASSERT(!p.items[0].is_latest);
     ASSERT(p.items[2].version_id == NULL);
     ASSERT_STR_EQ(p.next_key_marker, "k x");
     ASSERT_STR_EQ(p.next_version_marker, "v2");
+
+    /* versitygw lists every delete marker of a page before the first version:
+     * a key's entries come out newest first all the same (the IsLatest one,
+     * then versions as listed, a marker above the first version older than it) */
+    ASSERT_INT_EQ(parse("<ListVersionsResult>"
+                        "<DeleteMarker><Key>b</Key><VersionId>m2</VersionId><IsLatest>true"
+                        "</IsLatest><LastModified>2026-01-01T00:00:09.5Z</LastModified>"
+                        "</DeleteMarker>"
+                        "<DeleteMarker><Key>a</Key><VersionId>m1</VersionId><IsLatest>false"
+                        "</IsLatest><LastModified>2026-01-01T00:00:05.25Z</LastModified>"
+                        "</DeleteMarker>"
+                        "<Version><Key>a</Key><VersionId>a3</VersionId><IsLatest>true</IsLatest>"
+                        "<LastModified>2026-01-01T00:00:07Z</LastModified><Size>1</Size></Version>"
+                        "<Version><Key>a</Key><VersionId>a2</VersionId><IsLatest>false"
+                        "</IsLatest><LastModified>2026-01-01T00:00:05Z</LastModified>"
+                        "<Size>1</Size></Version>"
+                        "<Version><Key>a</Key><VersionId>a1</VersionId><IsLatest>false"
+                        "</IsLatest><LastModified>2026-01-01T00:00:05Z</LastModified>"
+                        "<Size>1</Size></Version>"
+                        "<Version><Key>b</Key><VersionId>b1</VersionId><IsLatest>false"
+                        "</IsLatest><LastModified>2026-01-01T00:00:08Z</LastModified>"
+                        "<Size>1</Size></Version></ListVersionsResult>", &p, err), AW_OK);
+    ASSERT_INT_EQ(p.n, 6);
+    char order[64] = "";
+    for (size_t i = 0; i < p.n; i++) {
+        strcat(order, p.items[i].version_id);
+        strcat(order, i + 1 < p.n ? " " : "");
+    }
+    ASSERT_STR_EQ(order, "a3 m1 a2 a1 m2 b1");
+    ASSERT(p.items[1].delete_marker && p.items[1].size == -1);
 
     /* ListBuckets: names that cannot be buckets are left out */
     ASSERT_INT_EQ(parse("<ListAllMyBucketsResult><Buckets><Bucket><Name>one</Name></Bucket>"

@@ -64,6 +64,7 @@ typedef struct aw_config {
     char *s3_profile;
     bool s3_path_style;
     char *s3_store;
+    char *stores_file;
     char *event_key_encoding;
     /* ingest */
     long fetch_concurrency;
@@ -96,6 +97,8 @@ typedef struct aw_config {
     bool policy_force;
     char *policy_every;
     bool policy_apply;
+    char *policy_max_plan_age;
+    long policy_stop_grace_ms;
     /* scrub */
     char *scrub_interval;
     bool scrub_once;

@@ -14,6 +14,13 @@
 #include "aw/err.h"
 
 typedef struct aw_pg aw_pg;
+
+/* The advisory locks, all in one place: one retention run (plan and apply)
+ * at a time; one migration at a time; the indexer's, shared by event batches
+ * and exclusive for a listing's (a pair of keys: the transaction-level lock). */
+#define AW_LOCK_RETENTION "7260519335"
+#define AW_LOCK_MIGRATE "7260519334"
+#define AW_LOCK_INDEX "1635213416, 1"
 typedef struct aw_pg_result aw_pg_result;
 
 /* Connects with a conninfo string or URI ("" uses PG* variables). Unless the
@@ -29,6 +36,10 @@ void aw_pg_destroy(aw_pg *pg);
 
 /* Runs SQL text that may hold several statements and returns no rows. */
 int aw_pg_exec_script(aw_pg *pg, const char *sql, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Ends the open transaction with ROLLBACK (a failure of that is logged) and
+ * returns rc: for the error path of a caller's transaction. */
+int aw_pg_rollback(aw_pg *pg, int rc);
 
 /*
  * Runs one parameterized statement (text parameters, NULL entries are SQL

@@ -21,6 +21,7 @@ typedef struct aw_listed {
     char *last_modified; /* ISO 8601 as listed; NULL when absent */
     int64_t size;        /* -1 for a delete marker */
     bool delete_marker;
+    bool is_latest;      /* IsLatest (ListObjectVersions): the key's current entry */
 } aw_listed;
 
 typedef struct aw_listing_page {
@@ -39,7 +40,11 @@ typedef struct aw_listing_page {
 /*
  * Parses one response body into page (cleared first). Keys are decoded when
  * url_encoded (the request asked for encoding-type=url and the response says
- * so). AW_EPARSE with the reason in errstr when the body is not XML or not
+ * so). A version listing's entries are grouped by key (byte order) and, in a
+ * key, newest first as the store orders them: the IsLatest entry, then the
+ * versions in the order listed, each delete marker placed above the first
+ * version older than it (stores list markers and versions apart, versitygw
+ * every marker of a page before the first version). AW_EPARSE with the reason in errstr when the body is not XML or not
  * one of the responses above (an <Error> says its Code and Message);
  * AW_ENOMEM.
  */

@@ -57,6 +57,9 @@ typedef struct aw_observation {
      * whose version id is in version_id. */
     bool listed;
     const char *last_modified; /* ISO 8601 as listed, or NULL */
+    const char *order_key;   /* a versioned listing's order: the sequencer key (as
+                                aw.object_versions.seq_key holds them) a version new
+                                to the index sorts by among its key's versions */
     const char *topic;       /* Kafka coordinates: the observation's identity */
     int32_t partition;
     int64_t offset;
