@@ -2,12 +2,15 @@
  * Hex, URL coding of object keys, UTF-8 validation and object URIs; see
  * aw/codec.h.
  */
+#define _GNU_SOURCE /* strptime, timegm */
 #include "aw/codec.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 void aw_hex(const uint8_t *bytes, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
@@ -264,4 +267,25 @@ const char *aw_text_cell(const char *s, char *buf, size_t width) {
     s = s ? s : "";
     aw_escape_text(s, strlen(s), buf, width + 1);
     return buf;
+}
+
+long long aw_http_time(const char *s) {
+    struct tm tm = {0};
+    const char *end = s && *s ? strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+    return end && !*end ? (long long)timegm(&tm) : -1;
+}
+
+void aw_url_redact(const char *url, char *out, size_t cap) {
+    const char *sep = url ? strstr(url, "://") : NULL;
+    const char *host = sep ? sep + 3 : NULL;
+    size_t hl = host ? strcspn(host, "/?#") : 0;
+    const char *at = host ? memchr(host, '@', hl) : NULL;
+    if (!at) {
+        snprintf(out, cap, "%s", url ? url : "");
+        return;
+    }
+    /* keep the user name, hide the password (or the whole token when no user) */
+    const char *colon = memchr(host, ':', (size_t)(at - host));
+    snprintf(out, cap, "%.*s%.*s%s%s", (int)(host - url), url,
+             colon ? (int)(colon - host) : 0, host, colon ? ":***" : "***", at);
 }

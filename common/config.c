@@ -426,7 +426,9 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd) {
         case CT_STR:
         case CT_ENUM: {
             const char *v = *(char *const *)base;
-            fprintf(out, "%s = %s\n", k->name, k->secret && v && *v ? "(set)" : v ? v : "");
+            char shown[4096];
+            aw_url_redact(v, shown, sizeof shown); /* a URL's credentials never show */
+            fprintf(out, "%s = %s\n", k->name, k->secret && v && *v ? "(set)" : shown);
             break;
         }
         case CT_INT:

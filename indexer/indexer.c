@@ -66,7 +66,9 @@ static const char *const create_temp_sql =
     "  (ARRAY['present', 'superseded', 'vanished', 'tombstone'])[1 + min(CASE state" \
     "   WHEN 'present' THEN 0 WHEN 'superseded' THEN 1 WHEN 'vanished' THEN 2 ELSE 3 END)]," \
     "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone')," \
-    "  max(last_modified), max(reason)"                                        \
+    "  max(last_modified), max(reason),"                                       \
+    "  CASE WHEN bool_or(state = 'tombstone') THEN CASE WHEN bool_or(reason = 'reconcile')" \
+    "   THEN 'reconcile' ELSE 'event' END END"                                 \
     " FROM aw_batch GROUP BY store, bucket, key, version_ref"
 
 /* The same when no version has two rows in the batch (the usual case, and
@@ -76,12 +78,13 @@ static const char *const create_temp_sql =
     " SELECT store, bucket, key, version_ref, version_id, sequencer, seq_key, size," \
     "  decode(sha256, 'hex'), decode(md5, 'hex'), etag, content_type, event_time, state," \
     "  state = 'tombstone', CASE WHEN state = 'tombstone' THEN event_time END,"  \
-    "  last_modified, reason FROM aw_batch"
+    "  last_modified, reason, CASE WHEN state = 'tombstone' THEN CASE WHEN reason = 'reconcile'" \
+    "   THEN 'reconcile' ELSE 'event' END END FROM aw_batch"
 
 #define UPSERT_VERSIONS_SQL(rows)                                              \
     "INSERT INTO aw.object_versions AS v (store, bucket, key, version_ref, version_id," \
     "  sequencer, seq_key, size, sha256, md5, etag, content_type, event_time, state," \
-    "  deleted, deleted_at, last_modified, reason)" rows                       \
+    "  deleted, deleted_at, last_modified, reason, deleted_by)" rows           \
     " ON CONFLICT (store, bucket, key, version_ref) DO UPDATE SET"             \
     "  version_id = COALESCE(v.version_id, excluded.version_id),"              \
     "  sequencer = COALESCE(v.sequencer, excluded.sequencer),"                 \
@@ -96,17 +99,22 @@ static const char *const create_temp_sql =
     "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"      \
     "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END," \
     "  deleted = v.deleted OR excluded.deleted,"                               \
+    "  deleted_by = CASE WHEN v.deleted_by = 'reconcile' AND excluded.deleted_by = 'event'" \
+    "   THEN 'event' WHEN v.deleted THEN v.deleted_by ELSE excluded.deleted_by END," \
     "  deleted_at = COALESCE(v.deleted_at, excluded.deleted_at),"              \
     "  last_modified = COALESCE(excluded.last_modified, v.last_modified),"     \
     "  reason = COALESCE(v.reason, excluded.reason),"                          \
     "  indexed_at = now()"                                                     \
-    " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type) IS DISTINCT FROM" \
+    " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type, v.deleted_by)" \
+    "  IS DISTINCT FROM"                                                       \
     "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256)," \
     "   COALESCE(excluded.md5, v.md5),"                                        \
     "   CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"       \
     "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"      \
     "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END," \
-    "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type))"
+    "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type),"  \
+    "   CASE WHEN v.deleted_by = 'reconcile' AND excluded.deleted_by = 'event' THEN 'event'" \
+    "    WHEN v.deleted THEN v.deleted_by ELSE excluded.deleted_by END)"
 
 /* The version is looked up with a scalar subquery on the unique key: one
  * index probe per row whatever the planner's statistics say (the batch
@@ -183,10 +191,11 @@ static const char *const listed_last_modified_sql =
     "  v.version_ref = b.version_ref AND v.last_modified IS DISTINCT FROM b.last_modified";
 
 /* A reconcile tombstone: the key's live versions (or the one it names) are
- * gone; a version first seen after the HEAD that said so is not. */
+ * gone; a version first seen after the HEAD that said so is not. Nobody
+ * recorded deleting them: deleted_by 'reconcile'. */
 static const char *const reconcile_deletes_sql =
     "UPDATE aw.object_versions v SET deleted = true, deleted_at = b.event_time,"
-    "  indexed_at = now()"
+    "  deleted_by = 'reconcile', indexed_at = now()"
     " FROM aw_batch b WHERE b.reason = 'reconcile' AND v.store = b.store AND"
     "  v.bucket = b.bucket AND v.key = b.key AND NOT v.deleted AND v.state <> 'tombstone'"
     "  AND v.first_seen_at < b.event_time AND"
@@ -205,10 +214,12 @@ static const char *const adopt_by_event_sql =
     "  AND NOT EXISTS (SELECT FROM aw.object_versions x WHERE x.store = b.store AND"
     "   x.bucket = b.bucket AND x.key = b.key AND x.version_ref = b.version_ref)";
 
-/* In an unversioned bucket a delete removes every older write of the key,
- * whichever order the events arrived in. */
+/* In an unversioned bucket a delete event removes every older write of the
+ * key, whichever order the events arrived in; it confirms a deletion a
+ * reconcile found before (deleted_by becomes 'event'). */
 static const char *const propagate_deletes_sql =
-    "UPDATE aw.object_versions v SET deleted = true, deleted_at = t.deleted_at,"
+    "UPDATE aw.object_versions v SET deleted = true, deleted_by = 'event',"
+    "  deleted_at = CASE WHEN v.deleted THEN v.deleted_at ELSE t.deleted_at END,"
     "  indexed_at = now()"
     " FROM (SELECT o.store, o.bucket, o.key, max(o.seq_key) AS seq_key,"
     "        max(o.event_time) AS deleted_at"
@@ -216,9 +227,11 @@ static const char *const propagate_deletes_sql =
     "       JOIN (SELECT DISTINCT store, bucket, key FROM aw_batch) k"
     "         ON o.store = k.store AND o.bucket = k.bucket AND o.key = k.key"
     "      WHERE o.state = 'tombstone' AND o.version_id IS NULL AND o.seq_key IS NOT NULL"
+    "        AND o.reason IS DISTINCT FROM 'reconcile'"
     "      GROUP BY 1, 2, 3) t"
     " WHERE v.store = t.store AND v.bucket = t.bucket AND v.key = t.key"
-    "   AND NOT v.deleted AND v.version_id IS NULL AND v.seq_key < t.seq_key";
+    "   AND (NOT v.deleted OR v.deleted_by = 'reconcile') AND v.version_id IS NULL"
+    "   AND v.seq_key < t.seq_key AND v.state <> 'tombstone'";
 
 static const char *const insert_checks_sql =
     "INSERT INTO aw.checks (object_version_id, check_kind, expected, actual, ok)"

@@ -68,9 +68,10 @@ static const char *const all_sql =
  * never verified (oldest first), the least recently verified; read again
  * when a chunk is done (what was read since is due an interval later). */
 static const char *const due_sql =
-    "SELECT s.object_version_id, COALESCE(v.size, 0) FROM aw.scrub_state s"
+    "SELECT s.object_version_id, COALESCE(v.size, 0), v.bucket FROM aw.scrub_state s"
     " JOIN aw.object_versions v ON v.id = s.object_version_id"
     " WHERE s.due_at <= $4::timestamptz AND (s.lease_until IS NULL OR s.lease_until < now())"
+    "  AND v.bucket <> ALL (ARRAY(SELECT json_array_elements_text($5::json)))"
     "  AND " LIVE SCOPE
     " ORDER BY s.suspect DESC, s.last_verified_at IS NULL DESC,"
     "  CASE WHEN s.last_verified_at IS NULL THEN v.first_seen_at END, s.last_verified_at,"
@@ -85,8 +86,9 @@ static const char *const lease_sql =
     " FOR UPDATE SKIP LOCKED)"
     " UPDATE aw.scrub_state s SET lease_owner = $3, lease_until = now() + interval '10 minutes'"
     "  FROM c, aw.object_versions v WHERE s.object_version_id = c.id AND v.id = c.id"
-    " RETURNING v.id, v.bucket, v.key, v.version_id, v.etag, encode(v.sha256, 'hex'), v.size";
-enum { L_ID, L_BUCKET, L_KEY, L_VERSION, L_ETAG, L_SHA, L_SIZE };
+    " RETURNING v.id, v.bucket, v.key, v.version_id, v.etag, encode(v.sha256, 'hex'), v.size,"
+    "  extract(epoch FROM COALESCE(v.last_modified, v.event_time))::bigint";
+enum { L_ID, L_BUCKET, L_KEY, L_VERSION, L_ETAG, L_SHA, L_SIZE, L_LM };
 
 static int64_t pg_int64(aw_pg_result *r, int row, int col) {
     const char *v = aw_pg_result_get(r, row, col);
@@ -144,14 +146,58 @@ typedef struct pass_stats {
     int64_t bytes;
 } pass_stats;
 
+/* Nothing pins a version without a version id or an ETag (a file written
+ * behind a gateway): its read is compared with what was recorded, and bytes
+ * with a newer Last-Modified or another size are a rewrite, not corruption. */
+static bool rewritten(const aw_pg_result *l, int i, const aw_fetch *f, int64_t bytes) {
+    if (aw_pg_result_get(l, i, L_VERSION) || aw_pg_result_get(l, i, L_ETAG))
+        return false;
+    long long lm = aw_http_time(f->info.last_modified), was = pg_int64((aw_pg_result *)l, i, L_LM);
+    int64_t size = pg_int64((aw_pg_result *)l, i, L_SIZE);
+    return (lm >= 0 && was >= 0 && lm > was) || (size >= 0 && bytes != size);
+}
+
+/* A bucket whose every read in the batch failed as a bucket-wide failure
+ * does: asked itself, and when it cannot be read either, one alert and the
+ * bucket paused (its reads are not recorded, their leases released). */
+static int bucket_check(aw_pg *pg, aw_s3 *s3, const char *store, aw_pg_result *l,
+                        const aw_fetch *reqs, bool *skip, paused *pz, char *errstr, size_t n) {
+    int rows = aw_pg_result_rows(l), rc = AW_OK;
+    for (int i = 0; rc == AW_OK && i < rows; i++) {
+        const char *b = aw_pg_result_get(l, i, L_BUCKET);
+        bool all = true, first = true;
+        for (int k = 0; k < rows; k++)
+            if (!strcmp(aw_pg_result_get(l, k, L_BUCKET), b)) {
+                first = first && k >= i;
+                all = all && bucket_failure(&reqs[k]);
+            }
+        char why[400];
+        if (!first || !all || paused_has(pz, b) || bucket_readable(s3, b, why, sizeof why))
+            continue;
+        if ((rc = bucket_raise(pg, store, b, why, errstr, n)) == AW_OK)
+            rc = paused_add(pz, b);
+        for (int k = 0; k < rows; k++)
+            skip[k] = skip[k] || !strcmp(aw_pg_result_get(l, k, L_BUCKET), b);
+    }
+    for (int k = 0; rc == AW_OK && k < rows; k++)
+        if (skip[k]) {
+            const char *p[1] = {aw_pg_result_get(l, k, L_ID)};
+            rc = aw_pg_query(pg, "UPDATE aw.scrub_state SET lease_owner = NULL, lease_until = NULL"
+                                 " WHERE object_version_id = $1::bigint", 1, p, NULL, errstr, n);
+        }
+    return rc;
+}
+
 /* Reads one leased batch and records what it found. AW_EUNAVAILABLE when
  * the store is away (nothing is recorded: it is no object's fault). */
-static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *interval,
-                       aw_pg_result *l, pass_stats *st, budget *bu, char *errstr, size_t n) {
+static int scrub_batch(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *cfg,
+                       const char *interval, aw_pg_result *l, pass_stats *st, budget *bu,
+                       paused *pz, char *errstr, size_t n) {
     int rows = aw_pg_result_rows(l);
     aw_fetch *reqs = calloc((size_t)rows, sizeof *reqs);
     aw_sink *items = calloc((size_t)rows, sizeof *items);
-    int rc = reqs && items ? AW_OK : AW_ENOMEM;
+    bool *skip = calloc((size_t)rows + 1, sizeof *skip);
+    int rc = reqs && items && skip ? AW_OK : AW_ENOMEM;
     for (int i = 0; rc == AW_OK && i < rows; i++) {
         rc = aw_hash_new(false, &items[i].hash);
         const char *version = aw_pg_result_get(l, i, L_VERSION);
@@ -169,28 +215,33 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                           .concurrency = (int)cfg->fetch_range_concurrency};
     if (rc == AW_OK)
         rc = aw_s3_fetch_batch(s3, reqs, (size_t)rows, &rp, &pol, &aw_stop);
+    if (rc == AW_OK)
+        rc = bucket_check(pg, s3, store, l, reqs, skip, pz, errstr, n);
     json_t *arr = rc == AW_OK ? json_array() : NULL;
     int64_t bytes = 0;
     bool away = false;
     for (int i = 0; arr && i < rows; i++) {
         const aw_fetch *f = &reqs[i];
         const char *result = "failed", *want = aw_pg_result_get(l, i, L_SHA);
-        char got[65] = "", store[65] = "";
+        char got[65] = "", held[65] = "";
         bytes += items[i].bytes;
+        if (skip[i])
+            continue;
         switch (f->outcome) {
         case AW_FETCH_OK: {
             uint8_t sha[32];
             if (aw_hash_final(items[i].hash, sha, NULL) != AW_OK)
                 break;
             aw_hex(sha, 32, got);
-            result = want && !strcmp(got, want) ? "ok" : "checksum_mismatch";
+            result = want && !strcmp(got, want) ? "ok"
+                     : rewritten(l, i, f, items[i].bytes) ? "changed" : "checksum_mismatch";
             /* the store's own full-object checksum, when it keeps one */
             if (f->info.checksum_sha256[0] &&
-                aw_sha256_b64_hex(f->info.checksum_sha256, store) != AW_OK)
-                store[0] = '\0';
-            if (store[0] && strcmp(store, got))
+                aw_sha256_b64_hex(f->info.checksum_sha256, held) != AW_OK)
+                held[0] = '\0';
+            if (held[0] && strcmp(held, got))
                 AW_WARN(SLOG, "store_checksum_mismatch s3://%s/%s: the store says %s", f->bucket,
-                        f->key, store);
+                        f->key, held);
             break;
         }
         case AW_FETCH_NOT_FOUND: result = "missing"; break;
@@ -209,7 +260,7 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
                     f->error[0] ? f->error : got[0] ? got : "");
         json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:{s:i, s:I}}", "id",
                               aw_pg_result_get(l, i, L_ID), "result", result, "actual",
-                              got[0] ? got : NULL, "store_sha256", store[0] ? store : NULL,
+                              got[0] ? got : NULL, "store_sha256", held[0] ? held : NULL,
                               "error", f->error[0] ? f->error : NULL,
                               "detail", "http_status", (int)f->info.status, "bytes_read",
                               (json_int_t)items[i].bytes);
@@ -237,15 +288,22 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const char *i
         aw_hash_destroy(items[i].hash);
     free(items);
     free(reqs);
+    free(skip);
     return rc;
 }
 
 /* One pass over what is due now. */
 static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *cfg,
                       const char *interval, const char *owner, bool all, char *errstr, size_t n) {
-    const char *params[4] = {store, cfg->scrub_bucket, cfg->scrub_prefix, interval};
+    paused pz = {0};
+    int rc = buckets_paused(pg, s3, store, &pz, errstr, n);
+    char *pza = rc == AW_OK ? paused_array(&pz) : NULL;
+    if (rc == AW_OK && !pza)
+        rc = AW_ENOMEM;
+    const char *params[5] = {store, cfg->scrub_bucket, cfg->scrub_prefix, interval, pza};
     aw_pg_result *t0 = NULL;
-    int rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
+    if (rc == AW_OK)
+        rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
     char start[64] = "";
     if (rc == AW_OK)
         snprintf(start, sizeof start, "%s", aw_pg_result_get(t0, 0, 0));
@@ -264,7 +322,7 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *
     params[3] = start;
     aw_pg_result *due = NULL;
     if (rc == AW_OK)
-        rc = aw_pg_query(pg, due_sql, 4, params, &due, errstr, n);
+        rc = aw_pg_query(pg, due_sql, 5, params, &due, errstr, n);
     int ndue = rc == AW_OK ? aw_pg_result_rows(due) : 0;
     bool more = ndue == atoi(DUE_CHUNK_S);
     pass_stats st = {0};
@@ -295,8 +353,10 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *
         ids[l++] = '{';
         /* and at most BATCH_BYTES, so a batch is read well within its lease */
         long long bytes = 0;
-        for (long k = 0; k < want && pos < ndue && (k == 0 || bytes < BATCH_BYTES); k++, pos++) {
-            l += (size_t)sprintf(ids + l, "%s%s", k ? "," : "", aw_pg_result_get(due, pos, 0));
+        for (long k = 0; k < want && pos < ndue && (k == 0 || bytes < BATCH_BYTES); pos++) {
+            if (paused_has(&pz, aw_pg_result_get(due, pos, 2)))
+                continue; /* found unreadable during this pass */
+            l += (size_t)sprintf(ids + l, "%s%s", k++ ? "," : "", aw_pg_result_get(due, pos, 0));
             long long size = strtoll(aw_pg_result_get(due, pos, 1), NULL, 10);
             bytes += size < 0 ? 0 : size < BATCH_BYTES ? size : BATCH_BYTES; /* cannot overflow */
         }
@@ -308,13 +368,13 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *
             break;
         /* none: another worker holds them, or read them already */
         if (aw_pg_result_rows(leased) > 0)
-            rc = scrub_batch(pg, s3, cfg, interval, leased, &st, bu, errstr, n);
+            rc = scrub_batch(pg, s3, store, cfg, interval, leased, &st, bu, &pz, errstr, n);
         aw_pg_result_free(leased);
         if (pos == ndue && more && rc == AW_OK) { /* the next chunk of the due list */
             aw_pg_result_free(due);
             due = NULL;
             pos = 0;
-            rc = aw_pg_query(pg, due_sql, 4, params, &due, errstr, n);
+            rc = aw_pg_query(pg, due_sql, 5, params, &due, errstr, n);
             ndue = rc == AW_OK ? aw_pg_result_rows(due) : 0;
             more = ndue == atoi(DUE_CHUNK_S);
         }
@@ -322,6 +382,8 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *
     aw_pg_result_free(due);
     free(ids);
     free(bu);
+    free(pza);
+    paused_free(&pz);
     if (rc != AW_OK || aw_stop)
         (void)release(pg, owner);
     double secs = (double)(aw_now_ms() - t_start) / 1000.0;

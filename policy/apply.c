@@ -25,7 +25,7 @@
  * flight, which has policy.stop_grace_ms to finish; what it abandons stays
  * pending.
  */
-#define _GNU_SOURCE /* timegm */
+#define _GNU_SOURCE /* strptime, timegm */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aw/codec.h"
 #include "aw/http.h"
 #include "aw/log.h"
 #include "internal.h"
@@ -69,12 +70,6 @@ static void decide(act *a, const char *result, long status, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(a->message, sizeof a->message, fmt, ap);
     va_end(ap);
-}
-
-/* An HTTP date as seconds since the epoch; -1 when unreadable. */
-static long long http_time(const char *s) {
-    struct tm tm = {0};
-    return s && *s && strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) ? (long long)timegm(&tm) : -1;
 }
 
 /* An ISO 8601 UTC time (2026-12-07T06:52:11Z), in seconds. */
@@ -120,7 +115,7 @@ static void judge_head(act *a, const aw_fetch *f) {
     else if (r->size >= 0 && h->content_length >= 0 && r->size != h->content_length)
         decide(a, "skipped_changed", h->status, "the size is now %s", size);
     else if (!h->etag[0] && r->last_modified &&
-             http_time(h->last_modified) > pg_time(r->last_modified))
+             aw_http_time(h->last_modified) > pg_time(r->last_modified))
         decide(a, "skipped_changed", h->status, "it was written again at %s", h->last_modified);
     else
         snprintf(a->etag, sizeof a->etag, "%s", h->etag);

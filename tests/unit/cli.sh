@@ -115,4 +115,16 @@ for uri in 'postgresql://aw:s3cr%zzet@127.0.0.1:1/db' 'postgresql://aw:hunter22@
         [[ $out != *$s* ]] || fail "the PostgreSQL error showed a password: $out"
     done
 done
+# a URL's credentials never show: not in --print-config, not in an error
+out=$("$AW_BIN" alerts --print-config --alertmanager-url 'http://am:hunter66@alertmanager:9093/' 2>&1)
+has "$out" "alerts.alertmanager_url = http://am:***@alertmanager:9093/"
+rc=0
+out2=$("$AW_BIN" alerts push --alertmanager-url 'ftp://am:hunter77@x/' 2>&1) || rc=$?
+checks=$((checks + 1))
+[[ $rc == 2 ]] || fail "a non-http Alertmanager URL exited $rc, want 2"
+has "$out2" 'not "ftp://am:***@x/"'
+for s in hunter66 hunter77; do
+    checks=$((checks + 1))
+    [[ $out$out2 != *$s* ]] || fail "a URL's password was shown: $out $out2"
+done
 echo "cli.sh: $checks checks passed"

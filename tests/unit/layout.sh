@@ -31,7 +31,7 @@ libs=(
   "libxml2|libxml/|common/s3xml.c"
   "libmicrohttpd|microhttpd.h|common/metrics.c"
   "libyaml|yaml.h|policy/rules.c"
-  "librdkafka|librdkafka/|common/kafka.c common/include/aw/kafka.h ingest/ cmd/migrate.c integrity/alerts.c"
+  "librdkafka|librdkafka/|common/kafka.c common/producer.c common/include/aw/kafka.h ingest/ cmd/migrate.c"
   "jansson|jansson.h|common/json.c common/include/aw/json.h ingest/event.c ingest/kafka.c indexer/ policy/ integrity/ cmd/"
 )
 # the lineage graph: only indexer/ writes these

@@ -246,5 +246,22 @@ int main(void) {
     ASSERT(!aw_utf8_valid("\xc0\xaf", 2));        /* overlong '/' */
     ASSERT(!aw_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
     ASSERT(aw_utf8_valid("", 0));
+    /* URLs' credentials are hidden, nothing else changes */
+    {
+        char red[256];
+        aw_url_redact("http://am:pw@alertmanager:9093/x", red, sizeof red);
+        ASSERT_STR_EQ(red, "http://am:***@alertmanager:9093/x");
+        aw_url_redact("https://token@host/path@x", red, sizeof red);
+        ASSERT_STR_EQ(red, "https://***@host/path@x");
+        aw_url_redact("http://host/a@b", red, sizeof red);
+        ASSERT_STR_EQ(red, "http://host/a@b");
+        aw_url_redact("not a url", red, sizeof red);
+        ASSERT_STR_EQ(red, "not a url");
+        aw_url_redact(NULL, red, sizeof red);
+        ASSERT_STR_EQ(red, "");
+        ASSERT_INT_EQ(aw_http_time("Mon, 07 Dec 2026 06:52:11 GMT"), 1796626331LL);
+        ASSERT_INT_EQ(aw_http_time("yesterday"), -1);
+        ASSERT_INT_EQ(aw_http_time(""), -1);
+    }
     TEST_DONE();
 }

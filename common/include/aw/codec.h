@@ -48,6 +48,14 @@ int aw_hex_digit(int c);
  */
 size_t aw_escape_text(const char *s, size_t len, char *out, size_t cap);
 
+/* url with the credentials of its userinfo replaced ("http://u:***@host/");
+ * anything else as it is. For what is printed or logged. */
+void aw_url_redact(const char *url, char *out, size_t cap);
+
+/* An HTTP date (Mon, 07 Dec 2026 06:52:11 GMT) as seconds since the epoch;
+ * -1 when absent or unreadable. */
+long long aw_http_time(const char *s);
+
 /* A text cell for a table: s escaped (aw_escape_text) and cut to width; NULL
  * prints as nothing. buf holds width + 1 bytes; returns buf. */
 const char *aw_text_cell(const char *s, char *buf, size_t width);

@@ -114,6 +114,8 @@ typedef struct aw_config {
     char *alertmanager_url;
     char *alerts_topic;
     char *alerts_resend;
+    char *alerts_min_interval;
+    char *alerts_reason;
     bool alerts_once;
     /* verify */
     bool verify_fetch;
