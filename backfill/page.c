@@ -8,6 +8,7 @@
  * reconcile tombstone.
  */
 #define _GNU_SOURCE /* timegm */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,13 +160,14 @@ static const char *const missing_sql =
     "   WHERE l.key = v.key AND (NOT $8 OR l.vid IS NOT DISTINCT FROM v.version_id))"
     " ORDER BY 1, 2";
 
-/* The sequencer key each listed version already has in the index (NULL when
- * it has none, or is not indexed). */
+/* Each listed version's row in the index, if any, and its sequencer key
+ * (NULL when it has none). */
 static const char *const order_sql =
-    "SELECT l.i - 1, (SELECT v.seq_key FROM aw.object_versions v WHERE v.store = $1"
-    "  AND v.bucket = $2 AND v.key = l.key AND v.version_id = l.vid AND v.seq_key IS NOT NULL"
-    "  ORDER BY v.id LIMIT 1)"
-    " FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS l(key, vid, i)";
+    "SELECT l.i - 1, o.id IS NOT NULL, o.seq_key"
+    " FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS l(key, vid, i)"
+    " LEFT JOIN LATERAL (SELECT v.id, v.seq_key FROM aw.object_versions v WHERE v.store = $1"
+    "  AND v.bucket = $2 AND v.key = l.key AND v.version_id = l.vid"
+    "  ORDER BY v.seq_key IS NULL, v.id LIMIT 1) o ON true";
 
 /* ------------------------------------------------------------ fetch */
 
@@ -268,14 +270,39 @@ static int classify(backfill *bf, const aw_listed *items, size_t n, char *need, 
 }
 
 /*
+ * A key strictly between lo and hi (NULL: no upper bound) in byte order, for
+ * a version the listing places between two others. Sequencer keys are
+ * 'h'/'c' and hex digits, so there is always room: after lo when lo and hi
+ * differ before lo ends (lo and '~', the highest printable), else just below
+ * hi's next character. NULL when there is none (hi is lo and one character
+ * at the bottom of the table) or no memory.
+ */
+static char *key_between(const char *lo, const char *hi) {
+    size_t l = strlen(lo), p = 0;
+    while (hi && lo[p] && lo[p] == hi[p])
+        p++;
+    char next = '~';
+    if (hi && p == l) { /* lo is where hi starts */
+        if ((unsigned char)hi[p] <= '!')
+            return NULL;
+        next = (char)(hi[p] - 1);
+    }
+    char *k = malloc(l + 2);
+    if (k)
+        memcpy(k, lo, l), k[l] = next, k[l + 1] = '\0';
+    return k;
+}
+
+/*
  * A versioned listing says in which order a key's versions came: newest
- * first. A version new to the index takes a sequencer key that sorts it
- * there: just above the nearest older listed version that has one (its key
- * and a '~', which sorts after any sequencer digit and below any later
- * sequencer), or above "0" when none has (below every real sequencer). So
- * a version learned from a listing, its event lost, is the key's current
- * version in the index when it is in the store. keys[i] (malloc'd) for
- * items[i] that has none; NULL for the others.
+ * first. A version without a sequencer key in the index (new to it, or
+ * indexed before listings gave one) takes one that sorts it there: between
+ * the nearest older and the nearest newer listed versions that have one
+ * (below every real sequencer when none is older). So a version learned
+ * from a listing, its event lost, is the key's current version in the index
+ * when it is in the store. keys[i] (malloc'd) for items[i] that needs one;
+ * those already indexed are written through the indexer now, the new ones
+ * go with their observations.
  */
 static int order_keys(backfill *bf, const aw_listed *items, size_t n, char **keys, char *errstr,
                       size_t errn) {
@@ -288,33 +315,54 @@ static int order_keys(backfill *bf, const aw_listed *items, size_t n, char **key
     aw_pg_result *res = NULL;
     int rc = p[2] && p[3] ? query(bf, order_sql, 4, p, &res, errstr, errn) : AW_ENOMEM;
     const char **have = calloc(n + 1, sizeof *have);
-    if (rc == AW_OK && !have)
+    bool *indexed = calloc(n + 1, sizeof *indexed);
+    if (rc == AW_OK && (!have || !indexed))
         rc = AW_ENOMEM;
     for (int r = 0; rc == AW_OK && r < aw_pg_result_rows(res); r++) {
         long i = strtol(aw_pg_result_get(res, r, 0), NULL, 10);
-        if (i >= 0 && (size_t)i < n)
-            have[i] = aw_pg_result_get(res, r, 1);
+        if (i >= 0 && (size_t)i < n) {
+            indexed[i] = !strcmp(aw_pg_result_get(res, r, 1), "t");
+            have[i] = aw_pg_result_get(res, r, 2);
+        }
     }
     /* each key's versions are together, newest first: walk them oldest first */
+    json_t *fill = json_array();
     for (size_t e = n; rc == AW_OK && e > 0;) {
         size_t g = e - 1;
         while (g > 0 && !strcmp(items[g - 1].key, items[e - 1].key))
             g--;
-        const char *lower = "0";
+        const char *lower = "";
         for (size_t i = e; rc == AW_OK && i-- > g;) {
             if (have[i] || !items[i].version_id) {
                 lower = have[i] ? have[i] : lower;
                 continue;
             }
-            size_t l = strlen(lower);
-            if (!(keys[i] = malloc(l + 2)))
+            const char *upper = NULL; /* the nearest newer version that has a key */
+            for (size_t j = i; !upper && j-- > g;)
+                upper = have[j];
+            if (!(keys[i] = key_between(lower, upper)))
+                continue; /* no room: left to time and id */
+            lower = keys[i];
+            if (indexed[i] && fill &&
+                json_array_append_new(fill, json_pack("{s:s, s:s, s:s}", "key", items[i].key,
+                                                      "version_id", items[i].version_id,
+                                                      "seq_key", keys[i])))
                 rc = AW_ENOMEM;
-            else
-                memcpy(keys[i], lower, l), keys[i][l] = '~', keys[i][l + 1] = '\0', lower = keys[i];
         }
         e = g;
     }
-    free(have);
+    char *fj = rc == AW_OK && fill && json_array_size(fill) ? json_dumps(fill, JSON_COMPACT)
+                                                              : NULL;
+    if (rc == AW_OK && !fill)
+        rc = AW_ENOMEM;
+    if (rc == AW_OK && fj)
+        rc = aw_indexer_record_order(bf->pg, bf->cfg->s3_store, bf->bucket, fj, errstr, errn) ==
+                     AW_OK
+                 ? AW_OK
+                 : aw_pg_failure_is_data(bf->pg) ? AW_EPG : AW_EUNAVAILABLE;
+    free(fj);
+    json_decref(fill);
+    free(have), free(indexed);
     aw_pg_result_free(res);
     free(k.p), free(v.p);
     return rc;

@@ -41,8 +41,7 @@ static const char *const version_sql =
     "                        AND (e2.declared_at, e2.id) > (e.declared_at, e.id))),"
     " (SELECT string_agg(a.kind, ', ' ORDER BY a.kind) FROM aw.alerts a"
     "   WHERE a.object_version_id = v.id AND a.state = 'open')"
-    " FROM aw.object_versions v WHERE v.store = $1 AND v.bucket = $2 AND v.key = $3"
-    " ORDER BY aw.version_order(v) DESC LIMIT 1";
+    " FROM aw.object_versions v WHERE v.id = aw.current_version($1, $2, $3)";
 enum { C_ID, C_VERSION, C_STATE, C_DELETED, C_SHA, C_ETAG, C_DECLARED, C_CHILDREN, C_ALERTS };
 
 typedef struct verdict {

@@ -46,8 +46,9 @@ typedef struct totals {
 
 /* The lineage check of a round: for each version, the first live child that
  * still protects it. With protect_lineage: current ($2) only a current
- * version protects, and not one this or an earlier run put a delete marker
- * on. */
+ * version protects, and not one this run put a delete marker on (the store's
+ * event of it tells the index for later runs; a marker removed since, a
+ * restored model, protects again). */
 static const char *const lineage_sql =
     "SELECT y.ovid, (SELECT format('lineage: input of s3://%s/%s%s', c.bucket, c.key,"
     "   (SELECT format(', whose deletion did not go through (%s%s)', a.result,"
@@ -58,7 +59,8 @@ static const char *const lineage_sql =
     "  WHERE e.parent_version_id = y.ovid AND c.state = 'present' AND NOT c.deleted"
     "   AND (NOT $2 OR (c.id = aw.current_version(c.store, c.bucket, c.key)"
     "        AND NOT EXISTS (SELECT FROM aw.retention_actions a WHERE a.object_version_id = c.id"
-    "                         AND a.action = 'delete_marker' AND a.result = 'deleted')))"
+    "                         AND a.run_id = $3::bigint AND a.action = 'delete_marker'"
+    "                         AND a.result = 'deleted')))"
     "  ORDER BY c.id LIMIT 1)"
     " FROM json_array_elements_text($1::json) AS x(t), LATERAL (SELECT x.t::bigint) y(ovid)";
 
@@ -93,10 +95,16 @@ static void judge_head(act *a, const aw_fetch *f) {
     }
     const aw_s3_object_info *h = &f->info;
     if (pinned) {
-        if (!r->was_current && h->version_id[0] && !strcmp(h->version_id, r->version_id))
+        if (r->was_current)
+            return; /* the plan deletes it as the current version (a whole folder) */
+        if (h->version_id[0] && !strcmp(h->version_id, r->version_id))
             decide(a, "skipped_changed", h->status,
                    "the store's current version of the key is %s, which the plan took for a "
                    "noncurrent one", r->version_id);
+        else if (!h->version_id[0] && (!r->etag || !h->etag[0] || !strcmp(r->etag, h->etag)))
+            decide(a, "skipped_changed", h->status, "%s",
+                   "the store did not say which version is current, and the current one may be "
+                   "this one (the same ETag, or none to compare)");
         return; /* the pinned version's bytes never change: If-Match on its own ETag */
     }
     char size[24];
@@ -114,9 +122,10 @@ static void judge_head(act *a, const aw_fetch *f) {
                h->etag[0] ? "shows" : "no longer shows");
     else if (r->size >= 0 && h->content_length >= 0 && r->size != h->content_length)
         decide(a, "skipped_changed", h->status, "the size is now %s", size);
-    else if (!h->etag[0] && r->last_modified &&
-             aw_http_time(h->last_modified) > pg_time(r->last_modified))
-        decide(a, "skipped_changed", h->status, "it was written again at %s", h->last_modified);
+    else if (!h->etag[0] && (!r->last_modified || aw_http_time(h->last_modified) < 0 ||
+                             aw_http_time(h->last_modified) > pg_time(r->last_modified)))
+        decide(a, "skipped_changed", h->status, "without an ETag, its Last-Modified (%s) must "
+               "show it was not written again", h->last_modified[0] ? h->last_modified : "none");
     else
         snprintf(a->etag, sizeof a->etag, "%s", h->etag);
 }
@@ -129,8 +138,10 @@ static void judge_delete(act *a, const aw_fetch *f) {
     else if (f->outcome == AW_FETCH_PRECONDITION)
         decide(a, "skipped_changed", 412, "%s",
                "the store refused: the object changed after its check (If-Match)");
-    else if (!strcmp(f->error, "interrupted"))
-        a->unknown = true; /* abandoned in flight: left pending for the next run */
+    else if (!strcmp(f->error, "interrupted") || f->info.status == 0 ||
+             (f->info.status >= 500 && f->info.status != 503))
+        a->unknown = true; /* abandoned, or no clear answer: the store may have acted; left
+                              pending, for the next run to ask the store */
     else
         decide(a, "failed", f->info.status, "DELETE: %s", f->error);
 }
@@ -221,6 +232,9 @@ static int run_round(aw_pg *pg, aw_s3 *s3, const aw_config *cfg, const aw_rules 
         rc = audit_pending(pg, run, plan_id, go, ngo, errstr, errn);
     if (rc == AW_OK && ngo)
         rc = send_round(s3, cfg, go, ngo, true);
+    for (size_t i = 0; aw_stop && i < ngo; i++) /* no DELETE starts after a stop */
+        if (!go[i]->result)
+            decide(go[i], "failed", 0, "%s", "stopped before its DELETE was sent");
     if (rc == AW_OK && ngo)
         rc = send_round(s3, cfg, go, ngo, false);
     free(go);
@@ -285,8 +299,8 @@ static int finish_run(aw_pg *pg, const char *run, const char *refused, const tot
 
 /* Records the run, unless the plan was carried out before (a plan applies
  * once: aw.retention_runs.applied_plan is unique). */
-static int start_run(aw_pg *pg, const plan *p, bool refused, const char *holder, char run[24],
-                     char *errstr, size_t errn) {
+static int start_run(aw_pg *pg, const plan *p, const char *rules_sha256, bool refused,
+                     const char *holder, char run[24], char *errstr, size_t errn) {
     char plan_id[24];
     snprintf(plan_id, sizeof plan_id, "%lld", (long long)p->id);
     const char *q[1] = {plan_id};
@@ -302,7 +316,8 @@ static int start_run(aw_pg *pg, const plan *p, bool refused, const char *holder,
     }
     aw_pg_result_free(r);
     r = NULL;
-    const char *params[4] = {plan_id, p->rules_sha256, refused ? NULL : plan_id, holder};
+    /* the run records the rules that decided it: the file given now */
+    const char *params[4] = {plan_id, rules_sha256, refused ? NULL : plan_id, holder};
     if (rc == AW_OK)
         rc = aw_pg_query(pg, "INSERT INTO aw.retention_runs (plan_id, mode, rules_sha256,"
                              " applied_plan, holder) VALUES ($1::bigint, 'apply', $2,"
@@ -320,7 +335,11 @@ int apply_plan(aw_pg *pg, const aw_config *cfg, const aw_rules *rs, aw_stores *s
     char plan_id[24], run[24];
     snprintf(plan_id, sizeof plan_id, "%lld", (long long)p->id);
     bool refused = p->refused[0] && !cfg->policy_force;
-    int rc = start_run(pg, p, refused, holder, run, errstr, errn);
+    if (strcmp(rs->sha256, p->rules_sha256))
+        AW_WARN(LOG, "plan %s was made with other rules (sha256 %.12s) than %s (%.12s): a "
+                "deletion goes ahead only when the rules given now select it too", plan_id,
+                p->rules_sha256, rs->path, rs->sha256);
+    int rc = start_run(pg, p, rs->sha256, refused, holder, run, errstr, errn);
     if (rc != AW_OK)
         return rc;
     totals tot = {0};

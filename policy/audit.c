@@ -7,10 +7,12 @@
  * object retention removed has a row, whatever happened to the process. The
  * table's trigger (0013) lets a row change only once, from pending.
  */
+#define _GNU_SOURCE /* strptime, timegm */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aw/codec.h"
 #include "aw/indexer.h"
@@ -22,11 +24,12 @@
 
 static json_t *act_json(const act *a) {
     const plan_row *r = a->row;
-    json_t *o = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?, s:s?}", "rule",
-                          r->rule, "action", r->action, "store", r->store, "bucket", r->bucket,
-                          "key", r->key, "version_id", r->version_id, "sha256", r->sha256,
-                          "object_version_id", (json_int_t)r->ovid, "result", a->result,
-                          "message", a->message[0] ? a->message : NULL);
+    json_t *o = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?, s:s?, s:s?, s:s?}",
+                          "rule", r->rule, "action", r->action, "store", r->store, "bucket",
+                          r->bucket, "key", r->key, "version_id", r->version_id, "sha256",
+                          r->sha256, "object_version_id", (json_int_t)r->ovid, "result",
+                          a->result, "message", a->message[0] ? a->message : NULL, "etag",
+                          r->etag, "last_modified", r->last_modified);
     if (o && r->size >= 0)
         json_object_set_new(o, "size", json_integer(r->size));
     if (o && a->status > 0)
@@ -51,12 +54,14 @@ int audit_pending(aw_pg *pg, const char *run, const char *plan_id, act **acts, s
     /* one statement, committed on its own: the rows exist before any request */
     int rc = aw_pg_query(pg,
         "INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket, key,"
-        "  version_id, sha256, size, object_version_id, result, pending_at)"
+        "  version_id, sha256, size, object_version_id, etag, last_modified, result, pending_at)"
         " SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key,"
-        "  x.version_id, x.sha256, x.size, x.object_version_id, 'pending', now()"
+        "  x.version_id, x.sha256, x.size, x.object_version_id, x.etag, x.last_modified,"
+        "  'pending', now()"
         " FROM json_to_recordset($3::json) AS x(rule text, action text, store text,"
         "  bucket text, key text, version_id text, sha256 text, size bigint,"
-        "  object_version_id bigint) RETURNING id, object_version_id",
+        "  object_version_id bigint, etag text, last_modified timestamptz)"
+        " RETURNING id, object_version_id",
         3, params, &res, errstr, errn);
     free(js);
     if (rc == AW_OK && aw_pg_result_rows(res) != (int)n)
@@ -80,16 +85,24 @@ static bool removed(const act *a) {
            ((a->status >= 200 && a->status <= 299) || a->resolved_gone);
 }
 
+/* Whether a found the version gone before it did anything (a 404): the
+ * index learns that too, as a deletion nobody recorded. */
+static bool found_gone(const act *a) {
+    return !strcmp(a->result, "deleted") && !strcmp(a->row->action, "delete") &&
+           a->status == 404 && !a->resolved_gone;
+}
+
 int audit_record(aw_pg *pg, const char *run, const char *plan_id, act **acts, size_t n,
                  char *errstr, size_t errn) {
-    json_t *upd = json_array(), *ins = json_array(), *gone = json_array();
-    int rc = upd && ins && gone ? AW_OK : AW_ENOMEM;
+    json_t *upd = json_array(), *ins = json_array(), *gone = json_array(), *lost = json_array();
+    int rc = upd && ins && gone && lost ? AW_OK : AW_ENOMEM;
     for (size_t i = 0; rc == AW_OK && i < n; i++) {
         const act *a = acts[i];
         if (!a->result)
             continue; /* abandoned in flight: stays pending for the next run */
         if (json_array_append_new(a->id ? upd : ins, act_json(a)) ||
-            (removed(a) && json_array_append_new(gone, json_integer(a->row->ovid))))
+            (removed(a) && json_array_append_new(gone, json_integer(a->row->ovid))) ||
+            (found_gone(a) && json_array_append_new(lost, json_integer(a->row->ovid))))
             rc = AW_ENOMEM;
         char l[64];
         snprintf(l, sizeof l, "result=\"%s\"", a->result);
@@ -99,8 +112,9 @@ int audit_record(aw_pg *pg, const char *run, const char *plan_id, act **acts, si
     char *u = rc == AW_OK ? json_dumps(upd, JSON_COMPACT) : NULL;
     char *w = rc == AW_OK ? json_dumps(ins, JSON_COMPACT) : NULL;
     char *g = rc == AW_OK ? json_dumps(gone, JSON_COMPACT) : NULL;
-    json_decref(upd), json_decref(ins), json_decref(gone);
-    if (rc == AW_OK && (!u || !w || !g))
+    char *x = rc == AW_OK ? json_dumps(lost, JSON_COMPACT) : NULL;
+    json_decref(upd), json_decref(ins), json_decref(gone), json_decref(lost);
+    if (rc == AW_OK && (!u || !w || !g || !x))
         rc = AW_ENOMEM;
     if (rc == AW_OK)
         rc = aw_pg_exec_script(pg, "BEGIN", errstr, errn);
@@ -116,44 +130,70 @@ int audit_record(aw_pg *pg, const char *run, const char *plan_id, act **acts, si
         if (rc == AW_OK)
             rc = aw_pg_query(pg,
                 "INSERT INTO aw.retention_actions (run_id, plan_id, rule, action, store, bucket,"
-                "  key, version_id, sha256, size, object_version_id, result, http_status, message)"
+                "  key, version_id, sha256, size, object_version_id, etag, last_modified, result,"
+                "  http_status, message)"
                 " SELECT $1::bigint, $2::bigint, x.rule, x.action, x.store, x.bucket, x.key,"
-                "  x.version_id, x.sha256, x.size, x.object_version_id, x.result, x.http_status,"
-                "  x.message FROM json_to_recordset($3::json) AS x(rule text, action text,"
-                "  store text, bucket text, key text, version_id text, sha256 text, size bigint,"
-                "  object_version_id bigint, result text, http_status integer, message text)",
+                "  x.version_id, x.sha256, x.size, x.object_version_id, x.etag, x.last_modified,"
+                "  x.result, x.http_status, x.message FROM json_to_recordset($3::json) AS"
+                "  x(rule text, action text, store text, bucket text, key text, version_id text,"
+                "  sha256 text, size bigint, object_version_id bigint, etag text,"
+                "  last_modified timestamptz, result text, http_status integer, message text)",
                 3, q, NULL, errstr, errn);
         if (rc == AW_OK)
-            rc = aw_indexer_record_deletions(pg, g, errstr, errn);
+            rc = aw_indexer_record_deletions(pg, g, true, errstr, errn);
+        if (rc == AW_OK)
+            rc = aw_indexer_record_deletions(pg, x, false, errstr, errn);
         rc = rc == AW_OK ? aw_pg_exec_script(pg, "COMMIT", errstr, errn) : aw_pg_rollback(pg, rc);
     }
-    free(u), free(w), free(g);
+    free(u), free(w), free(g), free(x);
     return rc;
 }
 
 /* ---- the pending rows of killed runs */
 
+/* Pending rows old enough that no request of theirs can still be on its way
+ * ($1 seconds: a DELETE's timeouts and retries, and the stop grace). */
 static const char *const pending_sql =
     "SELECT a.id, a.action, a.store, a.bucket, a.key, a.version_id, a.object_version_id,"
-    " a.run_id, a.plan_id, a.rule, a.sha256, a.size"
-    " FROM aw.retention_actions a WHERE a.result = 'pending' ORDER BY a.store, a.id";
+    " a.run_id, a.plan_id, a.rule, a.sha256, a.size, a.etag,"
+    " to_char(a.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    " FROM aw.retention_actions a WHERE a.result = 'pending'"
+    "  AND a.pending_at < now() - make_interval(secs => $1::float8)"
+    " ORDER BY a.store, a.id";
 enum { P_ID, P_ACTION, P_STORE, P_BUCKET, P_KEY, P_VERSION, P_OVID, P_RUN, P_PLAN, P_RULE,
-       P_SHA, P_SIZE };
+       P_SHA, P_SIZE, P_ETAG, P_LM };
+
+/* An ISO 8601 UTC time (2026-12-07T06:52:11Z) in seconds; -1 if none. */
+static long long iso_time(const char *s) {
+    struct tm tm = {0};
+    return s && strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) ? (long long)timegm(&tm) : -1;
+}
 
 /* What a HEAD says of a pending deletion: was it carried out? */
 static void judge_resolution(act *a, const aw_fetch *f) {
-    bool pinned = !strcmp(a->row->action, "delete") && a->row->version_id;
+    const plan_row *r = a->row;
+    bool pinned = !strcmp(r->action, "delete") && r->version_id;
+    bool marker = !strcmp(r->action, "delete_marker");
+    const aw_s3_object_info *h = &f->info;
     if (f->outcome == AW_FETCH_NOT_FOUND) {
         a->result = "deleted";
         a->resolved_gone = true;
-        snprintf(a->message, sizeof a->message, "resolved after its run was killed: the store "
-                 "no longer has %s", pinned ? "the version" : "the key");
+        snprintf(a->message, sizeof a->message, "resolved after its run ended: the store no "
+                 "longer has %s", pinned ? "the version" : marker ? "a current version" : "it");
+    } else if (f->outcome == AW_FETCH_OK && !pinned && !marker &&
+               ((r->etag && h->etag[0] && strcmp(r->etag, h->etag)) ||
+                (!h->etag[0] && aw_http_time(h->last_modified) > iso_time(r->last_modified)))) {
+        /* the key holds other bytes: the planned ones are gone, deleted or written over */
+        a->result = "deleted";
+        a->resolved_gone = true;
+        snprintf(a->message, sizeof a->message, "resolved after its run ended: the key holds "
+                 "other bytes now (%s): the planned ones are gone",
+                 h->etag[0] ? h->etag : h->last_modified);
     } else if (f->outcome == AW_FETCH_OK) {
-        bool marker = !strcmp(a->row->action, "delete_marker");
         a->result = "not_deleted";
-        snprintf(a->message, sizeof a->message, "resolved after its run was killed: the store "
-                 "still has %s%s", marker ? "a current version " : "it",
-                 marker ? f->info.version_id : "");
+        snprintf(a->message, sizeof a->message, "resolved after its run ended: the store still "
+                 "has %s%s", marker ? "a current version " : "it",
+                 marker ? (h->version_id[0] ? h->version_id : "(no version id)") : "");
     } else {
         a->result = NULL; /* the store did not say: still pending */
     }
@@ -163,7 +203,12 @@ int audit_resolve(aw_pg *pg, const aw_config *cfg, const aw_stores *stores, int 
                   int *left, char *errstr, size_t errn) {
     *resolved = *left = 0;
     aw_pg_result *r = NULL;
-    int rc = aw_pg_query(pg, pending_sql, 0, NULL, &r, errstr, errn);
+    char window[24];
+    snprintf(window, sizeof window, "%ld",
+             (cfg->fetch_timeout_ms * (cfg->fetch_retries + 2) + cfg->policy_stop_grace_ms) / 1000 +
+                 5);
+    const char *wp[1] = {window};
+    int rc = aw_pg_query(pg, pending_sql, 1, wp, &r, errstr, errn);
     int n = rc == AW_OK ? aw_pg_result_rows(r) : 0;
     act *acts = calloc((size_t)n + 1, sizeof *acts);
     act **ptrs = calloc((size_t)n + 1, sizeof *ptrs);
@@ -188,6 +233,8 @@ int audit_resolve(aw_pg *pg, const aw_config *cfg, const aw_stores *stores, int 
                                  .key = S(aw_pg_result_get(x, i, P_KEY)),
                                  .version_id = aw_pg_result_get(x, i, P_VERSION),
                                  .sha256 = aw_pg_result_get(x, i, P_SHA),
+                                 .etag = aw_pg_result_get(x, i, P_ETAG),
+                                 .last_modified = aw_pg_result_get(x, i, P_LM),
                                  .ovid = strtoll(S(aw_pg_result_get(x, i, P_OVID)), NULL, 10),
                                  .size = aw_pg_result_get(x, i, P_SIZE)
                                              ? strtoll(aw_pg_result_get(x, i, P_SIZE), NULL, 10)

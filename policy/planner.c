@@ -69,11 +69,11 @@ static int cmp_str(const void *a, const void *b) {
 
 static int on_version(void *ud, char *line, size_t len) {
     planner *pl = ud;
-    char *s = arena_alloc(pl->mem, len + 1), *f[12];
+    char *s = arena_alloc(pl->mem, len + 1), *f[13];
     if (!s || planner_grow((void **)&pl->v, &pl->capv, pl->nv, sizeof *pl->v) != AW_OK)
         return AW_ENOMEM;
     memcpy(s, line, len + 1);
-    if (aw_copy_split(s, len, f, 12) != 12 || !f[1] || !f[2] || !f[3] || !f[9])
+    if (aw_copy_split(s, len, f, 13) != 13 || !f[1] || !f[2] || !f[3] || !f[9] || !f[12])
         return bad_row(pl, "version");
     ver *v = &pl->v[pl->nv];
     memset(v, 0, sizeof *v);
@@ -86,6 +86,7 @@ static int on_version(void *ud, char *line, size_t len) {
     v->etag = f[8];
     v->last_modified = f[11];
     v->live = !strcmp(f[9], "t");
+    v->erased = !strcmp(f[12], "t");
     /* stores and buckets as small numbers: sorting and grouping compare those */
     const char **b = bsearch(&v->bucket, pl->buckets, pl->nbuckets, sizeof *pl->buckets, cmp_str);
     if (!b)
@@ -295,13 +296,17 @@ static int32_t find_folder(const planner *pl, const ver *v) {
     return NONE;
 }
 
-/* Step 1: current, since, live; the rest dropped; folders linked. */
+/* Step 1: current, since, live; the rest dropped; folders linked. The
+ * current version of a versioned key is its newest that the store still
+ * holds: a version deleted by its id (a rollback, a keep_last) leaves the
+ * one below it current; a delete marker does not. */
 static void settle_versions(planner *pl) {
     psort(pl->v, pl->nv, sizeof *pl->v, cmp_ver);
     psort(pl->a, pl->na, sizeof *pl->a, cmp_art);
     /* the metadata bitmap follows its artifacts: rebuilt in their new order */
     size_t w = 0;
     int32_t grp = 0;
+    bool had_current = false;
     for (size_t i = 0; i < pl->nv; i++) {
         ver *v = &pl->v[i];
         const ver *u = i ? &pl->v[i - 1] : NULL;
@@ -309,7 +314,9 @@ static void settle_versions(planner *pl) {
                      strcmp(v->key, u->key);
         grp += first;
         v->keygrp = grp;
-        v->current = first;
+        had_current = first ? false : had_current;
+        v->current = !had_current && !v->erased;
+        had_current = had_current || v->current;
         v->since = first ? 0 : pl->v[i - 1].vt;
         if (!v->live || !(first || v->version_id))
             continue;
@@ -487,7 +494,8 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
             "COPY (SELECT v.id, v.store, v.bucket, v.key, v.version_id, v.seq_key, v.size,"
             " encode(v.sha256, 'hex'), v.etag, v.state = 'present' AND NOT v.deleted,"
             " (extract(epoch FROM COALESCE(v.event_time, v.first_seen_at)) * 1000000)::int8,"
-            " to_char(v.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+            " to_char(v.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+            " v.version_id IS NOT NULL AND v.deleted AND v.state <> 'tombstone'"
             " FROM aw.object_versions v JOIN rt_b b ON b.bucket = v.bucket) TO STDOUT",
             on_version, &pl, errstr, n);
     if (rc == AW_OK)

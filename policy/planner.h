@@ -29,6 +29,7 @@ typedef struct ver {
     int32_t wave;                /* to be deleted after every doomed version made from it:
                                     0 for those nothing doomed was made from */
     bool live, current;
+    bool erased;                 /* a version the store deleted by its id: never current */
     uint8_t del_kind;
 } ver;
 

@@ -262,8 +262,12 @@ int select_lineage(planner *pl) {
         int32_t p = by_id(ids, pl->nv, e->parent);
         if (p == NONE || !select_doomed(&pl->v[p]) || !e->child_live)
             continue;
+        /* a child going away protects nothing; one hidden under a delete
+         * marker keeps its bytes, and protects unless only current
+         * versions do (protect_lineage: current) */
         int32_t c = by_id(ids, pl->nv, e->child);
-        if (c != NONE && select_doomed(&pl->v[c]))
+        if (c != NONE && select_doomed(&pl->v[c]) &&
+            (pl->v[c].del_kind == K_DELETE || pl->rs->lineage_current))
             continue;
         ver *pv = &pl->v[p];
         if (pv->lin_level == NONE) {

@@ -122,7 +122,14 @@ expect_contains "policy status names the killed run" "$status" "killed"
 echo "the killed run's audit:"
 sql -c "SELECT result, count(*) FROM aw.retention_actions WHERE run_id = $killed_run GROUP BY 1 ORDER BY 1"
 proxy_rules '[]'
-aw policy apply --rules "$work/killed.yaml" >/dev/null 2>"$work/resolve.err" || fail "the apply after the kill failed: $(tail -3 "$work/resolve.err")"
+# a pending row is resolved once no request of its run can still be on its way
+# (the resolving apply's timeouts, retries and stop grace, and 5 s)
+aw policy apply --rules "$work/killed.yaml" >/dev/null 2>"$work/early.err" || true
+expect_eq "pending rows just after the kill stay pending" "$pending" \
+    "$(sql -c "SELECT count(*) FROM aw.retention_actions WHERE run_id = $killed_run AND result = 'pending'")"
+sleep 6
+aw policy apply --rules "$work/killed.yaml" --fetch-timeout-ms 500 --fetch-retries 0 --stop-grace-ms 0 \
+    >/dev/null 2>"$work/resolve.err" || fail "the apply after the kill failed: $(tail -3 "$work/resolve.err")"
 expect_eq "pending rows after the next apply" 0 \
     "$(sql -c "SELECT count(*) FROM aw.retention_actions WHERE result = 'pending'")"
 # each resolution agrees with the store

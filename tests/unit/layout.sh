@@ -32,7 +32,7 @@ libs=(
   "libmicrohttpd|microhttpd.h|common/metrics.c"
   "libyaml|yaml.h|policy/rules.c"
   "librdkafka|librdkafka/|common/kafka.c common/producer.c common/include/aw/kafka.h ingest/ cmd/migrate.c"
-  "jansson|jansson.h|common/json.c common/include/aw/json.h ingest/event.c ingest/kafka.c indexer/ policy/ integrity/ cmd/"
+  "jansson|jansson.h|common/json.c common/include/aw/json.h ingest/event.c ingest/kafka.c indexer/ backfill/page.c policy/ integrity/ cmd/"
 )
 # the lineage graph: only indexer/ writes these
 graph_tables="object_versions observations checks edges artifacts sidecars lineage_decls runs code_commits"

@@ -120,12 +120,23 @@ int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errstr_size) AW_WUR;
 
 /*
  * Records on pg (the caller's connection and transaction) that the versions
- * whose ids ids_json lists (a JSON array of numbers) were deleted now, by
- * the caller's own request (a retention DELETE the store answered with 2xx).
+ * whose ids ids_json lists (a JSON array of numbers) are gone now:
+ * deleted_here, by the caller's own request (a retention DELETE the store
+ * answered with 2xx: deleted_by 'retention'); else found gone with nobody
+ * having recorded deleting them ('reconcile', e.g. a 404 before a DELETE).
  * Versions already deleted keep their first deletion. AW_EPG or
  * AW_EUNAVAILABLE with the server's words.
  */
-int aw_indexer_record_deletions(aw_pg *pg, const char *ids_json, char *errstr,
-                                size_t errstr_size) AW_WUR;
+int aw_indexer_record_deletions(aw_pg *pg, const char *ids_json, bool deleted_here,
+                                char *errstr, size_t errstr_size) AW_WUR;
+
+/*
+ * Records on pg the place in their key's order that a versioned listing
+ * gave versions indexed without one: json is an array of {key, version_id,
+ * seq_key}, seq_key a key as aw.object_versions.seq_key holds them. A
+ * version that has one keeps it. AW_EPG or AW_EUNAVAILABLE.
+ */
+int aw_indexer_record_order(aw_pg *pg, const char *store, const char *bucket,
+                            const char *json, char *errstr, size_t errstr_size) AW_WUR;
 
 #endif
