@@ -90,3 +90,61 @@ void aw_producer_destroy(aw_producer *p) {
     rd_kafka_destroy(p->rk);
     free(p);
 }
+
+int aw_kafka_group_lag(const aw_config *cfg, const char *topic, const char *group, int timeout_ms,
+                       long long *lag, char *errstr, size_t n) {
+    *lag = 0;
+    rd_kafka_conf_t *conf = aw_kafka_conf(cfg, "policy", "lag check");
+    if (!conf || aw_kafka_set(conf, "policy", "lag check", "group.id", group) != AW_OK ||
+        aw_kafka_set(conf, "policy", "lag check", "enable.auto.commit", "false") != AW_OK) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        snprintf(errstr, n, "the lag check's Kafka settings were refused");
+        return AW_ECONFIG;
+    }
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, n, "Kafka: %s", err);
+        return AW_EKAFKA;
+    }
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+    int rc = AW_OK;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(errstr, n, "metadata of topic %s: %s", topic,
+                 rd_kafka_err2str(e ? e : md->topic_cnt == 1 ? md->topics[0].err
+                                                             : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        rc = AW_EKAFKA;
+    } else {
+        l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+        for (int i = 0; i < md->topics[0].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id);
+        if ((e = rd_kafka_committed(rk, l, timeout_ms)) != 0) {
+            snprintf(errstr, n, "committed offsets of group %s: %s", group, rd_kafka_err2str(e));
+            rc = AW_EKAFKA;
+        }
+    }
+    for (int i = 0; rc == AW_OK && i < l->cnt; i++) {
+        int64_t lo, hi;
+        if ((e = rd_kafka_query_watermark_offsets(rk, topic, l->elems[i].partition, &lo, &hi,
+                                                  timeout_ms)) != 0) {
+            snprintf(errstr, n, "end of %s [%d]: %s", topic, (int)l->elems[i].partition,
+                     rd_kafka_err2str(e));
+            rc = AW_EKAFKA;
+            break;
+        }
+        int64_t at = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+        *lag += hi > at ? hi - at : 0;
+    }
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return rc;
+}

@@ -151,6 +151,9 @@ int kafka_open(ingest *in) {
         conf_set(conf, "auto.offset.reset", "earliest") ||
         conf_set(conf, "enable.partition.eof", "true") ||
         conf_set(conf, "queued.max.messages.kbytes", "8192") ||
+        /* a drain stops at the partitions' ends: it learns it is there from a
+         * fetch that comes back empty, so the broker need not hold it long */
+        (in->cfg->drain && conf_set(conf, "fetch.wait.max.ms", "20")) ||
         (*in->cfg->metrics_addr &&
          conf_set(conf, "statistics.interval.ms", "5000")) ||
         aw_kafka_user_props(in->cfg, conf, "ingest", "consumer", false)) {

@@ -20,6 +20,7 @@
 
 #include "aw/log.h"
 #include "aw/metrics.h"
+#include "aw/producer.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -104,6 +105,47 @@ static int take_lock(ctx *c, bool wait) {
     }
 }
 
+/* An apply acts on what the index knows: not before ingest has indexed
+ * every event on its topic (a model uploaded a moment ago names its training
+ * data in a sidecar the index has not read yet). Waits up to --lag-wait.
+ * 0 when the index is caught up (or the check is off). */
+static int index_caught_up(ctx *c) {
+    int64_t wait_s;
+    if (!c->cfg->policy_lag_check)
+        return 0;
+    if (aw_parse_duration(c->cfg->policy_lag_wait, &wait_s) != AW_OK &&
+        strcmp(c->cfg->policy_lag_wait, "0")) {
+        fprintf(stderr, "artifact-watch policy: --lag-wait \"%s\" is not a duration such as 60s\n",
+                c->cfg->policy_lag_wait);
+        return 2;
+    }
+    int64_t until = aw_now_ms() + (strcmp(c->cfg->policy_lag_wait, "0") ? wait_s * 1000 : 0);
+    for (bool said = false;; said = true) {
+        char err[1024];
+        long long lag = 0;
+        if (aw_kafka_group_lag(c->cfg, c->cfg->kafka_topic, c->cfg->kafka_group, 10000, &lag, err,
+                               sizeof err) != AW_OK) {
+            fprintf(stderr, "artifact-watch policy: cannot tell whether ingest is behind (%s); "
+                            "nothing is deleted (--lag-check false applies without knowing)\n",
+                    err);
+            return 1;
+        }
+        if (!lag)
+            return 0;
+        if (aw_now_ms() >= until || aw_stop) {
+            fprintf(stderr, "artifact-watch policy: ingest (group %s) is %lld event(s) behind topic "
+                            "%s: the index may not know what was written lately, so nothing is "
+                            "deleted (wait for ingest; --lag-check false applies anyway)\n",
+                    c->cfg->kafka_group, lag, c->cfg->kafka_topic);
+            return 1;
+        }
+        if (!said)
+            AW_INFO(LOG, "ingest (group %s) is %lld event(s) behind; waiting up to %s",
+                    c->cfg->kafka_group, lag, c->cfg->policy_lag_wait);
+        aw_nap(1000);
+    }
+}
+
 /* Under the lock: what killed runs left pending is settled first. */
 static int resolve_pending(ctx *c) {
     char err[1024];
@@ -149,6 +191,9 @@ static int plan_once(ctx *c, bool apply, bool print) {
     plan p;
     if (apply && resolve_pending(c))
         return 1;
+    int lagged = apply ? index_caught_up(c) : 0;
+    if (lagged)
+        return lagged;
     int rc = plan_make(c->pg, c->rs, apply || c->cfg->policy_save, &p, err, sizeof err);
     if (rc != AW_OK) {
         fprintf(stderr, "artifact-watch policy: planning: %s\n", err);
@@ -209,6 +254,8 @@ static int apply_saved(ctx *c) {
     aw_pg_result_free(r);
     if (!status && resolve_pending(c))
         status = 1;
+    if (!status)
+        status = index_caught_up(c);
     if (!status && plan_make(c->pg, c->rs, false, &now, err, sizeof err) != AW_OK) {
         fprintf(stderr, "artifact-watch policy: planning with the current rules: %s\n", err);
         status = 1;

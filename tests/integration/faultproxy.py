@@ -27,8 +27,9 @@ Each log line: {"t": seconds, "method", "bucket", "key", "query",
 the DELETE was forwarded ("" when the key had no current version), so a test
 can tell whether a current version was deleted. With AW_PROXY_PG_CHECK set to
 a SQL query text, each forwarded DELETE first runs it through psql with the
-bucket, key and version id as :'bucket', :'key' and :'version' and logs its
-one-line answer as "pg": what the database held at that moment.
+bucket, key and version id as :'bucket', :'key' and :'version' (and
+AW_PROXY_STORE as :'store') and logs its one-line answer as "pg": what the
+database held at that moment.
 
 Usage: faultproxy.py UPSTREAM_URL  (prints the port it listens on)
 """
@@ -154,8 +155,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "DELETE" and PG_CHECK and action not in ("status", "drop"):
             vid = q.get("versionId", [""])[0]
             out = subprocess.run(["psql", "-X", "-At", "-v", "bucket=" + bucket, "-v", "key=" + key,
-                                  "-v", "version=" + vid], input=PG_CHECK, capture_output=True,
-                                 text=True)
+                                  "-v", "version=" + vid, "-v",
+                                  "store=" + os.environ.get("AW_PROXY_STORE", "")],
+                                 input=PG_CHECK, capture_output=True, text=True)
             entry["pg"] = (out.stdout or out.stderr).strip()
         try:
             if action == "status":

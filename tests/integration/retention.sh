@@ -16,6 +16,10 @@
 #  - the worker: one active at a time through the advisory lock.
 source "$(dirname "$0")/lib.sh"
 require_stack
+# these runs drive ingest by hand (--drain) and apply between drains: the
+# check that ingest has caught up (policy.lag_check) is shown in
+# retention_faults.sh, and off here
+export AW_POLICY_LAG_CHECK=false
 
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)

@@ -11,6 +11,10 @@
 #  - scrub reads each store's versions through that store's client.
 source "$(dirname "$0")/lib.sh"
 require_stack
+# these runs drive ingest by hand (--drain) and apply between drains: the
+# check that ingest has caught up (policy.lag_check) is shown in
+# retention_faults.sh, and off here
+export AW_POLICY_LAG_CHECK=false
 
 run_id=$(date +%s)-$RANDOM
 work=$(mktemp -d)

@@ -98,6 +98,8 @@ typedef struct aw_config {
     char *policy_every;
     bool policy_apply;
     char *policy_max_plan_age;
+    bool policy_lag_check;
+    char *policy_lag_wait;
     long policy_stop_grace_ms;
     /* scrub */
     char *scrub_interval;

@@ -1,8 +1,8 @@
 /*
- * A Kafka producer whose messages count once the broker has them (acks=all),
- * for the commands that publish documents (alerts to a topic). It hides
- * librdkafka: callers hand over keys and bytes, and learn whether every one
- * was delivered.
+ * Kafka for the commands that are not ingest's consumer, hiding librdkafka:
+ * a producer whose messages count once the broker has them (acks=all), for
+ * the commands that publish documents (alerts to a topic), and the lag of a
+ * consumer group (how far behind the topic ingest is).
  */
 #ifndef AW_PRODUCER_H
 #define AW_PRODUCER_H
@@ -34,5 +34,14 @@ void aw_producer_poll(aw_producer *p);
 
 /* NULL is ignored. */
 void aw_producer_destroy(aw_producer *p);
+
+/*
+ * How many messages of topic consumer group `group` has not committed yet:
+ * the sum over partitions of the end offset less the committed one (the
+ * whole partition when the group never committed). AW_EKAFKA with
+ * librdkafka's words when the brokers do not answer within timeout_ms.
+ */
+int aw_kafka_group_lag(const aw_config *cfg, const char *topic, const char *group,
+                       int timeout_ms, long long *lag, char *errstr, size_t errstr_size) AW_WUR;
 
 #endif
