@@ -300,7 +300,7 @@ static int32_t find_folder(const planner *pl, const ver *v) {
  * current version of a versioned key is its newest that the store still
  * holds: a version deleted by its id (a rollback, a keep_last) leaves the
  * one below it current; a delete marker does not. */
-static void settle_versions(planner *pl) {
+void planner_settle(planner *pl) {
     psort(pl->v, pl->nv, sizeof *pl->v, cmp_ver);
     psort(pl->a, pl->na, sizeof *pl->a, cmp_art);
     /* the metadata bitmap follows its artifacts: rebuilt in their new order */
@@ -512,7 +512,7 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
                 pl.a[i].stamp = (int32_t)i;
         }
         unsigned char *old = pl.md;
-        settle_versions(&pl);
+        planner_settle(&pl);
         if (pl.nmd) {
             unsigned char *md = malloc(pl.na * pl.nmd + 1);
             if (!md) {

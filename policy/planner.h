@@ -75,6 +75,12 @@ typedef struct planner {
 /* Makes room for element n of an array of cap elements. AW_ENOMEM. */
 int planner_grow(void **p, size_t *cap, size_t n, size_t size) AW_WUR;
 
+/* Step 1 (planner.c): the versions and folders loaded, sorted by key newest
+ * first; each version's current and since set; what can never be planned
+ * (not live, or overwritten in an unversioned bucket) dropped; folders
+ * linked to their versions. pl->a must be loaded too. */
+void planner_settle(planner *pl);
+
 /* Step 2: every rule, in file order, selects, keeps and protects. AW_ENOMEM. */
 int select_rules(planner *pl) AW_WUR;
 

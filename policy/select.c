@@ -325,9 +325,9 @@ int select_lineage(planner *pl) {
 
 /* Bellman-Ford on the doomed edges, longest path: each pass raises a parent
  * to one above its children; a chain of n edges settles in n passes. A
- * cycle in the declared lineage would never settle: its waves stop growing
- * after MAX_WAVE passes, which costs order, never safety (apply checks each
- * input's children just before it deletes it). */
+ * cycle in the declared lineage would never settle: waves stop at MAX_WAVE,
+ * which costs order, never safety (apply checks each input's children just
+ * before it deletes it). */
 #define MAX_WAVE 64
 
 void select_waves(planner *pl) {
@@ -346,7 +346,8 @@ void select_waves(planner *pl) {
         for (size_t k = 0; k < pl->ne; k++) {
             int32_t p = by_id(ids, pl->nv, pl->e[k].parent), c = by_id(ids, pl->nv, pl->e[k].child);
             if (p == NONE || c == NONE || p == c || !select_doomed(&pl->v[p]) ||
-                !select_doomed(&pl->v[c]) || pl->v[p].wave > pl->v[c].wave)
+                !select_doomed(&pl->v[c]) || pl->v[p].wave > pl->v[c].wave ||
+                pl->v[c].wave >= MAX_WAVE)
                 continue;
             pl->v[p].wave = pl->v[c].wave + 1;
             changed = true;

@@ -1,24 +1,69 @@
 /*
- * A minimal test harness in the spirit of libuv's: each assertion prints both
- * sides with file and line, and a failed assertion ends the test program with
- * status 1 so ctest reports it.
+ * A minimal test harness in the spirit of libuv's: named cases, each run and
+ * reported on its own (a failed assertion ends its case, not the program),
+ * and assertions that print both sides with file and line. The program exits
+ * 1 when any case failed, so ctest reports it.
+ *
+ *   CASE("decodes form-encoded keys") {
+ *       ASSERT_STR_EQ(...);
+ *   }
+ *   ...
+ *   TEST_DONE();
  */
 #ifndef AW_TEST_H
 #define AW_TEST_H
 
 #include <inttypes.h>
+#include <setjmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int aw_test_checks;
+static int aw_test_cases, aw_test_failed, aw_test_case_checks;
+static const char *aw_test_name;   /* the case running, NULL between cases */
+static bool aw_test_left, aw_test_bad;
+static jmp_buf aw_test_jmp;
+
+/* Ends the running case as failed (or, outside a case, the program). */
+static inline void aw_test_fail(void) {
+    if (aw_test_name) {
+        aw_test_bad = true;
+        longjmp(aw_test_jmp, 1);
+    }
+    exit(1);
+}
+
+static inline void aw_test_begin(const char *name) {
+    aw_test_name = name;
+    aw_test_left = true;
+    aw_test_bad = false;
+    aw_test_case_checks = aw_test_checks;
+}
+
+static inline bool aw_test_more(void) { return aw_test_left; }
+
+static inline void aw_test_end(void) {
+    aw_test_cases++;
+    aw_test_failed += aw_test_bad;
+    printf("%s %s (%d checks)\n", aw_test_bad ? "FAIL" : "ok  ", aw_test_name,
+           aw_test_checks - aw_test_case_checks);
+    aw_test_name = NULL;
+    aw_test_left = false;
+}
+
+/* A named case: the block runs once; a failed assertion in it ends it. */
+#define CASE(name)                                                             \
+    for (aw_test_begin(name); aw_test_more(); aw_test_end())                   \
+        if (setjmp(aw_test_jmp) == 0)
 
 #define FAIL_(...)                                                             \
     do {                                                                       \
         fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                        \
         fprintf(stderr, __VA_ARGS__);                                          \
         fputc('\n', stderr);                                                   \
-        exit(1);                                                               \
+        aw_test_fail();                                                        \
     } while (0)
 
 #define ASSERT(cond)                                                           \
@@ -77,7 +122,13 @@ static inline char *test_slurp(const char *path, size_t *len) {
 
 #define TEST_DONE()                                                            \
     do {                                                                       \
-        printf("%s: %d checks passed\n", __FILE__, aw_test_checks);            \
+        if (aw_test_failed) {                                                  \
+            printf("%s: %d of %d cases failed\n", __FILE__, aw_test_failed,    \
+                   aw_test_cases);                                             \
+            return 1;                                                          \
+        }                                                                      \
+        printf("%s: %d checks passed%s\n", __FILE__, aw_test_checks,           \
+               aw_test_cases ? "" : " (no named cases)");                      \
         return aw_test_checks > 0 ? 0 : 1;                                     \
     } while (0)
 

@@ -149,13 +149,13 @@ int main(int argc, char **argv) {
             continue;
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)(l - 5), de->d_name);
-        run_fixture(dir, name);
+        CASE(name) run_fixture(dir, name);
         fixtures++;
     }
     closedir(d);
     ASSERT(fixtures >= 20);
-    long_key();
-    garbage();
+    CASE("a key at the length limit, and one beyond") long_key();
+    CASE("garbage in, an error out, never a crash") garbage();
     printf("%d fixtures\n", fixtures);
     TEST_DONE();
 }

@@ -43,6 +43,7 @@ static void get(int port, const char *path, char *out, size_t cap) {
 }
 
 int main(void) {
+
     aw_metric *ok = aw_metric_counter("aw_test_events_total", "Events.", "result=\"ok\"");
     aw_metric *bad = aw_metric_counter("aw_test_events_total", "Events.", "result=\"bad\"");
     aw_metric *g = aw_metric_gauge("aw_test_paused", "Paused.", NULL);
@@ -73,38 +74,40 @@ int main(void) {
     ASSERT_CONTAINS(t, "# TYPE aw_test_seconds histogram\naw_test_seconds_bucket{le=\"0.10000000000000001\"} 1\n"
                        "aw_test_seconds_bucket{le=\"1\"} 2\naw_test_seconds_bucket{le=\"+Inf\"} 3\n"
                        "aw_test_seconds_sum 7.5499999999999998\naw_test_seconds_count 3\n");
-    /* one HELP and TYPE per name, however many series */
-    ASSERT(strstr(strstr(t, "# TYPE aw_test_events_total") + 1, "# TYPE aw_test_events_total") == NULL);
-    free(t);
 
-    char err[256];
-    ASSERT_INT_EQ(aw_metrics_serve("nonsense", err, sizeof err), AW_ECONFIG);
-    ASSERT_CONTAINS(err, "expected HOST:PORT");
-    ASSERT_INT_EQ(aw_metrics_serve("127.0.0.1:99999", err, sizeof err), AW_ECONFIG);
-    ASSERT_INT_EQ(aw_metrics_serve("example.com:80", err, sizeof err), AW_ECONFIG);
-    int port = free_port();
-    char addr[64], resp[8192];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    ASSERT_INT_EQ(aw_metrics_serve(addr, err, sizeof err), AW_OK);
-    get(port, "/metrics", resp, sizeof resp);
-    ASSERT_CONTAINS(resp, " 200 OK");
-    ASSERT_CONTAINS(resp, "text/plain; version=0.0.4");
-    ASSERT_CONTAINS(resp, "aw_test_events_total{result=\"bad\"} 1\n");
-    get(port, "/healthz", resp, sizeof resp);
-    ASSERT_CONTAINS(resp, " 200 ");
-    aw_metrics_stale_after(0);
-    usleep(20000);
-    get(port, "/healthz", resp, sizeof resp);
-    ASSERT_CONTAINS(resp, " 503 ");
-    ASSERT_CONTAINS(resp, "has not turned");
-    get(port, "/readyz", resp, sizeof resp);
-    ASSERT_CONTAINS(resp, " 503 ");
-    ASSERT_CONTAINS(resp, "starting");
-    aw_metrics_ready(true, NULL);
-    get(port, "/readyz", resp, sizeof resp);
-    ASSERT_CONTAINS(resp, " 200 ");
-    get(port, "/nope", resp, sizeof resp);
-    ASSERT_CONTAINS(resp, " 404 ");
-    aw_metrics_stop();
+    CASE("one HELP and TYPE per name, however many series") {
+        ASSERT(strstr(strstr(t, "# TYPE aw_test_events_total") + 1, "# TYPE aw_test_events_total") == NULL);
+        free(t);
+
+        char err[256];
+        ASSERT_INT_EQ(aw_metrics_serve("nonsense", err, sizeof err), AW_ECONFIG);
+        ASSERT_CONTAINS(err, "expected HOST:PORT");
+        ASSERT_INT_EQ(aw_metrics_serve("127.0.0.1:99999", err, sizeof err), AW_ECONFIG);
+        ASSERT_INT_EQ(aw_metrics_serve("example.com:80", err, sizeof err), AW_ECONFIG);
+        int port = free_port();
+        char addr[64], resp[8192];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+        ASSERT_INT_EQ(aw_metrics_serve(addr, err, sizeof err), AW_OK);
+        get(port, "/metrics", resp, sizeof resp);
+        ASSERT_CONTAINS(resp, " 200 OK");
+        ASSERT_CONTAINS(resp, "text/plain; version=0.0.4");
+        ASSERT_CONTAINS(resp, "aw_test_events_total{result=\"bad\"} 1\n");
+        get(port, "/healthz", resp, sizeof resp);
+        ASSERT_CONTAINS(resp, " 200 ");
+        aw_metrics_stale_after(0);
+        usleep(20000);
+        get(port, "/healthz", resp, sizeof resp);
+        ASSERT_CONTAINS(resp, " 503 ");
+        ASSERT_CONTAINS(resp, "has not turned");
+        get(port, "/readyz", resp, sizeof resp);
+        ASSERT_CONTAINS(resp, " 503 ");
+        ASSERT_CONTAINS(resp, "starting");
+        aw_metrics_ready(true, NULL);
+        get(port, "/readyz", resp, sizeof resp);
+        ASSERT_CONTAINS(resp, " 200 ");
+        get(port, "/nope", resp, sizeof resp);
+        ASSERT_CONTAINS(resp, " 404 ");
+        aw_metrics_stop();
+    }
     TEST_DONE();
 }

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
             continue;
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)(l - 5), e->d_name);
-        run_fixture(dir, name);
+        CASE(name) run_fixture(dir, name);
         n++;
     }
     closedir(d);

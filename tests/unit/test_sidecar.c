@@ -278,6 +278,7 @@ static void garbage(void) {
 }
 
 int main(int argc, char **argv) {
+
     const char *dir = argc > 1 ? argv[1] : "tests/data/sidecars";
     bool print = argc > 2 && !strcmp(argv[2], "--print");
     aw_sidecar_rules *r;
@@ -291,16 +292,16 @@ int main(int argc, char **argv) {
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        run_case(r, dir, de->d_name, print);
+        CASE(de->d_name) run_case(r, dir, de->d_name, print);
         cases++;
     }
     closedir(d);
     aw_sidecar_rules_destroy(r);
     ASSERT(cases >= 20);
-    rules();
-    limits();
-    hostile();
-    garbage();
+    CASE("which keys are sidecars") rules();
+    CASE("limits: sizes, declarations, depth") limits();
+    CASE("hostile text") hostile();
+    CASE("garbage in, an error out, never a crash") garbage();
     printf("%d fixtures\n", cases);
     TEST_DONE();
 }
