@@ -1,5 +1,5 @@
 # artifact-watch: one image for every role (ingest, scrub, policy, alerts,
-# backfill, migrate); the Helm chart only changes its arguments.
+# backfill, console, migrate); the Helm chart only changes its arguments.
 #
 #   scripts/image                      builds it here with buildah (see there)
 #   docker build -t artifact-watch .   elsewhere, as usual (or podman build)
@@ -15,7 +15,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev cmake ninja-build pkg-config \
       librdkafka-dev libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev \
-      libyaml-dev libmicrohttpd-dev libxml2-dev \
+      libyaml-dev libmicrohttpd-dev libxml2-dev libgraphviz-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -26,6 +26,7 @@ COPY ingest ingest
 COPY backfill backfill
 COPY policy policy
 COPY integrity integrity
+COPY console console
 COPY sql sql
 COPY bench bench
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
@@ -44,7 +45,7 @@ LABEL org.opencontainers.image.title="artifact-watch" \
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates librdkafka1 libcurl4 libjansson4 libpq5 libssl3 libyaml-0-2 \
-      libmicrohttpd12 libxml2 \
+      libmicrohttpd12 libxml2 libgvc6 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* \
  && echo 'aw:x:10001:10001:artifact-watch:/nonexistent:/usr/sbin/nologin' >>/etc/passwd \
  && echo 'aw:x:10001:' >>/etc/group

@@ -95,19 +95,18 @@ static int progress_save(backfill *bf, const char *after, bool finished, char *e
 
 /* A target's counts, added to the metrics once it ends (a scrape during a
  * long run sees the pages so far through show_progress). */
+static aw_metric *by[5], *bytes;
+
+/* The series backfill exports, registered at start so each shows 0 (the
+ * last-success time appears with the first target that succeeds). */
+static void declare_metrics(void) {
+    static const char *const names[] = {"new", "changed", "unchanged", "deleted", "failed", NULL};
+    aw_metric_family(false, "aw_backfill_objects_total",
+                     "Listed objects backfill settled, by result.", "result", names, by);
+    bytes = aw_metric_counter("aw_backfill_bytes_total", "Bytes backfill fetched and hashed.", NULL);
+}
+
 static void count_metrics(const bf_counts *now, bf_counts *shown) {
-    static const char *const names[] = {"new", "changed", "unchanged", "deleted", "failed"};
-    static aw_metric *by[5], *bytes;
-    if (!bytes) {
-        for (int i = 0; i < 5; i++) {
-            char l[48];
-            snprintf(l, sizeof l, "result=\"%s\"", names[i]);
-            by[i] = aw_metric_counter("aw_backfill_objects_total",
-                                      "Listed objects backfill settled, by result.", l);
-        }
-        bytes = aw_metric_counter("aw_backfill_bytes_total", "Bytes backfill fetched and hashed.",
-                                  NULL);
-    }
     aw_metric_add(by[0], (double)(now->added - shown->added));
     aw_metric_add(by[1], (double)(now->changed - shown->changed));
     aw_metric_add(by[2], (double)(now->unchanged - shown->unchanged));
@@ -169,6 +168,62 @@ static void carry_free(aw_listed *c, size_t n) {
     free(c);
 }
 
+/* Where a listing stands: every key up to done is settled; carry holds
+ * the versions of the key the last page ended in (owned). */
+typedef struct walk {
+    char *done;
+    aw_listed *carry;
+    size_t ncarry;
+} walk;
+
+/* Settles one page: the carried versions first, then the page's, up to
+ * the last key the page is sure to hold all of. */
+static int take_page(backfill *bf, aw_listing_page *pg, bool more, walk *w, char *errstr,
+                     size_t errn) {
+    bf->c.listed += (int64_t)pg->n;
+    /* the entries of the key the last page ended in come first: a key is
+     * settled with every one of its versions, listed in order */
+    aw_listed *all = malloc((w->ncarry + pg->n + 1) * sizeof *all);
+    if (!all)
+        return AW_ENOMEM;
+    if (w->ncarry)
+        memcpy(all, w->carry, w->ncarry * sizeof *all);
+    if (pg->n)
+        memcpy(all + w->ncarry, pg->items, pg->n * sizeof *all);
+    size_t nall = w->ncarry + pg->n, cut = nall;
+    const char *last = nall ? all[nall - 1].key : NULL;
+    /* a versioned page may end inside a key: that key waits for the next */
+    if (more && bf->versioned && last)
+        while (cut > 0 && !strcmp(all[cut - 1].key, last))
+            cut--;
+    bf_range r = {.after = w->done, .upto = more ? (last ? last : w->done) : NULL,
+                  .upto_inclusive = !bf->versioned && last};
+    int rc = cut || !more ? bf_page(bf, all, cut, &r, errstr, errn) : AW_OK;
+    const char *upto = cut ? all[cut - 1].key : NULL;
+    char *d = rc == AW_OK && upto && strcmp(upto, w->done) > 0 ? strdup(upto) : NULL;
+    /* the settled entries are done with; the rest carries over (owned) */
+    for (size_t i = 0; i < cut && i < w->ncarry; i++)
+        carry_free_one(&w->carry[i]);
+    size_t nn = nall - cut;
+    aw_listed *m = nn ? malloc(nn * sizeof *m) : NULL;
+    if (nn && m)
+        memcpy(m, all + cut, nn * sizeof *m);
+    for (size_t i = cut > w->ncarry ? cut - w->ncarry : 0; i < pg->n; i++)
+        pg->items[i] = (aw_listed){0}; /* moved to m */
+    free(w->carry);
+    free(all);
+    w->carry = m, w->ncarry = m ? nn : 0;
+    if (nn && !m) {
+        free(d);
+        return AW_ENOMEM;
+    }
+    if (rc == AW_OK && d) {
+        free(w->done);
+        w->done = d;
+    }
+    return rc;
+}
+
 /* Lists and settles s3://bf->bucket/bf->prefix. AW_OK when the listing
  * reached its end. */
 static int backfill_target(backfill *bf, char *errstr, size_t errn) {
@@ -183,15 +238,14 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
     if (rc == AW_OK && after)
         AW_INFO(BLOG, "s3://%s/%s: continuing after key \"%s\" (%lld listed before)",
                 bf->bucket, bf->prefix, after, (long long)bf->c.listed);
-    char *done = after ? after : strdup(""); /* every key up to here is settled */
+    /* every key up to w.done is settled */
+    walk w = {.done = after ? after : strdup("")};
     aw_listing_page pg = {0};
-    aw_listed *carry = NULL; /* versions of the key the last page ended in */
-    size_t ncarry = 0;
     bf_lister *lister = NULL;
-    if (!done && rc == AW_OK)
+    if (!w.done && rc == AW_OK)
         rc = AW_ENOMEM;
     if (rc == AW_OK)
-        rc = bf_lister_start(bf, done, &lister, errstr, errn);
+        rc = bf_lister_start(bf, w.done, &lister, errstr, errn);
     while (rc == AW_OK && !aw_stop) {
         bool end;
         if ((rc = bf_lister_next(lister, &pg, &end, errstr, errn)) != AW_OK || end)
@@ -200,68 +254,25 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
             AW_WARN(BLOG, "s3://%s: %zu listed entr%s left out: %s", bf->bucket, pg.refused,
                     pg.refused == 1 ? "y" : "ies", pg.refused_why);
         bool more = pg.truncated; /* the lister checked it has a marker to go on from */
-        bf->c.listed += (int64_t)pg.n;
-        /* the entries of the key the last page ended in come first: a key is
-         * settled with every one of its versions, listed in order */
-        aw_listed *all = malloc((ncarry + pg.n + 1) * sizeof *all);
-        if (!all) {
-            rc = AW_ENOMEM;
+        if ((rc = take_page(bf, &pg, more, &w, errstr, errn)) != AW_OK)
             break;
-        }
-        if (ncarry)
-            memcpy(all, carry, ncarry * sizeof *all);
-        if (pg.n)
-            memcpy(all + ncarry, pg.items, pg.n * sizeof *all);
-        size_t nall = ncarry + pg.n, cut = nall;
-        const char *last = nall ? all[nall - 1].key : NULL;
-        /* a versioned page may end inside a key: that key waits for the next */
-        if (more && bf->versioned && last)
-            while (cut > 0 && !strcmp(all[cut - 1].key, last))
-                cut--;
-        bf_range r = {.after = done, .upto = more ? (last ? last : done) : NULL,
-                      .upto_inclusive = !bf->versioned && last};
-        rc = cut || !more ? bf_page(bf, all, cut, &r, errstr, errn) : AW_OK;
-        const char *upto = cut ? all[cut - 1].key : NULL;
-        char *d = rc == AW_OK && upto && strcmp(upto, done) > 0 ? strdup(upto) : NULL;
-        /* the settled entries are done with; the rest carries over (owned) */
-        for (size_t i = 0; i < cut && i < ncarry; i++)
-            carry_free_one(&carry[i]);
-        size_t nn = nall - cut;
-        aw_listed *m = nn ? malloc(nn * sizeof *m) : NULL;
-        if (nn && m)
-            memcpy(m, all + cut, nn * sizeof *m);
-        for (size_t i = cut > ncarry ? cut - ncarry : 0; i < pg.n; i++)
-            pg.items[i] = (aw_listed){0}; /* moved to m */
-        free(carry);
-        free(all);
-        carry = m, ncarry = m ? nn : 0;
-        if (nn && !m) {
-            rc = AW_ENOMEM;
-            break;
-        }
-        if (rc != AW_OK)
-            break;
-        if (d) {
-            free(done);
-            done = d;
-        }
         if (!more) {
-            rc = progress_save(bf, done, true, errstr, errn);
+            rc = progress_save(bf, w.done, true, errstr, errn);
             break;
         }
-        if ((rc = progress_save(bf, done, false, errstr, errn)) != AW_OK)
+        if ((rc = progress_save(bf, w.done, false, errstr, errn)) != AW_OK)
             break;
         show_progress(bf, expected, false);
     }
     if (rc == AW_OK && aw_stop) {
-        snprintf(errstr, errn, "stopped; a new run continues after key \"%s\"", done ? done : "");
+        snprintf(errstr, errn, "stopped; a new run continues after key \"%s\"", w.done ? w.done : "");
         rc = AW_EINTERRUPTED;
     }
     show_progress(bf, expected, true);
     bf_lister_stop(lister);
     aw_listing_page_clear(&pg);
-    carry_free(carry, ncarry);
-    free(done), free(xml.p);
+    carry_free(w.carry, w.ncarry);
+    free(w.done), free(xml.p);
     return rc;
 }
 
@@ -303,6 +314,7 @@ static int run_target(backfill *bf, const char *bucket, const char *prefix) {
 }
 
 int aw_cmd_backfill(aw_config *cfg) {
+    declare_metrics();
     static const char *const usage =
         "usage: artifact-watch backfill s3://BUCKET[/PREFIX]... [--dry-run] [--concurrency N]"
         " [--max-objects-per-sec N]\n       artifact-watch backfill --all-buckets [...]";

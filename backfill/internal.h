@@ -16,11 +16,9 @@
 
 #include "aw/config.h"
 #include "aw/daemon.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/indexer.h"
 #include "aw/pg.h"
-#include "aw/s3xml.h"
-#include "aw/stores.h"
 
 #define BLOG "backfill"
 

@@ -490,6 +490,35 @@ static int reconcile(backfill *bf, aw_pg_result *m, aw_observation *obs, size_t 
     return rc;
 }
 
+/* The listed versions that need a read; a dry run prints them instead. */
+static size_t pick_jobs(backfill *bf, const aw_listed *items, size_t n, const char *need,
+                        char **order, job *jobs) {
+    size_t nj = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!need[i]) {
+            bf->c.unchanged++;
+            continue;
+        }
+        if (bf->dry_run) {
+            printf("would index s3://%s/%s%s%s (%s)\n", bf->bucket, items[i].key,
+                   items[i].version_id ? " version " : "",
+                   items[i].version_id ? items[i].version_id : "",
+                   need[i] == 2 ? "changed" : "new");
+            if (need[i] == 2)
+                bf->c.changed++;
+            else
+                bf->c.added++;
+            continue;
+        }
+        if (items[i].delete_marker) /* nothing to read: recorded as it is */
+            continue;
+        jobs[nj].l = &items[i];
+        jobs[nj].order_key = order[i];
+        jobs[nj++].known = need[i] == 2;
+    }
+    return nj;
+}
+
 int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, char *errstr,
             size_t errn) {
     char *need = calloc(n ? n : 1, 1), **order = calloc(n ? n : 1, sizeof *order);
@@ -506,29 +535,8 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, c
     if (rc == AW_OK && n && bf->versioned && !bf->dry_run)
         rc = order_keys(bf, items, n, order, errstr, errn);
     t[1] = aw_now_ms();
-    for (size_t i = 0; rc == AW_OK && i < n; i++) {
-        if (!need[i]) {
-            bf->c.unchanged++;
-            continue;
-        }
-        if (bf->dry_run) {
-            printf("would index s3://%s/%s%s%s (%s)\n", bf->bucket, items[i].key,
-                   items[i].version_id ? " version " : "",
-                   items[i].version_id ? items[i].version_id : "",
-                   need[i] == 2 ? "changed" : "new");
-            if (need[i] == 2)
-                bf->c.changed++;
-            else
-                bf->c.added++;
-            continue;
-        }
-        if (items[i].delete_marker) { /* nothing to read: recorded as it is */
-            continue;
-        }
-        jobs[nj].l = &items[i];
-        jobs[nj].order_key = order[i];
-        jobs[nj++].known = need[i] == 2;
-    }
+    if (rc == AW_OK)
+        nj = pick_jobs(bf, items, n, need, order, jobs);
     /* the range's index entries the listing does not show */
     for (size_t i = 0; i < n; i++) {
         arr_add(&keys, items[i].key);

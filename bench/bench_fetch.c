@@ -21,7 +21,7 @@
 
 #include "aw/daemon.h"
 #include "aw/hash.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/util.h"
 
 static bool no_hash; /* BENCH_NOHASH=1: the transport alone */

@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "aw/http.h"
-#include "aw/s3xml.h"
+#include "aw/store.h"
 #include "aw/util.h"
 
 int main(int argc, char **argv) {

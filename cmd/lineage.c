@@ -233,20 +233,18 @@ static int print_dot(aw_pg *pg, const aw_pg_result *r, const char *as_of, char *
 }
 
 int cmd_lineage(aw_config *cfg) {
-    const char *usage = "usage: artifact-watch lineage up|down s3://bucket/key [--depth N] "
-                        "[--as-of TIME] [--format table|json|dot]";
-    const char *dir = cfg->args[0], *uri = cfg->args[1];
-    int up;
-    if (!strcmp(dir, "up") || !strcmp(dir, "upstream"))
-        up = 1;
-    else if (!strcmp(dir, "down") || !strcmp(dir, "downstream"))
-        up = 0;
-    else {
-        fprintf(stderr, "artifact-watch lineage: direction \"%s\" must be up or down\n%s\n",
-                dir, usage);
+    static const aw_verb verbs[] = {
+        {"up", 1, " s3://bucket/key [--depth N] [--as-of TIME] [--format table|json|dot]"},
+        {"down", 1, " s3://bucket/key [--depth N] [--as-of TIME] [--format table|json|dot]"},
+        {"upstream", 1, NULL},
+        {"downstream", 1, NULL},
+        {NULL, 0, NULL},
+    };
+    int verb = aw_verb_pick("lineage", verbs, cfg);
+    if (verb < 0)
         return 2;
-    }
-    const char *fmt = cfg->lineage_format; /* table, json or dot: the settings table checked */
+    int up = verb % 2 == 0;
+    const char *uri = cfg->args[1];
     char err[1024], depth[24];
     snprintf(depth, sizeof depth, "%ld", cfg->lineage_depth);
     aw_pg *pg = NULL;
@@ -269,9 +267,9 @@ int cmd_lineage(aw_config *cfg) {
         fprintf(stderr, "artifact-watch lineage: no version of %s is indexed%s%s\n", uri,
                 *cfg->lineage_as_of ? " as of " : "", cfg->lineage_as_of);
         status = 1;
-    } else if (!strcmp(fmt, "table")) {
+    } else if (cfg->lineage_format == AW_FMT_TABLE) {
         print_table(r);
-    } else if (!strcmp(fmt, "json")) {
+    } else if (cfg->lineage_format == AW_FMT_JSON) {
         status = print_json(r, up ? "upstream" : "downstream", uri);
     } else {
         status = print_dot(pg, r, cfg->lineage_as_of, err, sizeof err);

@@ -11,6 +11,7 @@
 
 #include "aw/backfill.h"
 #include "aw/config.h"
+#include "aw/console.h"
 #include "aw/http.h"
 #include "aw/ingest.h"
 #include "aw/integrity.h"
@@ -35,17 +36,19 @@ static const command commands[] = {
      "apply the schema migrations to PostgreSQL (idempotent)"},
     {"lineage", AW_CMD_LINEAGE, cmd_lineage, " up|down s3://bucket/key", 2, 2,
      "show what an object came from or what depends on it"},
-    {"policy", AW_CMD_POLICY, aw_cmd_policy, " check|plan|apply|run", 1, 1,
+    {"policy", AW_CMD_POLICY, aw_cmd_policy, " check|plan|apply|run|status", 1, 1,
      "check, plan, apply and schedule retention rules"},
     {"scrub", AW_CMD_SCRUB, aw_cmd_scrub, "", 0, 0,
      "re-read stored objects and verify checksums"},
-    {"alerts", AW_CMD_ALERTS, aw_cmd_alerts, " list|show ID|push", 1, 2,
+    {"alerts", AW_CMD_ALERTS, aw_cmd_alerts, " list|show ID|resolve ID|push", 1, 2,
      "list and show integrity alerts, or push them to Alertmanager"},
     {"verify", AW_CMD_VERIFY, aw_cmd_verify, " s3://bucket/key...", 1, AW_CONFIG_MAX_ARGS,
      "check that objects are indexed, present and match what was declared"},
     {"backfill", AW_CMD_BACKFILL, aw_cmd_backfill, " s3://BUCKET[/PREFIX]...", 0,
      AW_CONFIG_MAX_ARGS,
      "index objects that exist in a bucket but were never announced"},
+    {"console", AW_CMD_CONSOLE, aw_cmd_console, "", 0, 0,
+     "serve the read-only web console: lineage, integrity and retention in a browser"},
     {"version", AW_CMD_NONE, cmd_version, "", 0, 0,
      "print versions of artifact-watch and its libraries"},
 };
@@ -120,10 +123,9 @@ int main(int argc, char **argv) {
         aw_config_free(&cfg);
         return 2;
     }
-    /* the settings table accepted only these words */
-    if (aw_log_level_parse(cfg.log_level, &aw_log_threshold) != AW_OK)
-        aw_die("log.level \"%s\"", cfg.log_level);
-    aw_log_json = !strcmp(cfg.log_format, "json");
+    /* the settings table's words, in the order of aw_log_level */
+    aw_log_threshold = (aw_log_level)cfg.log_level;
+    aw_log_json = cfg.log_format == 1;
     if (aw_http_global_init() != AW_OK)
         aw_die("libcurl initialisation failed");
     if (cfg.metrics_addr && *cfg.metrics_addr) {

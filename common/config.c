@@ -56,8 +56,41 @@ int aw_parse_long(const char *s, long min, long max, long *out) {
 
 int aw_word_index(const char *const *words, const char *s) {
     for (int i = 0; words && words[i]; i++)
-        if (!strcmp(words[i], s))
+        if (*words[i] && !strcmp(words[i], s))
             return i;
+    return -1;
+}
+
+void aw_verb_usage(FILE *out, const char *cmd, const aw_verb *verbs) {
+    bool first = true;
+    for (const aw_verb *v = verbs; v->name; v++) {
+        if (!v->synopsis)
+            continue;
+        fprintf(out, "%s artifact-watch %s %s%s\n", first ? "usage:" : "      ", cmd, v->name,
+                v->synopsis);
+        first = false;
+    }
+}
+
+int aw_verb_pick(const char *cmd, const aw_verb *verbs, const aw_config *cfg) {
+    for (int i = 0; cfg->nargs && verbs[i].name; i++) {
+        if (strcmp(verbs[i].name, cfg->args[0]))
+            continue;
+        if (cfg->nargs - 1 == verbs[i].nargs)
+            return i;
+        fprintf(stderr, "artifact-watch %s %s: takes %zu argument%s, not %zu\n", cmd,
+                cfg->args[0], verbs[i].nargs, verbs[i].nargs == 1 ? "" : "s", cfg->nargs - 1);
+        aw_verb_usage(stderr, cmd, verbs);
+        return -1;
+    }
+    char shown[128];
+    if (cfg->nargs) {
+        aw_escape_text(cfg->args[0], strlen(cfg->args[0]), shown, sizeof shown);
+        fprintf(stderr, "artifact-watch %s: unknown verb \"%s\"\n", cmd, shown);
+    } else {
+        fprintf(stderr, "artifact-watch %s: which one?\n", cmd);
+    }
+    aw_verb_usage(stderr, cmd, verbs);
     return -1;
 }
 
@@ -65,9 +98,13 @@ int aw_word_index(const char *const *words, const char *s) {
 static void words_list(const char *const *w, char *out, size_t n) {
     size_t l = 0;
     out[0] = '\0';
+    int count = 0, seen = 0;
+    for (int i = 0; w[i]; i++)
+        count += *w[i] != '\0';
     for (int i = 0; w[i] && l < n; i++)
-        l += (size_t)snprintf(out + l, n - l, "%s%s", i == 0 ? "" : w[i + 1] ? ", " : " or ",
-                              w[i]);
+        if (*w[i])
+            l += (size_t)snprintf(out + l, n - l, "%s%s", seen++ == 0 ? ""
+                                  : seen == count ? " or " : ", ", w[i]);
 }
 
 /* Sets key k from text value v; `src` names the origin for errors. */
@@ -77,15 +114,42 @@ static int set_value(aw_config *cfg, const conf_key *k, const char *v, const cha
     char x[160]; /* the value as an error may quote it */
     aw_escape_text(v, strlen(v), x, sizeof x);
     switch (k->type) {
-    case CT_ENUM:
-        if (aw_word_index(k->words, v) < 0) {
+    case CT_ENUM: {
+        int i = aw_word_index(k->words, v);
+        if (i < 0) {
             char w[256];
             words_list(k->words, w, sizeof w);
             errf(errstr, n, "%s: %s=\"%s\" must be %s", src, k->name, x, w);
             return AW_ECONFIG;
         }
-        __attribute__((fallthrough)); /* stored as its word */
+        *(int *)base = i;
+        return AW_OK;
+    }
+    case CT_DURATION:
+    case CT_SIZE: {
+        int64_t q;
+        bool dur = k->type == CT_DURATION;
+        if ((dur ? aw_parse_duration(v, &q) : aw_parse_size(v, &q)) != AW_OK || q < k->min ||
+            q > k->max) {
+            char lo[32], hi[32];
+            (dur ? aw_format_duration : aw_format_size)(k->min, lo, sizeof lo);
+            (dur ? aw_format_duration : aw_format_size)(k->max, hi, sizeof hi);
+            errf(errstr, n, "%s: %s=\"%s\" is not a %s from %s to %s (%s)", src, k->name, x,
+                 dur ? "duration" : "size", lo, hi,
+                 dur ? "a number and s, m, h, d or w: 90s, 15m, 7d"
+                     : "bytes, or a number and KB, MB, GB, KiB, MiB, GiB: 8MiB");
+            return AW_ECONFIG;
+        }
+        *(long *)base = (long)q;
+        return AW_OK;
+    }
     case CT_STR: {
+        for (size_t i = 0; i < aw_conf_nchecks; i++)
+            if (aw_conf_checks[i].offset == k->offset && !aw_conf_checks[i].valid(v)) {
+                errf(errstr, n, "%s: %s is not %s (the value is not shown: it may hold a "
+                                "secret)", src, k->name, aw_conf_checks[i].what);
+                return AW_ECONFIG;
+            }
         char *dup = strdup(v);
         if (!dup)
             return AW_ENOMEM;
@@ -128,7 +192,7 @@ void aw_config_free(aw_config *cfg) {
     if (!cfg)
         return;
     for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].type == CT_STR || keys[i].type == CT_ENUM) {
+        if (keys[i].type == CT_STR) {
             char **p = (char **)((char *)cfg + keys[i].offset);
             free(*p);
             *p = NULL;
@@ -249,6 +313,111 @@ static int load_file(aw_config *cfg, unsigned cmd, const char *path, bool rdkafk
     return rc;
 }
 
+/* 2. the environment: every key of cmd that has a variable set */
+static int load_env(aw_config *cfg, unsigned cmd, char *errstr, size_t n) {
+    for (size_t i = 0; i < NKEYS; i++) {
+        const conf_key *k = &keys[i];
+        const char *v = k->env && (k->cmds & cmd) ? getenv(k->env) : NULL;
+        if (!v || !*v)
+            continue;
+        char src[128];
+        snprintf(src, sizeof src, "env %s", k->env);
+        int rc = set_value(cfg, k, v, src, errstr, n);
+        if (rc != AW_OK)
+            return rc;
+    }
+    return AW_OK;
+}
+
+/* The key --name sets for cmd (a flag may name keys of several commands: the
+ * command's own wins); *negated for --no-NAME of a boolean. NULL if none. */
+static const conf_key *flag_key(const char *name, unsigned cmd, bool *negated) {
+    const conf_key *k = NULL;
+    for (size_t j = 0; j < NKEYS && !(k && (k->cmds & cmd)); j++) {
+        if (keys[j].flag && !strcmp(keys[j].flag, name)) {
+            k = &keys[j];
+            *negated = false;
+        } else if (keys[j].flag && keys[j].type == CT_BOOL && !strncmp(name, "no-", 3) &&
+                   !strcmp(keys[j].flag, name + 3)) {
+            k = &keys[j];
+            *negated = true;
+        }
+    }
+    return k && (k->cmds & cmd) ? k : NULL;
+}
+
+/* One --name[=value] at argv[*i] (advanced past a separate value). */
+static int load_flag(aw_config *cfg, unsigned cmd, int argc, char **argv, int *i, char *errstr,
+                     size_t n) {
+    const char *name = argv[*i] + 2, *val = NULL;
+    char nbuf[128];
+    const char *eq = strchr(name, '=');
+    if (eq) {
+        size_t l = (size_t)(eq - name);
+        if (l >= sizeof nbuf)
+            l = sizeof nbuf - 1;
+        memcpy(nbuf, name, l);
+        nbuf[l] = '\0';
+        name = nbuf;
+        val = eq + 1;
+    }
+    if (!strcmp(name, "config")) { /* read before anything else */
+        *i += !val;
+        return AW_OK;
+    }
+    bool negated = false;
+    const conf_key *k = flag_key(name, cmd, &negated);
+    if (!k) {
+        errf(errstr, n, "unknown option --%s (see --help)", name);
+        return AW_ECONFIG;
+    }
+    if (k->type == CT_BOOL && !val)
+        val = negated ? "false" : "true";
+    if (!val) {
+        if (*i + 1 >= argc) {
+            errf(errstr, n, "flag --%s needs a value", name);
+            return AW_ECONFIG;
+        }
+        val = argv[++*i];
+    }
+    char src[160];
+    snprintf(src, sizeof src, "flag --%s", name);
+    return set_value(cfg, k, val, src, errstr, n);
+}
+
+/* 3. the flags, arguments and -X properties (into cfg->rdkafka_props). */
+static int load_flags(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *want_help,
+                      char *errstr, size_t n) {
+    int rc = AW_OK;
+    bool only_args = false; /* after "--" */
+    for (int i = 1; i < argc && rc == AW_OK; i++) {
+        const char *a = argv[i];
+        if (!only_args && !strcmp(a, "--")) {
+            only_args = true;
+        } else if (only_args || strncmp(a, "-", 1) != 0 || !a[1]) {
+            if (cfg->nargs >= AW_CONFIG_MAX_ARGS) {
+                errf(errstr, n, "more than %d arguments", AW_CONFIG_MAX_ARGS);
+                return AW_ECONFIG;
+            }
+            cfg->args[cfg->nargs++] = a;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *want_help = true;
+        } else if (!strcmp(a, "-X")) {
+            if (i + 1 >= argc) {
+                errf(errstr, n, "flag -X needs a key=value argument");
+                return AW_ECONFIG;
+            }
+            rc = aw_config_add_rdkafka_prop(cfg, argv[++i], errstr, n);
+        } else if (strncmp(a, "--", 2) != 0) {
+            errf(errstr, n, "unknown option %s (see --help)", a);
+            return AW_ECONFIG;
+        } else {
+            rc = load_flag(cfg, cmd, argc, argv, &i, errstr, n);
+        }
+    }
+    return rc;
+}
+
 int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *want_help,
                    char *errstr, size_t n) {
     *want_help = false;
@@ -263,115 +432,17 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
     }
     if (file && *file && (rc = load_file(cfg, cmd, file, false, errstr, n)) != AW_OK)
         return rc;
-
-    /* 2. the environment */
-    for (size_t i = 0; i < NKEYS; i++) {
-        const conf_key *k = &keys[i];
-        if (!k->env || !(k->cmds & cmd))
-            continue;
-        const char *v = getenv(k->env);
-        if (!v || !*v)
-            continue;
-        char src[128];
-        snprintf(src, sizeof src, "env %s", k->env);
-        if ((rc = set_value(cfg, k, v, src, errstr, n)) != AW_OK)
-            return rc;
-    }
-
-    /* 3. flags; -X properties are collected, then the properties file is
-     * prepended so -X always wins. */
-    aw_kv *xprops = NULL;
-    size_t nx = 0;
+    if ((rc = load_env(cfg, cmd, errstr, n)) != AW_OK)
+        return rc;
+    /* the -X properties are collected, then the properties file is put
+     * before them, so -X always wins */
     aw_kv *saved = cfg->rdkafka_props;
     size_t saved_n = cfg->rdkafka_props_n;
     cfg->rdkafka_props = NULL;
     cfg->rdkafka_props_n = 0;
-    rc = AW_OK;
-    bool only_args = false; /* after "--" */
-    for (int i = 1; i < argc && rc == AW_OK; i++) {
-        const char *a = argv[i];
-        if (!only_args && !strcmp(a, "--")) {
-            only_args = true;
-            continue;
-        }
-        if (only_args || strncmp(a, "-", 1) != 0 || !a[1]) {
-            if (cfg->nargs >= AW_CONFIG_MAX_ARGS) {
-                errf(errstr, n, "more than %d arguments", AW_CONFIG_MAX_ARGS);
-                rc = AW_ECONFIG;
-                break;
-            }
-            cfg->args[cfg->nargs++] = a;
-            continue;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            *want_help = true;
-            continue;
-        }
-        if (!strcmp(a, "-X")) {
-            if (i + 1 >= argc) {
-                errf(errstr, n, "flag -X needs a key=value argument");
-                rc = AW_ECONFIG;
-                break;
-            }
-            rc = aw_config_add_rdkafka_prop(cfg, argv[++i], errstr, n);
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            errf(errstr, n, "unknown option %s (see --help)", a);
-            rc = AW_ECONFIG;
-            break;
-        }
-        const char *name = a + 2, *val = NULL;
-        char nbuf[128];
-        const char *eq = strchr(name, '=');
-        if (eq) {
-            size_t l = (size_t)(eq - name);
-            if (l >= sizeof nbuf)
-                l = sizeof nbuf - 1;
-            memcpy(nbuf, name, l);
-            nbuf[l] = '\0';
-            name = nbuf;
-            val = eq + 1;
-        }
-        if (!strcmp(name, "config")) {
-            if (!val)
-                i++;
-            continue;
-        }
-        const conf_key *k = NULL;
-        bool negated = false;
-        /* a flag may name keys of several commands: the command's own wins */
-        for (size_t j = 0; j < NKEYS && !(k && (k->cmds & cmd)); j++) {
-            if (keys[j].flag && !strcmp(keys[j].flag, name)) {
-                k = &keys[j];
-                negated = false;
-            } else if (keys[j].flag && keys[j].type == CT_BOOL && !strncmp(name, "no-", 3) &&
-                       !strcmp(keys[j].flag, name + 3)) {
-                k = &keys[j];
-                negated = true;
-            }
-        }
-        if (!k || !(k->cmds & cmd)) {
-            errf(errstr, n, "unknown option --%s (see --help)", name);
-            rc = AW_ECONFIG;
-            break;
-        }
-        if (k->type == CT_BOOL && !val)
-            val = negated ? "false" : "true";
-        if (!val) {
-            if (i + 1 >= argc) {
-                errf(errstr, n, "flag --%s needs a value", name);
-                rc = AW_ECONFIG;
-                break;
-            }
-            val = argv[++i];
-        }
-        char src[160];
-        snprintf(src, sizeof src, "flag --%s", name);
-        rc = set_value(cfg, k, val, src, errstr, n);
-    }
-    xprops = cfg->rdkafka_props;
-    nx = cfg->rdkafka_props_n;
+    rc = load_flags(cfg, cmd, argc, argv, want_help, errstr, n);
+    aw_kv *xprops = cfg->rdkafka_props;
+    size_t nx = cfg->rdkafka_props_n;
     cfg->rdkafka_props = saved;
     cfg->rdkafka_props_n = saved_n;
     if (rc == AW_OK && *cfg->kafka_properties_file && (cmd & AW_KAFKA_CMDS))
@@ -383,10 +454,7 @@ int aw_config_load(aw_config *cfg, unsigned cmd, int argc, char **argv, bool *wa
         free(xprops[i].value);
     }
     free(xprops);
-    if (rc != AW_OK)
-        return rc;
-
-    return AW_OK;
+    return rc;
 }
 
 void aw_config_usage(FILE *out, unsigned cmd) {
@@ -401,7 +469,8 @@ void aw_config_usage(FILE *out, unsigned cmd) {
         if (k->flag)
             snprintf(flag, sizeof flag, "--%s%s", k->flag,
                      k->type == CT_BOOL ? "[=BOOL]" : k->type == CT_INT ? " N"
-                     : k->type == CT_ENUM ? " WORD" : " VALUE");
+                     : k->type == CT_ENUM ? " WORD" : k->type == CT_DURATION ? " DURATION"
+                     : k->type == CT_SIZE ? " SIZE" : " VALUE");
         else
             snprintf(flag, sizeof flag, "(no flag)");
         fprintf(out, "  %s\n      %s%s%s; %s (default: %s%s%s)\n", flag,
@@ -423,8 +492,18 @@ void aw_config_dump(FILE *out, const aw_config *cfg, unsigned cmd) {
         if (k->offset == OFF(print_config))
             continue;
         switch (k->type) {
-        case CT_STR:
-        case CT_ENUM: {
+        case CT_ENUM:
+            fprintf(out, "%s = %s\n", k->name, k->words[*(const int *)base]);
+            break;
+        case CT_DURATION:
+        case CT_SIZE: {
+            char v[32];
+            (k->type == CT_DURATION ? aw_format_duration : aw_format_size)(*(const long *)base,
+                                                                          v, sizeof v);
+            fprintf(out, "%s = %s\n", k->name, v);
+            break;
+        }
+        case CT_STR: {
             const char *v = *(char *const *)base;
             char shown[4096];
             aw_url_redact(v, shown, sizeof shown); /* a URL's credentials never show */
@@ -483,6 +562,10 @@ int aw_parse_duration(const char *s, int64_t *out) {
     errno = 0;
     if (!s || *s < '0' || *s > '9')
         return AW_EINVAL;
+    if (!strcmp(s, "0")) { /* zero needs no unit */
+        *out = 0;
+        return AW_OK;
+    }
     long long v = strtoll(s, &end, 10);
     static const char units[] = "smhdw";
     static const int64_t mult[] = {1, 60, 3600, 86400, 604800};
@@ -491,4 +574,27 @@ int aw_parse_duration(const char *s, int64_t *out) {
         return AW_EINVAL;
     *out = v * mult[u - units];
     return AW_OK;
+}
+
+void aw_format_duration(int64_t s, char *out, size_t n) {
+    static const char units[] = "wdhm";
+    static const int64_t mult[] = {604800, 86400, 3600, 60};
+    for (int i = 0; i < 4; i++)
+        if (s > 0 && s % mult[i] == 0) {
+            snprintf(out, n, "%lld%c", (long long)(s / mult[i]), units[i]);
+            return;
+        }
+    snprintf(out, n, "%llds", (long long)s);
+}
+
+void aw_format_size(int64_t b, char *out, size_t n) {
+    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+    for (int i = 0; i < 4; i++) {
+        int64_t m = (int64_t)1 << (40 - 10 * i);
+        if (b > 0 && b % m == 0) {
+            snprintf(out, n, "%lld%s", (long long)(b / m), units[i]);
+            return;
+        }
+    }
+    snprintf(out, n, "%lld", (long long)b);
 }

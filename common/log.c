@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,17 +18,6 @@ aw_log_level aw_log_threshold = AW_LOG_INFO;
 bool aw_log_json;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-
-int aw_log_level_parse(const char *s, aw_log_level *out) {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    for (int i = 0; i < 4; i++) {
-        if (strcasecmp(s, names[i]) == 0) {
-            *out = (aw_log_level)i;
-            return AW_OK;
-        }
-    }
-    return AW_EINVAL;
-}
 
 /* Appends s, already escaped to printable UTF-8, as the body of a JSON string. */
 static size_t json_body(char *out, size_t cap, const char *s) {

@@ -1,21 +1,18 @@
 /*
- * The metrics registry and its HTTP endpoint; see aw/metrics.h. The one
- * file that includes libmicrohttpd. The registry is small and updated per
+ * The metrics registry and its HTTP endpoints (served by aw/serve.h); see
+ * aw/metrics.h. The registry is small and updated per
  * batch, not per byte, so one mutex guards it; rendering copies under it.
  */
 #include "aw/metrics.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
+#include "aw/serve.h"
 #include "aw/util.h"
 
 #define MAX_METRICS 256
@@ -35,7 +32,7 @@ struct aw_metric {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static aw_metric metrics[MAX_METRICS];
 static size_t nmetrics;
-static struct MHD_Daemon *daemon_;
+static aw_server *server;
 static int64_t last_beat_ms;
 static int stale_ms = 300000;
 static bool ready_;
@@ -77,6 +74,15 @@ aw_metric *aw_metric_gauge(const char *name, const char *help, const char *label
 aw_metric *aw_metric_histogram(const char *name, const char *help, const char *labels,
                                const double *bounds, size_t nbounds) {
     return add(K_HISTOGRAM, name, help, labels, bounds, nbounds);
+}
+
+void aw_metric_family(bool gauge, const char *name, const char *help, const char *label,
+                      const char *const *values, aw_metric **out) {
+    for (size_t i = 0; values[i]; i++) {
+        char l[160];
+        snprintf(l, sizeof l, "%s=\"%s\"", label, values[i]);
+        out[i] = add(gauge ? K_GAUGE : K_COUNTER, name, help, l, NULL, 0);
+    }
 }
 
 void aw_metric_add(aw_metric *m, double v) {
@@ -221,38 +227,12 @@ void aw_metrics_ready(bool ready, const char *why) {
     pthread_mutex_unlock(&mu);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, char *body,
-                             const char *type) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **state) {
-    (void)cls;
-    (void)version;
-    (void)upload;
-    (void)state;
-    if (*upload_size)
-        return MHD_NO;
-    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("only GET\n"), "text/plain");
-    char *body = NULL;
-    unsigned status = MHD_HTTP_OK;
+static void handle(void *ud, const aw_request *rq, aw_reply *rp) {
+    (void)ud;
+    const char *url = aw_request_path(rq);
     if (!strcmp(url, "/metrics")) {
-        body = aw_metrics_render();
-        if (!body)
-            return MHD_NO;
-        return reply(c, status, body, "text/plain; version=0.0.4; charset=utf-8");
+        aw_reply_set(rp, 200, "text/plain; version=0.0.4; charset=utf-8", aw_metrics_render());
+        return;
     }
     pthread_mutex_lock(&mu);
     int64_t age = aw_now_ms() - last_beat_ms;
@@ -260,68 +240,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char why[300];
     snprintf(why, sizeof why, "%s\n", ready_why);
     pthread_mutex_unlock(&mu);
+    const char *text = "text/plain; charset=utf-8";
     if (!strcmp(url, "/healthz")) {
-        status = alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         char b[100];
         snprintf(b, sizeof b, alive ? "ok\n" : "the main loop has not turned for %lld s\n",
                  (long long)(age / 1000));
-        body = strdup(b);
+        aw_reply_set(rp, alive ? 200 : 503, text, strdup(b));
     } else if (!strcmp(url, "/readyz")) {
-        status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-        body = strdup(ready ? "ready\n" : why);
+        aw_reply_set(rp, ready ? 200 : 503, text, strdup(ready ? "ready\n" : why));
     } else {
-        status = MHD_HTTP_NOT_FOUND;
-        body = strdup("not found: /metrics, /healthz, /readyz\n");
+        aw_reply_set(rp, 404, text, strdup("not found: /metrics, /healthz, /readyz\n"));
     }
-    return body ? reply(c, status, body, "text/plain; charset=utf-8") : MHD_NO;
 }
 
 int aw_metrics_serve(const char *addr, char *errstr, size_t n) {
     if (!addr || !*addr)
         return AW_OK;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    const char *colon = strrchr(addr, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    char host[128] = "";
-    if (colon && (size_t)(colon - addr) < sizeof host)
-        snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
-    bool v6 = host[0] == '[';
-    if (v6) {
-        size_t hl = strlen(host);
-        if (hl < 2 || host[hl - 1] != ']') {
-            snprintf(errstr, n, "metrics address \"%s\": expected HOST:PORT", addr);
-            return AW_ECONFIG;
-        }
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = '\0';
-    }
-    bool ok = colon && port > 0 && port < 65536 && strspn(colon + 1, "0123456789") == strlen(colon + 1);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
-    if (ok && v6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        ok = inet_pton(AF_INET6, host, &s6->sin6_addr) == 1;
-        flags |= MHD_USE_IPv6;
-    } else if (ok) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        ok = !host[0] ? (s4->sin_addr.s_addr = htonl(INADDR_ANY), true)
-                      : inet_pton(AF_INET, host, &s4->sin_addr) == 1;
-    }
-    if (!ok) {
-        snprintf(errstr, n, "metrics address \"%s\": expected HOST:PORT with a numeric address, "
-                 "e.g. 0.0.0.0:9464 or [::]:9464", addr);
-        return AW_ECONFIG;
-    }
-    daemon_ = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-    if (!daemon_) {
-        snprintf(errstr, n, "metrics address \"%s\": cannot listen there (in use?)", addr);
+    char why[300];
+    if (aw_serve_start(addr, 1, handle, NULL, &server, why, sizeof why) != AW_OK) {
+        snprintf(errstr, n, "metrics %s", why);
         return AW_ECONFIG;
     }
     aw_metrics_heartbeat();
@@ -329,7 +266,6 @@ int aw_metrics_serve(const char *addr, char *errstr, size_t n) {
 }
 
 void aw_metrics_stop(void) {
-    if (daemon_)
-        MHD_stop_daemon(daemon_);
-    daemon_ = NULL;
+    aw_serve_stop(server);
+    server = NULL;
 }

@@ -105,6 +105,16 @@ static void redact(const char *conninfo, char *msg) {
     }
 }
 
+bool aw_pg_conninfo_valid(const char *conninfo) {
+    if (!conninfo || !*conninfo)
+        return true;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    PQfreemem(err);
+    PQconninfoFree(opts);
+    return opts != NULL;
+}
+
 int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t n) {
     *out = NULL;
     aw_pg *pg = calloc(1, sizeof *pg);

@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 
+#include "aw/pg.h"
 #include "config_keys.h"
 
 #define OFF(f) offsetof(aw_config, f)
@@ -16,8 +17,9 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const key_encodings[] = {"auto", "url", "raw", NULL};
 static const char *const lineage_formats[] = {"table", "json", "dot", NULL};
-static const char *const plan_formats[] = {"table", "json", "csv", NULL};
-static const char *const alert_states[] = {"open", "resolved", "all", NULL};
+/* formats are indexed as aw_format: "" holds the place of a word not offered */
+static const char *const plan_formats[] = {"table", "json", "", "csv", NULL};
+const char *const aw_alert_state_words[] = {"open", "resolved", "all", NULL};
 static const char *const alert_formats[] = {"table", "json", "dot", NULL};
 static const char *const verify_formats[] = {"table", "json", NULL};
 
@@ -36,11 +38,11 @@ const conf_key aw_conf_keys[] = {
     {"kafka.brokers", "AW_KAFKA_BROKERS", "brokers", CT_STR, OFF(kafka_brokers),
      "127.0.0.1:9092", 0, 0, NULL, KCMDS, false, "Kafka bootstrap servers (host:port,...)"},
     {"kafka.topic", "AW_KAFKA_TOPIC", "topic", CT_STR, OFF(kafka_topic),
-     "aw.bucket-events", 0, 0, NULL, AW_CMD_INGEST | AW_CMD_POLICY, false,
+     "aw.bucket-events", 0, 0, NULL, AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_CONSOLE, false,
      "topic carrying bucket notifications"},
     {"kafka.group", "AW_KAFKA_GROUP", "group", CT_STR, OFF(kafka_group),
-     "artifact-watch", 0, 0, NULL, AW_CMD_INGEST | AW_CMD_POLICY, false,
-     "consumer group id (policy: ingest's, whose lag it checks)"},
+     "artifact-watch", 0, 0, NULL, AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_CONSOLE, false,
+     "consumer group id (policy, console: ingest's, whose lag they read)"},
     {"kafka.dlq_topic", "AW_KAFKA_DLQ_TOPIC", "dlq-topic", CT_STR, OFF(kafka_dlq_topic),
      "", 0, 0, NULL, AW_CMD_INGEST, false, "dead-letter topic (default: <topic>.dlq)"},
     {"kafka.properties_file", "AW_KAFKA_PROPERTIES", "kafka-properties", CT_STR,
@@ -84,8 +86,8 @@ const conf_key aw_conf_keys[] = {
     {"fetch.retries", "AW_FETCH_RETRIES", "fetch-retries", CT_INT, OFF(fetch_retries),
      "5", 0, 100, NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_POLICY | AW_CMD_VERIFY | AW_CMD_BACKFILL, false,
      "retries on 5xx, 429 and timeouts before dead-lettering"},
-    {"fetch.range_size", "AW_FETCH_RANGE_SIZE", "range-size", CT_INT, OFF(fetch_range_size),
-     "8388608", 1024, 1073741824, NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_BACKFILL,
+    {"fetch.range_size", "AW_FETCH_RANGE_SIZE", "range-size", CT_SIZE, OFF(fetch_range_size),
+     "8MiB", 1024, 1073741824, NULL, AW_CMD_INGEST | AW_CMD_SCRUB | AW_CMD_BACKFILL,
      false,
      "objects larger than this are read as parallel byte ranges of this size (or less, to fit multipart parts)"},
     {"fetch.range_concurrency", "AW_FETCH_RANGE_CONCURRENCY", "range-concurrency", CT_INT,
@@ -120,11 +122,11 @@ const conf_key aw_conf_keys[] = {
     {"sidecar.openlineage", "AW_SIDECAR_OPENLINEAGE", "sidecar-openlineage", CT_STR,
      OFF(sidecar_openlineage), "*.openlineage.json", 0, 0, NULL, AW_CMD_INGEST | AW_CMD_BACKFILL, false,
      "basename globs of objects holding an OpenLineage RunEvent"},
-    {"sidecar.max_bytes", "AW_SIDECAR_MAX_BYTES", "sidecar-max-bytes", CT_INT,
-     OFF(sidecar_max_bytes), "1048576", 1024, 67108864, NULL, AW_CMD_INGEST | AW_CMD_BACKFILL, false,
+    {"sidecar.max_bytes", "AW_SIDECAR_MAX_BYTES", "sidecar-max-bytes", CT_SIZE,
+     OFF(sidecar_max_bytes), "1MiB", 1024, 67108864, NULL, AW_CMD_INGEST | AW_CMD_BACKFILL, false,
      "larger sidecars are recorded with an error instead of being read"},
-    {"batch.sidecar_bytes", "AW_BATCH_SIDECAR_BYTES", "batch-sidecar-bytes", CT_INT,
-     OFF(batch_sidecar_bytes), "33554432", 1048576, 17179869184L, NULL, AW_CMD_INGEST, false,
+    {"batch.sidecar_bytes", "AW_BATCH_SIDECAR_BYTES", "batch-sidecar-bytes", CT_SIZE,
+     OFF(batch_sidecar_bytes), "32MiB", 1048576, 17179869184L, NULL, AW_CMD_INGEST, false,
      "sidecar bytes one batch may keep in memory; a batch closes when it reaches this"},
     {"openlineage.topic", "AW_OPENLINEAGE_TOPIC", "openlineage-topic", CT_STR,
      OFF(openlineage_topic), "", 0, 0, NULL, AW_CMD_INGEST, false,
@@ -145,26 +147,26 @@ const conf_key aw_conf_keys[] = {
      AW_CMD_POLICY, false, "apply this saved plan instead of planning now"},
     {"policy.force", NULL, "force", CT_BOOL, OFF(policy_force), "false", 0, 0, NULL,
      AW_CMD_POLICY, false, "apply even when a bucket goes over max_delete_fraction"},
-    {"policy.every", "AW_POLICY_EVERY", "every", CT_STR, OFF(policy_every), "1h", 0, 0, NULL,
-     AW_CMD_POLICY, false, "run: how often to plan (s, m, h, d; jittered by 10%)"},
+    {"policy.every", "AW_POLICY_EVERY", "every", CT_DURATION, OFF(policy_every_s), "1h", 1, 366 * 86400L, NULL,
+     AW_CMD_POLICY, false, "run: how often to plan (jittered by 10%)"},
     {"policy.apply", "AW_POLICY_APPLY", "apply", CT_BOOL, OFF(policy_apply), "false", 0, 0,
      NULL, AW_CMD_POLICY, false, "run: apply each plan (default: plan only)"},
     {"policy.lag_check", "AW_POLICY_LAG_CHECK", "lag-check", CT_BOOL, OFF(policy_lag_check),
      "true", 0, 0, NULL, AW_CMD_POLICY, false,
      "apply only when ingest (--group, --topic) has indexed every event on the topic"},
-    {"policy.lag_wait", "AW_POLICY_LAG_WAIT", "lag-wait", CT_STR, OFF(policy_lag_wait), "60s",
-     0, 0, NULL, AW_CMD_POLICY, false,
-     "how long apply waits for ingest to catch up before it deletes nothing (s, m, h)"},
-    {"policy.max_plan_age", "AW_POLICY_MAX_PLAN_AGE", "max-plan-age", CT_STR,
-     OFF(policy_max_plan_age), "24h", 0, 0, NULL, AW_CMD_POLICY, false,
-     "apply --plan: refuse a saved plan older than this (s, m, h, d)"},
+    {"policy.lag_wait", "AW_POLICY_LAG_WAIT", "lag-wait", CT_DURATION, OFF(policy_lag_wait_s), "60s",
+     0, 86400, NULL, AW_CMD_POLICY, false,
+     "how long apply waits for ingest to catch up before it deletes nothing"},
+    {"policy.max_plan_age", "AW_POLICY_MAX_PLAN_AGE", "max-plan-age", CT_DURATION,
+     OFF(policy_max_plan_age_s), "24h", 1, 366 * 86400L, NULL, AW_CMD_POLICY, false,
+     "apply --plan: refuse a saved plan older than this"},
     {"policy.stop_grace_ms", "AW_POLICY_STOP_GRACE_MS", "stop-grace-ms", CT_INT,
      OFF(policy_stop_grace_ms), "10000", 0, 3600000, NULL, AW_CMD_POLICY, false,
      "after SIGTERM, how long deletions in flight may take before they are abandoned "
      "(their pending audit rows are resolved by the next run); keep it below the pod's "
      "termination grace period"},
-    {"scrub.interval", "AW_SCRUB_INTERVAL", "interval", CT_STR, OFF(scrub_interval), "7d", 0, 0,
-     NULL, AW_CMD_SCRUB, false, "each version is re-read this often, spread by 20% (s, m, h, d, w)"},
+    {"scrub.interval", "AW_SCRUB_INTERVAL", "interval", CT_DURATION, OFF(scrub_interval_s), "7d", 1,
+     10 * 366 * 86400L, NULL, AW_CMD_SCRUB, false, "each version is re-read this often, spread by 20%"},
     {"scrub.once", NULL, "once", CT_BOOL, OFF(scrub_once), "false", 0, 0, NULL, AW_CMD_SCRUB,
      false, "one pass over what is due, then exit (default: keep running)"},
     {"scrub.all", NULL, "all", CT_BOOL, OFF(scrub_all), "false", 0, 0, NULL, AW_CMD_SCRUB, false,
@@ -173,7 +175,7 @@ const conf_key aw_conf_keys[] = {
      false, "only this bucket"},
     {"scrub.prefix", NULL, "prefix", CT_STR, OFF(scrub_prefix), "", 0, 0, NULL, AW_CMD_SCRUB,
      false, "only keys that start with this"},
-    {"scrub.max_bytes_per_sec", "AW_SCRUB_MAX_BYTES_PER_SEC", "max-bytes-per-sec", CT_INT,
+    {"scrub.max_bytes_per_sec", "AW_SCRUB_MAX_BYTES_PER_SEC", "max-bytes-per-sec", CT_SIZE,
      OFF(scrub_max_bytes_per_sec), "0", 0, 1L << 40, NULL, AW_CMD_SCRUB, false,
      "read budget in bytes per second, over a sliding minute (0: none)"},
     {"scrub.max_objects_per_sec", "AW_SCRUB_MAX_OBJECTS_PER_SEC", "max-objects-per-sec", CT_INT,
@@ -181,7 +183,7 @@ const conf_key aw_conf_keys[] = {
      "read budget in objects per second, over a sliding minute (0: none)"},
     {"scrub.batch", NULL, "scrub-batch", CT_INT, OFF(scrub_batch), "256", 1, 10000, NULL,
      AW_CMD_SCRUB, false, "versions leased and read at a time (and at most 1 GiB)"},
-    {"alerts.state", NULL, "state", CT_ENUM, OFF(alerts_state), "open", 0, 0, alert_states,
+    {"alerts.state", NULL, "state", CT_ENUM, OFF(alerts_state), "open", 0, 0, aw_alert_state_words,
      AW_CMD_ALERTS, false, "list: open, resolved or all"},
     {"alerts.format", NULL, "format", CT_ENUM, OFF(alerts_format), "table", 0, 0, alert_formats,
      AW_CMD_ALERTS, false, "table or json; show also dot (the blast radius in Graphviz)"},
@@ -191,13 +193,13 @@ const conf_key aw_conf_keys[] = {
     {"alerts.topic", "AW_ALERTS_TOPIC", "alerts-topic", CT_STR, OFF(alerts_topic), "", 0, 0,
      NULL, AW_CMD_ALERTS, false,
      "push: also produce each alert's JSON to this Kafka topic, keyed by alert id"},
-    {"alerts.resend", "AW_ALERTS_RESEND", "resend", CT_STR, OFF(alerts_resend), "60s", 0, 0, NULL,
-     AW_CMD_ALERTS, false, "push: send open alerts again this often (s, m, h)"},
+    {"alerts.resend", "AW_ALERTS_RESEND", "resend", CT_DURATION, OFF(alerts_resend_s), "60s", 1, 86400, NULL,
+     AW_CMD_ALERTS, false, "push: send open alerts again this often"},
     {"alerts.once", NULL, "once", CT_BOOL, OFF(alerts_once), "false", 0, 0, NULL, AW_CMD_ALERTS,
      false, "push: send once and exit"},
-    {"alerts.min_interval", "AW_ALERTS_MIN_INTERVAL", "min-interval", CT_STR,
-     OFF(alerts_min_interval), "5s", 0, 0, NULL, AW_CMD_ALERTS, false,
-     "push: NOTIFYs between pushes are one push of what changed, at most one per this (s, m)"},
+    {"alerts.min_interval", "AW_ALERTS_MIN_INTERVAL", "min-interval", CT_DURATION,
+     OFF(alerts_min_interval_s), "5s", 0, 3600, NULL, AW_CMD_ALERTS, false,
+     "push: NOTIFYs between pushes are one push of what changed, at most one per this"},
     {"alerts.reason", NULL, "reason", CT_STR, OFF(alerts_reason), "", 0, 0, NULL, AW_CMD_ALERTS,
      false, "resolve: why the alert is dealt with (recorded with it)"},
     {"verify.fetch", NULL, "fetch", CT_BOOL, OFF(verify_fetch), "false", 0, 0, NULL,
@@ -221,7 +223,32 @@ const conf_key aw_conf_keys[] = {
      0, 0, NULL, AW_CMD_BACKFILL, false, "every bucket ListBuckets returns"},
     {"backfill.restart", NULL, "restart", CT_BOOL, OFF(backfill_restart), "false", 0, 0, NULL,
      AW_CMD_BACKFILL, false, "start from the first key even if a run was cut short"},
+    {"console.addr", "AW_CONSOLE_ADDR", "addr", CT_STR, OFF(console_addr), "127.0.0.1:8080", 0,
+     0, NULL, AW_CMD_CONSOLE, false,
+     "serve the console on HOST:PORT (another address than loopback needs --token-file)"},
+    {"console.token_file", "AW_CONSOLE_TOKEN_FILE", "token-file", CT_STR,
+     OFF(console_token_file), "", 0, 0, NULL, AW_CMD_CONSOLE, false,
+     "a file holding the token every request must send (Authorization: Bearer TOKEN)"},
+    {"console.insecure_no_auth", NULL, "insecure-no-auth", CT_BOOL,
+     OFF(console_insecure_no_auth), "false", 0, 0, NULL, AW_CMD_CONSOLE, false,
+     "serve another address than loopback without a token (behind your own proxy)"},
+    {"console.threads", "AW_CONSOLE_THREADS", "threads", CT_INT, OFF(console_threads), "4", 1,
+     64, NULL, AW_CMD_CONSOLE, false, "requests served at once (one database session each)"},
+    {"console.query_timeout", "AW_CONSOLE_QUERY_TIMEOUT", "query-timeout", CT_DURATION,
+     OFF(console_query_timeout_s), "5s", 1, 600, NULL, AW_CMD_CONSOLE, false,
+     "a page's query is cancelled after this long (the page says so)"},
+    {"console.summary_every", "AW_CONSOLE_SUMMARY_EVERY", "summary-every", CT_DURATION,
+     OFF(console_summary_every_s), "15s", 1, 3600, NULL, AW_CMD_CONSOLE, false,
+     "the home page's counts and ingest lag are read again this often"},
     {"migrate.status", NULL, "status", CT_BOOL, OFF(migrate_status), "false", 0, 0, NULL,
      AW_CMD_MIGRATE, false, "list migrations and whether they are applied; change nothing"},
 };
 const size_t aw_conf_nkeys = sizeof aw_conf_keys / sizeof aw_conf_keys[0];
+
+/* Strings with a check of their own: an invalid one is a configuration
+ * error (exit 2) that names the key and its source, never the value. */
+const conf_check aw_conf_checks[] = {
+    {OFF(pg_conninfo), aw_pg_conninfo_valid,
+     "a PostgreSQL connection string libpq can parse (postgresql://... or key=value pairs)"},
+};
+const size_t aw_conf_nchecks = sizeof aw_conf_checks / sizeof aw_conf_checks[0];

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "aw/http.h"
+#include "aw/store.h"
 
 int aw_fmt(char *buf, size_t cap, const char *fmt, ...) {
     va_list ap;
@@ -22,6 +22,12 @@ int64_t aw_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t aw_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int aw_membuf_start(void *ud) {

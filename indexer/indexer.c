@@ -57,14 +57,13 @@ static const char *const create_temp_sql =
     " parent_bucket text, parent_key text, declared_sha256 text) ON COMMIT DELETE ROWS";
 
 /* A version's rows in the batch are merged into one: its best state wins
- * (present, superseded, vanished, tombstone). No aggregate is ordered, so
+ * (aw.state_rank: present, superseded, vanished, tombstone). No aggregate is ordered, so
  * the planner may group the batch by hashing instead of sorting it. */
 #define MERGED_VERSIONS_SQL                                                    \
     " SELECT store, bucket, key, version_ref, max(version_id), max(sequencer), max(seq_key)," \
     "  max(size), decode(max(sha256), 'hex'), decode(max(md5), 'hex'), max(etag)," \
     "  max(content_type), min(event_time),"                                    \
-    "  (ARRAY['present', 'superseded', 'vanished', 'tombstone'])[1 + min(CASE state" \
-    "   WHEN 'present' THEN 0 WHEN 'superseded' THEN 1 WHEN 'vanished' THEN 2 ELSE 3 END)]," \
+    "  aw.state_of_rank(min(aw.state_rank(state)))," \
     "  bool_or(state = 'tombstone'), max(event_time) FILTER (WHERE state = 'tombstone')," \
     "  max(last_modified), max(reason),"                                       \
     "  CASE WHEN bool_or(state = 'tombstone') THEN CASE WHEN bool_or(reason = 'reconcile')" \
@@ -95,9 +94,7 @@ static const char *const create_temp_sql =
     "  etag = COALESCE(v.etag, excluded.etag),"                                \
     "  content_type = COALESCE(excluded.content_type, v.content_type),"        \
     "  event_time = LEAST(v.event_time, excluded.event_time),"                 \
-    "  state = CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'" \
-    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"      \
-    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END," \
+    "  state = aw.state_merge(v.state, excluded.state),"                     \
     "  deleted = v.deleted OR excluded.deleted,"                               \
     "  deleted_by = CASE WHEN v.deleted_by = 'reconcile' AND excluded.deleted_by = 'event'" \
     "   THEN 'event' WHEN v.deleted THEN v.deleted_by ELSE excluded.deleted_by END," \
@@ -109,9 +106,7 @@ static const char *const create_temp_sql =
     "  IS DISTINCT FROM"                                                       \
     "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256)," \
     "   COALESCE(excluded.md5, v.md5),"                                        \
-    "   CASE WHEN 'present' IN (v.state, excluded.state) THEN 'present'"       \
-    "   WHEN 'superseded' IN (v.state, excluded.state) THEN 'superseded'"      \
-    "   WHEN 'vanished' IN (v.state, excluded.state) THEN 'vanished' ELSE 'tombstone' END," \
+    "   aw.state_merge(v.state, excluded.state),"                            \
     "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type),"  \
     "   CASE WHEN v.deleted_by = 'reconcile' AND excluded.deleted_by = 'event' THEN 'event'" \
     "    WHEN v.deleted THEN v.deleted_by ELSE excluded.deleted_by END)"
@@ -491,6 +486,37 @@ int aw_indexer_prepare(aw_indexer *ix, char *errstr, size_t errn) {
     return aw_pg_exec_script(ix->pg, "ROLLBACK", errstr, errn) == AW_OK ? AW_OK : failed(ix);
 }
 
+/* The batch's statements in order, timed. A batch with no sidecar, MD5
+ * check or declaration (quiet) skips the integrity probes unless its
+ * lineage edges changed. */
+static int run_steps(aw_indexer *ix, const char *steps[NSTEPS], size_t n, int nsc, bool quiet,
+                     char *errstr, size_t errn) {
+    int64_t ms[NSTEPS + 1] = {aw_now_ms()};
+    bool edges_changed = false;
+    for (size_t i = 0; i < NSTEPS; i++) {
+        /* findings can change only with a sidecar, an MD5 check or an edge
+         * that changed: most batches skip the probes */
+        if (steps[i] == integrity_sql && quiet && !edges_changed)
+            steps[i] = NULL;
+        aw_pg_result *res = NULL;
+        if (steps[i] && aw_pg_query(ix->pg, steps[i], 0, NULL, steps[i] == refresh_sql ? &res : NULL,
+                                    errstr, errn) != AW_OK)
+            return AW_EPG;
+        if (res) {
+            const char *c = aw_pg_result_get(res, 0, 0);
+            edges_changed = c && strcmp(c, "0");
+            aw_pg_result_free(res);
+        }
+        ms[i + 1] = aw_now_ms();
+    }
+    AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions and observations %lld ms, "
+                        "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
+             n, nsc, (long long)(ms[5] - ms[0]), (long long)(ms[6] - ms[5]),
+             (long long)(ms[7] - ms[6]), (long long)(ms[11] - ms[7]),
+             (long long)(ms[13] - ms[11]));
+    return AW_OK;
+}
+
 int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *errstr,
                      size_t errn) {
     if (n == 0)
@@ -547,29 +573,8 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     const char *steps[NSTEPS];
     bool single = !listed && rows_versions_unique(&ix->rows);
     batch_steps(steps, listed, single, md5s, nsc > 0, decls);
-    int64_t ms[NSTEPS + 1] = {aw_now_ms()};
-    bool edges_changed = false;
-    for (size_t i = 0; i < NSTEPS; i++) {
-        /* findings can change only with a sidecar, an MD5 check or an edge
-         * that changed: most batches skip the probes */
-        if (steps[i] == integrity_sql && !nsc && !md5s && !decls && !edges_changed)
-            steps[i] = NULL;
-        aw_pg_result *res = NULL;
-        if (steps[i] && aw_pg_query(pg, steps[i], 0, NULL, steps[i] == refresh_sql ? &res : NULL,
-                                    errstr, errn) != AW_OK)
-            return failed(ix);
-        if (res) {
-            const char *c = aw_pg_result_get(res, 0, 0);
-            edges_changed = c && strcmp(c, "0");
-            aw_pg_result_free(res);
-        }
-        ms[i + 1] = aw_now_ms();
-    }
-    AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions and observations %lld ms, "
-                        "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
-             n, nsc, (long long)(ms[5] - ms[0]), (long long)(ms[6] - ms[5]),
-             (long long)(ms[7] - ms[6]), (long long)(ms[11] - ms[7]),
-             (long long)(ms[13] - ms[11]));
+    if (run_steps(ix, steps, n, nsc, !nsc && !md5s && !decls, errstr, errn) != AW_OK)
+        return failed(ix);
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
         return failed(ix);
     return AW_OK;

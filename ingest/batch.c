@@ -61,9 +61,7 @@ void msg_dead(msg *x, const char *code, const char *fmt, ...) {
  * fields named another request's (versitygw 1.8): counted, so an operator
  * sees the store send them. */
 static void count_repaired(const msg *x, const aw_event *ev) {
-    aw_metric_add(aw_metric_counter("aw_ingest_events_repaired_total",
-                                    "Records whose bucket or key disagreed with their "
-                                    "bucket ARN and were read from the ARN.", NULL), 1);
+    aw_metric_add(ingest_metrics_get()->repaired, 1);
     AW_DEBUG(LOG, "%s [%d] @%lld: s3://%s/%s read from the record's bucket ARN",
              rd_kafka_topic_name(x->m->rkt), (int)x->m->partition, (long long)x->m->offset,
              ev->bucket, ev->key);
@@ -140,6 +138,84 @@ static aw_obs_kind obs_kind(aw_event_kind k) {
                                                                      : AW_OBS_DELETE_MARKER;
 }
 
+/* The observation of an OpenLineage document message x. */
+static void observe_document(const ingest *in, const msg *x, aw_observation *o) {
+    memset(o, 0, sizeof *o);
+    o->kind = AW_OBS_DOCUMENT;
+    o->store = in->cfg->s3_store; /* its declarations bind in this store */
+    o->topic = rd_kafka_topic_name(x->m->rkt);
+    o->partition = x->m->partition;
+    o->offset = x->m->offset;
+    o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
+    o->body = x->m->payload;
+    o->body_len = x->m->len;
+    o->has_body = true;
+}
+
+/* What the fetch r (job j) of a created object found, into o. */
+static void observe_fetch(ingest *in, const aw_event *ev, const job *j, const aw_fetch *r,
+                          aw_observation *o) {
+    if (r->outcome == AW_FETCH_PRECONDITION) {
+        o->state = AW_OBS_SUPERSEDED;
+        return;
+    }
+    if (r->outcome != AW_FETCH_OK) {
+        o->state = AW_OBS_VANISHED;
+        in->n_vanished++;
+        return;
+    }
+    o->state = AW_OBS_PRESENT;
+    o->size = j->s.bytes;
+    /* a versioned bucket whose events name no version (versitygw): the
+     * version the GET read, as the store reported it */
+    if (!ev->version_id && r->info.version_id[0] && strcmp(r->info.version_id, "null") &&
+        aw_token_ok(r->info.version_id, 1024))
+        o->version_seen = r->info.version_id;
+    /* the store's header: taken only when it is text */
+    if (r->info.content_type[0] && aw_printable_ok(r->info.content_type, 256))
+        o->content_type = r->info.content_type;
+    memcpy(o->sha256, j->sha256, 32);
+    memcpy(o->md5, j->md5, 16);
+    o->has_sha256 = true;
+    o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
+    if (j->s.kept.max) {
+        o->has_body = true;
+        o->body = j->s.kept.p;
+        o->body_len = j->s.kept.len;
+        o->body_cut = j->s.cut;
+    }
+}
+
+/* The observation of event e of message x: the event's word, and for a
+ * created object what its fetch (job j, request r) found. */
+static void observe_event(ingest *in, const msg *x, size_t e, const job *j, const aw_fetch *r,
+                          aw_observation *o) {
+    const aw_event *ev = &x->evs.v[e];
+    memset(o, 0, sizeof *o);
+    o->store = in->cfg->s3_store;
+    o->bucket = ev->bucket;
+    o->key = ev->key;
+    o->version_id = ev->version_id;
+    o->sequencer = ev->sequencer;
+    o->etag = ev->etag;
+    o->content_type = ev->content_type;
+    o->event_time = ev->event_time;
+    o->event_name = ev->event_name;
+    o->event_source = ev->source;
+    o->seq_counter = ev->seq_order == AW_SEQ_COUNTER;
+    o->kind = obs_kind(ev->kind);
+    o->size = ev->size;
+    o->topic = rd_kafka_topic_name(x->m->rkt);
+    o->partition = x->m->partition;
+    o->offset = x->m->offset;
+    o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
+    o->record_index = (int32_t)e;
+    if (r)
+        observe_fetch(in, ev, j, r, o);
+    else
+        o->state = AW_OBS_TOMBSTONE;
+}
+
 int batch_observe(ingest *in, batch *b) {
     size_t need = 0;
     for (size_t i = 0; i < b->nmsgs; i++)
@@ -162,81 +238,16 @@ int batch_observe(ingest *in, batch *b) {
             continue;
         if (x->is_doc) {
             b->obs_msg[n] = i;
-            aw_observation *o = &b->obs[n++];
-            memset(o, 0, sizeof *o);
-            o->kind = AW_OBS_DOCUMENT;
-            o->store = in->cfg->s3_store; /* its declarations bind in this store */
-            o->topic = rd_kafka_topic_name(x->m->rkt);
-            o->partition = x->m->partition;
-            o->offset = x->m->offset;
-            o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
-            o->body = x->m->payload;
-            o->body_len = x->m->len;
-            o->has_body = true;
+            observe_document(in, x, &b->obs[n++]);
             continue;
         }
         size_t k = x->first_job;
         for (size_t e = 0; e < x->evs.n; e++) {
-            const aw_event *ev = &x->evs.v[e];
-            job *j = NULL;
-            aw_fetch *r = NULL;
-            if (ev->kind == AW_EV_CREATED) {
-                j = &b->jobs[k];
-                r = &b->reqs[k];
-                k++;
-            }
+            bool created = x->evs.v[e].kind == AW_EV_CREATED;
             b->obs_msg[n] = i;
-            aw_observation *o = &b->obs[n++];
-            memset(o, 0, sizeof *o);
-            o->store = in->cfg->s3_store;
-            o->bucket = ev->bucket;
-            o->key = ev->key;
-            o->version_id = ev->version_id;
-            o->sequencer = ev->sequencer;
-            o->etag = ev->etag;
-            o->content_type = ev->content_type;
-            o->event_time = ev->event_time;
-            o->event_name = ev->event_name;
-            o->event_source = ev->source;
-            o->seq_counter = ev->seq_order == AW_SEQ_COUNTER;
-            o->kind = obs_kind(ev->kind);
-            o->size = ev->size;
-            o->topic = rd_kafka_topic_name(x->m->rkt);
-            o->partition = x->m->partition;
-            o->offset = x->m->offset;
-            o->timestamp = rd_kafka_message_timestamp(x->m, NULL);
-            o->record_index = (int32_t)e;
-            if (!r) {
-                o->state = AW_OBS_TOMBSTONE;
-                continue;
-            }
-            if (r->outcome == AW_FETCH_OK) {
-                o->state = AW_OBS_PRESENT;
-                o->size = j->s.bytes;
-                /* a versioned bucket whose events name no version (versitygw):
-                 * the version the GET read, as the store reported it */
-                if (!ev->version_id && r->info.version_id[0] &&
-                    strcmp(r->info.version_id, "null") && aw_token_ok(r->info.version_id, 1024))
-                    o->version_seen = r->info.version_id;
-                /* the store's header: taken only when it is text */
-                if (r->info.content_type[0] && aw_printable_ok(r->info.content_type, 256))
-                    o->content_type = r->info.content_type;
-                memcpy(o->sha256, j->sha256, 32);
-                memcpy(o->md5, j->md5, 16);
-                o->has_sha256 = true;
-                o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
-                if (j->s.kept.max) {
-                    o->has_body = true;
-                    o->body = j->s.kept.p;
-                    o->body_len = j->s.kept.len;
-                    o->body_cut = j->s.cut;
-                }
-            } else if (r->outcome == AW_FETCH_PRECONDITION) {
-                o->state = AW_OBS_SUPERSEDED;
-            } else {
-                o->state = AW_OBS_VANISHED;
-                in->n_vanished++;
-            }
+            observe_event(in, x, e, created ? &b->jobs[k] : NULL, created ? &b->reqs[k] : NULL,
+                          &b->obs[n++]);
+            k += created;
         }
     }
     b->nobs = n;

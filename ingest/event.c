@@ -17,17 +17,6 @@
 
 #define ERR(...) (snprintf(errstr, errn, __VA_ARGS__), AW_EPARSE)
 
-int aw_key_encoding_parse(const char *s, aw_key_encoding *out) {
-    if (!strcmp(s, "auto"))
-        *out = AW_KEYS_AUTO;
-    else if (!strcmp(s, "url"))
-        *out = AW_KEYS_URL;
-    else if (!strcmp(s, "raw"))
-        *out = AW_KEYS_RAW;
-    else
-        return AW_EINVAL;
-    return AW_OK;
-}
 
 static void event_free(aw_event *e) {
     free(e->event_name);
@@ -200,6 +189,45 @@ static int keep(aw_events *out, aw_event *e, bool ok, char *errstr, size_t errn)
 }
 
 /* AWS S3 records, MinIO, versitygw and Ceph RGW all use Records[]. */
+/* Which store sent record r (eventSource src), and how its key is encoded
+ * (*form). versitygw labels itself aws:s3 but sends keys unencoded. It also
+ * builds s3.bucket.name and s3.object.key from the request's buffer and
+ * sends the record after the request has ended (v1.8.0), so under parallel
+ * requests either may name another request's bucket or key. Its bucket ARN
+ * "arn:aws:s3:::/<bucket>[/<key>]" is a copy made while the request ran:
+ * bucket and key are taken from it (*arn_bucket, malloc'd). (A DeleteObjects
+ * record's ARN names only the bucket; its key comes from the request body and
+ * stays right.) AW_ENOMEM, else AW_OK. */
+static int record_source(json_t *r, const char *src, aw_event *e, bool *form,
+                         const char **bucket, const char **key, char **arn_bucket) {
+    const char *arn = aw_json_str(r, "s3.bucket.arn");
+    const char *ab = arn && !strncmp(arn, "arn:aws:s3:::/", 14) ? arn + 14 : NULL;
+    const char *cfgid = aw_json_str(r, "s3.configurationId");
+    if (src && !strcmp(src, "minio:s3")) {
+        e->source = "minio:s3";
+    } else if (src && !strcmp(src, "ceph:s3")) {
+        e->source = "ceph:s3";
+    } else if (ab || (cfgid && !strcmp(cfgid, "webhook-global"))) {
+        e->source = "versitygw";
+        e->seq_order = AW_SEQ_COUNTER;
+        *form = false;
+        size_t bl = ab ? strcspn(ab, "/") : 0;
+        if (bl) {
+            if (!(*arn_bucket = strndup(ab, bl)))
+                return AW_ENOMEM;
+            e->repaired = strcmp(*arn_bucket, *bucket) != 0;
+            *bucket = *arn_bucket;
+            if (ab[bl] == '/' && ab[bl + 1]) {
+                e->repaired |= strcmp(ab + bl + 1, *key) != 0;
+                *key = ab + bl + 1;
+            }
+        }
+    } else {
+        e->source = "aws:s3";
+    }
+    return AW_OK;
+}
+
 static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
                           char *errstr, size_t errn) {
     size_t i;
@@ -234,38 +262,8 @@ static int decode_records(json_t *records, aw_key_encoding enc, aw_events *out,
         e.kind = kind;
         bool form = true;
         char *arn_bucket = NULL;
-        const char *arn = aw_json_str(r, "s3.bucket.arn");
-        const char *ab = arn && !strncmp(arn, "arn:aws:s3:::/", 14) ? arn + 14 : NULL;
-        const char *cfgid = aw_json_str(r, "s3.configurationId");
-        if (src && !strcmp(src, "minio:s3"))
-            e.source = "minio:s3";
-        else if (src && !strcmp(src, "ceph:s3"))
-            e.source = "ceph:s3";
-        else if (ab || (cfgid && !strcmp(cfgid, "webhook-global"))) {
-            /* versitygw labels itself aws:s3 but sends keys unencoded. It
-             * also builds s3.bucket.name and s3.object.key from the request's
-             * buffer and sends the record after the request has ended (v1.8.0),
-             * so under parallel requests either may name another request's
-             * bucket or key. Its bucket ARN "arn:aws:s3:::/<bucket>[/<key>]"
-             * is a copy made while the request ran: bucket and key are taken
-             * from it. (A DeleteObjects record's ARN names only the bucket;
-             * its key comes from the request body and stays right.) */
-            e.source = "versitygw";
-            e.seq_order = AW_SEQ_COUNTER;
-            form = false;
-            size_t bl = ab ? strcspn(ab, "/") : 0;
-            if (bl) {
-                if (!(arn_bucket = strndup(ab, bl)))
-                    return AW_ENOMEM;
-                e.repaired = strcmp(arn_bucket, bucket) != 0;
-                bucket = arn_bucket;
-                if (ab[bl] == '/' && ab[bl + 1]) {
-                    e.repaired |= strcmp(ab + bl + 1, key) != 0;
-                    key = ab + bl + 1;
-                }
-            }
-        } else
-            e.source = "aws:s3";
+        if (record_source(r, src, &e, &form, &bucket, &key, &arn_bucket) != AW_OK)
+            return AW_ENOMEM;
 
         int rc = decode_key(key, form, enc, &e, errstr, errn);
         if (rc != AW_OK) {

@@ -122,13 +122,7 @@ int fetch_all(void *arg, char *why, size_t n) {
         return rc;
     if (store_is_away(in, b, why, n))
         return AW_EUNAVAILABLE;
-    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                    0.25,  0.5,    1,     2.5,  5,     10,   30};
-    static aw_metric *took;
-    if (!took)
-        took = aw_metric_histogram("aw_ingest_fetch_seconds",
-                                   "Time to fetch and hash one object, retries included.", NULL,
-                                   bounds, sizeof bounds / sizeof bounds[0]);
+    aw_metric *took = ingest_metrics_get()->fetch_seconds;
     for (size_t k = 0; k < b->njobs; k++) {
         aw_fetch *r = &b->reqs[k];
         if (r->attempts)

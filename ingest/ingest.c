@@ -39,26 +39,15 @@ int retry_while_unavailable(const char *what, aw_retry_step step, void *arg,
  * per turn of the main loop (adding what grew since the last turn). */
 static void publish(const ingest *in) {
     /* dead letters are counted by code as the broker takes them (kafka.c) */
-    static aw_metric *m[5];
+    const ingest_metrics *m = ingest_metrics_get();
+    aw_metric *const by[4] = {m->events, m->vanished, m->bytes, m->batches};
     static uint64_t last[4];
-    if (!m[0]) {
-        m[0] = aw_metric_counter("aw_ingest_events_total", "Events indexed.", NULL);
-        m[1] = aw_metric_counter("aw_ingest_vanished_total",
-                                 "Objects gone (404) before they could be fetched.", NULL);
-        m[2] = aw_metric_counter("aw_ingest_bytes_hashed_total", "Bytes fetched and hashed.",
-                                 NULL);
-        m[3] = aw_metric_counter("aw_ingest_batches_total", "Batches written to PostgreSQL.",
-                                 NULL);
-        m[4] = aw_metric_gauge("aw_ingest_paused",
-                               "1 while the partitions are paused for a service that is away.",
-                               NULL);
-    }
     const uint64_t now[4] = {in->n_indexed, in->n_vanished, in->n_bytes, in->n_batches};
     for (int i = 0; i < 4; i++) {
-        aw_metric_add(m[i], (double)(now[i] - last[i]));
+        aw_metric_add(by[i], (double)(now[i] - last[i]));
         last[i] = now[i];
     }
-    aw_metric_set(m[4], in->paused && !in->held);
+    aw_metric_set(m->paused, in->paused && !in->held);
     aw_metrics_heartbeat();
 }
 
@@ -193,86 +182,95 @@ static void ingest_free(ingest *in) {
     aw_indexer_destroy(in->w.ix);
 }
 
-int aw_cmd_ingest(aw_config *cfg) {
-    ingest in = {.cfg = cfg, .verify_md5 = cfg->verify_md5};
-    in.cur = &in.batches[0];
+/* Everything ingest needs before its loop: the indexer, the S3 client, the
+ * consumer and producer, the writer thread. Exit status (2 for a
+ * configuration error), 0 when ready. */
+static int ingest_open(ingest *in) {
+    const aw_config *cfg = in->cfg;
     char err[1024];
-    if (aw_key_encoding_parse(cfg->event_key_encoding, &in.keyenc) != AW_OK)
-        return 2;
-    int grc = aw_indexer_new(cfg, &in.w.ix, err, sizeof err);
+    in->keyenc = (aw_key_encoding)cfg->event_key_encoding; /* words in the enum's order */
+    ingest_metrics_get(); /* every series shows from the first scrape */
+    int grc = aw_indexer_new(cfg, &in->w.ix, err, sizeof err);
     if (grc != AW_OK) {
         fprintf(stderr, "artifact-watch ingest: %s\n", grc == AW_ENOMEM ? "out of memory" : err);
         return 2;
     }
-    snprintf(in.dlq_name, sizeof in.dlq_name, "%s",
+    snprintf(in->dlq_name, sizeof in->dlq_name, "%s",
              *cfg->kafka_dlq_topic ? cfg->kafka_dlq_topic : "");
-    if (!in.dlq_name[0])
-        snprintf(in.dlq_name, sizeof in.dlq_name, "%s.dlq", cfg->kafka_topic);
-    in.policy = (aw_fetch_policy){.concurrency = (int)cfg->fetch_concurrency,
-                                  .retries = (int)cfg->fetch_retries,
-                                  .backoff_base_ms = 200,
-                                  .backoff_max_ms = 10000,
-                                  .stop_grace_ms = cfg->shutdown_grace_ms,
-                                  .tick = fetch_tick, .tick_ud = &in};
-    if (aw_s3_new_from_config(cfg, &in.s3, err, sizeof err) != AW_OK) {
+    if (!in->dlq_name[0])
+        snprintf(in->dlq_name, sizeof in->dlq_name, "%s.dlq", cfg->kafka_topic);
+    in->policy = (aw_fetch_policy){.concurrency = (int)cfg->fetch_concurrency,
+                                   .retries = (int)cfg->fetch_retries, .backoff_base_ms = 200,
+                                   .backoff_max_ms = 10000,
+                                   .stop_grace_ms = cfg->shutdown_grace_ms,
+                                   .tick = fetch_tick, .tick_ud = in};
+    if (aw_s3_new_from_config(cfg, &in->s3, err, sizeof err) != AW_OK) {
         fprintf(stderr, "artifact-watch ingest: %s\n", err);
-        ingest_free(&in);
         return 2;
     }
-    int rc = kafka_open(&in);
-    if (rc != AW_OK) {
-        ingest_free(&in);
+    int rc = kafka_open(in);
+    if (rc != AW_OK)
         return rc == AW_ECONFIG ? 2 : 1;
-    }
-    if (writer_start(&in.w) != AW_OK) {
+    if (writer_start(&in->w) != AW_OK) {
         fprintf(stderr, "artifact-watch ingest: cannot start the writer thread\n");
-        ingest_free(&in);
         return 1;
+    }
+    return 0;
+}
+
+/* The loop: collect, fetch, hand over, finish, until a stop or the end of a
+ * drain. *interrupted when the batch in hand was abandoned. Exit status. */
+static int ingest_loop(ingest *in, bool *interrupted) {
+    int64_t last = aw_now_ms();
+    uint64_t last_indexed = 0;
+    while (!aw_stop) {
+        int rc = kafka_collect(in);
+        if (rc == AW_OK && in->cur->nmsgs)
+            rc = process_batch(in);
+        else if (rc == AW_OK && (rc = finish_pending(in)) == AW_OK)
+            kafka_release(in); /* nothing new: what was in flight is done */
+        if (rc == AW_EINTERRUPTED) {
+            *interrupted = true; /* stopping during an outage: replayed later */
+            return 0;
+        }
+        if (rc != AW_OK) {
+            AW_ERROR(LOG, "stopping: %s", aw_strerror(rc));
+            return 1;
+        }
+        report(in, &last, &last_indexed);
+        publish(in);
+        if (!in->paused || in->held)
+            aw_metrics_ready(true, NULL);
+        if (in->cfg->drain && kafka_all_at_end(in) && !in->cur->nmsgs && !in->pending) {
+            AW_INFO(LOG, "drained: every assigned partition is indexed to its end");
+            return 0;
+        }
+    }
+    /* stopping: the batch at hand, then the one being written */
+    int rc = in->cur->nmsgs ? process_batch(in) : AW_OK;
+    if (rc == AW_OK)
+        rc = finish_pending(in);
+    if (rc == AW_OK)
+        AW_INFO(LOG, "stopping: in-flight batch finished, committing offsets");
+    *interrupted = rc == AW_EINTERRUPTED;
+    return 0;
+}
+
+int aw_cmd_ingest(aw_config *cfg) {
+    ingest in = {.cfg = cfg, .verify_md5 = cfg->verify_md5};
+    in.cur = &in.batches[0];
+    int status = ingest_open(&in);
+    if (status) {
+        ingest_free(&in);
+        return status;
     }
     aw_daemon_signals();
     AW_INFO(LOG, "consuming %s%s%s as group %s from %s; dead letters to %s; %ld fetches in "
                  "flight%s", cfg->kafka_topic, *cfg->openlineage_topic ? " and OpenLineage " : "",
             cfg->openlineage_topic, cfg->kafka_group, cfg->kafka_brokers, in.dlq_name,
             cfg->fetch_concurrency, cfg->drain ? "; draining" : "");
-
-    int64_t last = aw_now_ms();
-    uint64_t last_indexed = 0;
-    int status = 0;
     bool interrupted = false;
-    while (!aw_stop) {
-        rc = kafka_collect(&in);
-        if (rc == AW_OK && in.cur->nmsgs)
-            rc = process_batch(&in);
-        else if (rc == AW_OK && (rc = finish_pending(&in)) == AW_OK)
-            kafka_release(&in); /* nothing new: what was in flight is done */
-        if (rc == AW_EINTERRUPTED) {
-            interrupted = true; /* stopping during an outage: replayed later */
-            break;
-        }
-        if (rc != AW_OK) {
-            AW_ERROR(LOG, "stopping: %s", aw_strerror(rc));
-            status = 1;
-            break;
-        }
-        report(&in, &last, &last_indexed);
-        publish(&in);
-        if (!in.paused || in.held)
-            aw_metrics_ready(true, NULL);
-        if (cfg->drain && kafka_all_at_end(&in) && !in.cur->nmsgs && !in.pending) {
-            AW_INFO(LOG, "drained: every assigned partition is indexed to its end");
-            break;
-        }
-    }
-    if (aw_stop && status == 0 && !interrupted) {
-        /* finish in-flight work: the batch at hand, then the one being written */
-        rc = in.cur->nmsgs ? process_batch(&in) : AW_OK;
-        if (rc == AW_OK)
-            rc = finish_pending(&in);
-        if (rc == AW_OK)
-            AW_INFO(LOG, "stopping: in-flight batch finished, committing offsets");
-        else if (rc == AW_EINTERRUPTED)
-            interrupted = true;
-    }
+    status = ingest_loop(&in, &interrupted);
     if (interrupted)
         AW_INFO(LOG, "stopping: the batch in hand was abandoned and will be replayed");
     writer_stop(&in.w);

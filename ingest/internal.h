@@ -10,6 +10,7 @@
  *             observations for the indexer
  *   fetch.c   the objects of a batch: jobs, streaming hash, fetch_all
  *   writer.c  the thread that owns the indexer and writes batches
+ *   metrics.c the series ingest exports, declared at start
  */
 #ifndef AW_INGEST_INTERNAL_H
 #define AW_INGEST_INTERNAL_H
@@ -24,7 +25,7 @@
 #include "aw/config.h"
 #include "aw/event.h"
 #include "aw/hash.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/indexer.h"
 #include "aw/daemon.h"
 
@@ -89,6 +90,17 @@ typedef struct writer {
     bool quit;
     int rc;
 } writer;
+
+/* The series ingest exports, each registered (at zero) on the first call;
+ * the consumer lag per partition appears as partitions are assigned. */
+typedef struct ingest_metrics {
+    aw_metric *events, *vanished, *bytes, *batches, *paused, *repaired;
+    aw_metric *fetch_seconds, *write_seconds;
+    aw_metric *dead[AW_ERR_LAST_ - AW_ERR_FIRST_]; /* by AW_E code, in the order of err.h */
+} ingest_metrics;
+const ingest_metrics *ingest_metrics_get(void);
+/* The dead-letter counter of code ("AW_EPARSE"); NULL for an unknown one. */
+aw_metric *ingest_dead_letter_metric(const char *code);
 
 typedef struct ingest {
     aw_config *cfg;

@@ -403,11 +403,7 @@ void kafka_dlq_report(ingest *in, msg *x, rd_kafka_resp_err_t e) {
         x->dlq_done = true;
         /* counted once the broker has it, by its AW_E... code (a short,
          * fixed set: a label that cannot grow without bound) */
-        char l[48];
-        snprintf(l, sizeof l, "code=\"%s\"", x->code);
-        aw_metric_add(aw_metric_counter("aw_ingest_dead_letters_total",
-                                        "Messages the dead-letter topic took, by code.", l),
-                      1);
+        aw_metric_add(ingest_dead_letter_metric(x->code), 1);
         return;
     }
     if (dlq_refuses_message(e)) {

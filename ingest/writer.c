@@ -20,12 +20,7 @@
 static int write_batch(void *arg, char *why, size_t n) {
     writer *w = arg;
     batch *b = w->job;
-    static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-    static aw_metric *took;
-    if (!took)
-        took = aw_metric_histogram("aw_ingest_batch_write_seconds",
-                                   "Time to write one batch to PostgreSQL (one transaction).",
-                                   NULL, bounds, sizeof bounds / sizeof bounds[0]);
+    aw_metric *took = ingest_metrics_get()->write_seconds;
     int64_t t0 = aw_now_ms();
     int rc = aw_indexer_write(w->ix, b->obs, b->nobs, why, n);
     if (rc == AW_OK)

@@ -20,12 +20,15 @@
 #define S(x) ((x) ? (x) : "")
 
 
-static const char *const usage =
-    "usage: artifact-watch alerts list [--state open|resolved|all] [--format table|json]\n"
-    "       artifact-watch alerts show ID [--format table|json|dot]\n"
-    "       artifact-watch alerts resolve ID --reason TEXT\n"
-    "       artifact-watch alerts push [--alertmanager-url URL] [--alerts-topic TOPIC]\n"
-    "                                  [--resend 60s] [--min-interval 5s] [--once]";
+enum { LIST, SHOW, RESOLVE, PUSH };
+static const aw_verb verbs[] = {
+    [LIST] = {"list", 0, " [--state open|resolved|all] [--format table|json]"},
+    [SHOW] = {"show", 1, " ID [--format table|json|dot]"},
+    [RESOLVE] = {"resolve", 1, " ID --reason TEXT"},
+    [PUSH] = {"push", 0, " [--alertmanager-url URL] [--alerts-topic TOPIC] [--resend 60s]"
+                         " [--min-interval 5s] [--once]"},
+    {NULL, 0, NULL},
+};
 
 #define V(r, i, c) aw_pg_result_get((r), (i), (c))
 
@@ -63,7 +66,7 @@ static void print_json(json_t *doc) {
 }
 
 static int cmd_list(aw_pg *pg, const aw_config *cfg) {
-    const char *params[1] = {cfg->alerts_state};
+    const char *params[1] = {aw_alert_state_words[cfg->alerts_state]};
     aw_pg_result *r = NULL;
     char err[1024];
     if (aw_pg_query(pg, "SELECT " ALERT_COLS " FROM aw.alerts a WHERE $1 = 'all' OR a.state = $1"
@@ -73,7 +76,7 @@ static int cmd_list(aw_pg *pg, const aw_config *cfg) {
         return 1;
     }
     int n = aw_pg_result_rows(r);
-    if (!strcmp(cfg->alerts_format, "json")) {
+    if (cfg->alerts_format == AW_FMT_JSON) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++)
             json_array_append_new(arr, row_json(r, i));
@@ -89,7 +92,8 @@ static int cmd_list(aw_pg *pg, const aw_config *cfg) {
                    S(V(r, i, A_RADIUS)), S(V(r, i, A_LAST)), S(V(r, i, A_SEEN)));
         }
         if (!n)
-            printf("(no %s alerts)\n", !strcmp(cfg->alerts_state, "all") ? "" : cfg->alerts_state);
+            printf("(no %s alerts)\n", cfg->alerts_state == AW_ALERTS_ALL
+                                           ? "" : aw_alert_state_words[cfg->alerts_state]);
     }
     aw_pg_result_free(r);
     return 0;
@@ -102,10 +106,54 @@ static void dot_quote(char *s) {
             *s = '\'';
 }
 
+/* The blast radius as a Graphviz graph. */
+static void show_dot(aw_pg_result *walk, int nw) {
+    /* the bad version in red, everything made from it below */
+    printf("digraph blast_radius {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
+    for (int i = 0; i < nw; i++) {
+        char u[1200];
+        aw_escape_text(S(V(walk, i, 1)), strlen(S(V(walk, i, 1))), u, sizeof u);
+        dot_quote(u);
+        printf("  \"%s\"%s;\n", u, i == 0 ? " [color=red, fontcolor=red]" : "");
+    }
+    /* each node is reached from the one before it on its path */
+    for (int i = 0; i < nw; i++) {
+        if (!V(walk, i, 5))
+            continue;
+        char from[1200], to[1200];
+        aw_escape_text(V(walk, i, 5), strlen(V(walk, i, 5)), from, sizeof from);
+        aw_escape_text(S(V(walk, i, 1)), strlen(S(V(walk, i, 1))), to, sizeof to);
+        dot_quote(from);
+        dot_quote(to);
+        printf("  \"%s\" -> \"%s\";\n", from, to);
+    }
+    printf("}\n");
+}
+
+/* The alert's fields, then what was made from it. */
+static void show_text(aw_pg_result *r, aw_pg_result *walk, int nw) {
+    static const char *const names[] = {"id", "kind", "state", "store", "bucket", "key",
+                                         "version_id", "object_version_id", "expected",
+                                         "actual", "first_seen_at", "last_seen_at",
+                                         "seen_count", "resolved_at", "blast_radius"};
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        char v[1200];
+        printf("%-18s %s\n", names[c], V(r, 0, (int)c) ? aw_text_cell(V(r, 0, (int)c), v, 1100) : "-");
+    }
+    printf("%-18s %s\n\n", "detail", S(V(r, 0, A_DETAIL)));
+    printf("%-5s  %-70s  %-10s  %s\n", "DEPTH", "DOWNSTREAM", "EDGE", "STATE");
+    for (int i = 0; i < nw; i++) {
+        char u[80];
+        printf("%-5s  %-70s  %-10s  %s\n", S(V(walk, i, 0)), aw_text_cell(V(walk, i, 1), u, 70),
+               V(walk, i, 3) ? V(walk, i, 3) : "-", V(walk, i, 4) ? V(walk, i, 4) : "start");
+    }
+}
+
 static int cmd_show(aw_pg *pg, const aw_config *cfg) {
     long id;
-    if (cfg->nargs != 2 || aw_parse_long(cfg->args[1], 1, 1L << 62, &id) != AW_OK) {
-        fprintf(stderr, "artifact-watch alerts: show needs an alert id\n%s\n", usage);
+    if (aw_parse_long(cfg->args[1], 1, 1L << 62, &id) != AW_OK) {
+        fprintf(stderr, "artifact-watch alerts: show needs an alert id\n");
+        aw_verb_usage(stderr, "alerts", verbs);
         return 2;
     }
     const char *params[1] = {cfg->args[1]};
@@ -130,7 +178,7 @@ static int cmd_show(aw_pg *pg, const aw_config *cfg) {
         return 1;
     }
     int nw = aw_pg_result_rows(walk);
-    if (!strcmp(cfg->alerts_format, "json")) {
+    if (cfg->alerts_format == AW_FMT_JSON) {
         json_t *o = row_json(r, 0), *nodes = json_array();
         for (int i = 0; i < nw; i++)
             json_array_append_new(nodes, json_pack("{s:I, s:s, s:o, s:o, s:o}", "depth",
@@ -141,43 +189,10 @@ static int cmd_show(aw_pg *pg, const aw_config *cfg) {
                                                    jstr(V(walk, i, 4))));
         json_object_set_new(o, "downstream", nodes);
         print_json(o);
-    } else if (!strcmp(cfg->alerts_format, "dot")) {
-        /* the bad version in red, everything made from it below */
-        printf("digraph blast_radius {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
-        for (int i = 0; i < nw; i++) {
-            char u[1200];
-            aw_escape_text(S(V(walk, i, 1)), strlen(S(V(walk, i, 1))), u, sizeof u);
-            dot_quote(u);
-            printf("  \"%s\"%s;\n", u, i == 0 ? " [color=red, fontcolor=red]" : "");
-        }
-        /* each node is reached from the one before it on its path */
-        for (int i = 0; i < nw; i++) {
-            if (!V(walk, i, 5))
-                continue;
-            char from[1200], to[1200];
-            aw_escape_text(V(walk, i, 5), strlen(V(walk, i, 5)), from, sizeof from);
-            aw_escape_text(S(V(walk, i, 1)), strlen(S(V(walk, i, 1))), to, sizeof to);
-            dot_quote(from);
-            dot_quote(to);
-            printf("  \"%s\" -> \"%s\";\n", from, to);
-        }
-        printf("}\n");
+    } else if (cfg->alerts_format == AW_FMT_DOT) {
+        show_dot(walk, nw);
     } else {
-        static const char *const names[] = {"id", "kind", "state", "store", "bucket", "key",
-                                             "version_id", "object_version_id", "expected",
-                                             "actual", "first_seen_at", "last_seen_at",
-                                             "seen_count", "resolved_at", "blast_radius"};
-        for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
-            char v[1200];
-            printf("%-18s %s\n", names[c], V(r, 0, (int)c) ? aw_text_cell(V(r, 0, (int)c), v, 1100) : "-");
-        }
-        printf("%-18s %s\n\n", "detail", S(V(r, 0, A_DETAIL)));
-        printf("%-5s  %-70s  %-10s  %s\n", "DEPTH", "DOWNSTREAM", "EDGE", "STATE");
-        for (int i = 0; i < nw; i++) {
-            char u[80];
-            printf("%-5s  %-70s  %-10s  %s\n", S(V(walk, i, 0)), aw_text_cell(V(walk, i, 1), u, 70),
-                   V(walk, i, 3) ? V(walk, i, 3) : "-", V(walk, i, 4) ? V(walk, i, 4) : "start");
-        }
+        show_text(r, walk, nw);
     }
     aw_pg_result_free(walk);
     aw_pg_result_free(r);
@@ -187,10 +202,10 @@ static int cmd_show(aw_pg *pg, const aw_config *cfg) {
 /* A person's word: the alert is dealt with, for the reason given. */
 static int cmd_resolve(aw_pg *pg, const aw_config *cfg) {
     long id;
-    if (cfg->nargs != 2 || aw_parse_long(cfg->args[1], 1, 1L << 62, &id) != AW_OK ||
-        !*cfg->alerts_reason) {
+    if (aw_parse_long(cfg->args[1], 1, 1L << 62, &id) != AW_OK || !*cfg->alerts_reason) {
         fprintf(stderr, "artifact-watch alerts: resolve needs an alert id and --reason TEXT "
-                        "(recorded with the alert)\n%s\n", usage);
+                        "(recorded with the alert)\n");
+        aw_verb_usage(stderr, "alerts", verbs);
         return 2;
     }
     const char *params[2] = {cfg->args[1], cfg->alerts_reason};
@@ -213,15 +228,10 @@ static int cmd_resolve(aw_pg *pg, const aw_config *cfg) {
 }
 
 int aw_cmd_alerts(aw_config *cfg) {
-    static const char *const verbs[] = {"list", "show", "resolve", "push", NULL};
-    enum { LIST, SHOW, RESOLVE, PUSH };
-    int verb = cfg->nargs ? aw_word_index(verbs, cfg->args[0]) : -1;
-    bool show = verb == SHOW || verb == RESOLVE;
-    if (verb < 0 || (!show && cfg->nargs != 1)) {
-        fprintf(stderr, "artifact-watch alerts: %s\n", usage);
+    int verb = aw_verb_pick("alerts", verbs, cfg);
+    if (verb < 0)
         return 2;
-    }
-    if (verb != SHOW && !strcmp(cfg->alerts_format, "dot")) {
+    if (verb != SHOW && cfg->alerts_format == AW_FMT_DOT) {
         fprintf(stderr, "artifact-watch alerts: --format dot is for show\n");
         return 2;
     }

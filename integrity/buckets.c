@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/log.h"
 #include "internal.h"
 

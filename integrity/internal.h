@@ -12,7 +12,7 @@
 
 #include "aw/config.h"
 #include "aw/daemon.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/pg.h"
 
 /* ---- alerts.c and push.c */

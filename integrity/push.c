@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/integrity.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
@@ -40,6 +40,23 @@ static const char *const kinds[][3] = {
     {"bucket_unreachable", "ArtifactBucketUnreachable", "critical"},
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
+
+/* The series push exports, registered at start so each shows 0. */
+static struct {
+    aw_metric *open[NKINDS], *pushes[2];
+} pm;
+
+static void declare_metrics(void) {
+    const char *names[NKINDS + 1] = {NULL};
+    for (size_t i = 0; i < NKINDS; i++)
+        names[i] = kinds[i][0];
+    aw_metric_family(true, "aw_alerts_open", "Open integrity alerts, by kind.", "kind", names,
+                     pm.open);
+    static const char *const results[] = {"ok", "failed", NULL};
+    aw_metric_family(false, "aw_alerts_pushes_total",
+                     "Pushes to Alertmanager and/or the alerts topic, by result.", "result",
+                     results, pm.pushes);
+}
 
 static const char *kind_field(const char *kind, int field) {
     for (size_t i = 0; i < NKINDS; i++)
@@ -137,10 +154,7 @@ static int count_open(aw_pg *pg, char *err, size_t n) {
         for (int i = 0; i < aw_pg_result_rows(r); i++)
             if (!strcmp(S(V(r, i, 0)), kinds[k][0]))
                 open = strtol(S(V(r, i, 1)), NULL, 10);
-        char l[64];
-        snprintf(l, sizeof l, "kind=\"%s\"", kinds[k][0]);
-        aw_metric_set(aw_metric_gauge("aw_alerts_open", "Open integrity alerts, by kind.", l),
-                      (double)open);
+        aw_metric_set(pm.open[k], (double)open);
     }
     aw_pg_result_free(r);
     return rc;
@@ -190,9 +204,7 @@ static int push_once(pusher *p, bool all, char *err, size_t n) {
         json_decref(arr);
     }
     aw_pg_result_free(r);
-    aw_metric_add(aw_metric_counter("aw_alerts_pushes_total",
-                                    "Pushes to Alertmanager and/or the alerts topic, by result.",
-                                    rc == AW_OK ? "result=\"ok\"" : "result=\"failed\""), 1);
+    aw_metric_add(pm.pushes[rc != AW_OK], 1);
     aw_metrics_ready(rc == AW_OK, rc == AW_OK ? NULL : "the last push was not taken");
     if (rc == AW_OK) {
         snprintf(p->since, sizeof p->since, "%s", started);
@@ -217,16 +229,8 @@ static int push_settings(const aw_config *cfg, pusher *p, int64_t *min_interval)
                         "https:// URL, not \"%s\"\n", shown);
         return 2;
     }
-    if (aw_parse_duration(cfg->alerts_resend, &p->resend_s) != AW_OK || p->resend_s <= 0) {
-        fprintf(stderr, "artifact-watch alerts: --resend \"%s\" is not a duration such as 60s\n",
-                cfg->alerts_resend);
-        return 2;
-    }
-    if (aw_parse_duration(cfg->alerts_min_interval, min_interval) != AW_OK) {
-        fprintf(stderr, "artifact-watch alerts: --min-interval \"%s\" is not a duration such "
-                        "as 5s\n", cfg->alerts_min_interval);
-        return 2;
-    }
+    p->resend_s = cfg->alerts_resend_s;
+    *min_interval = cfg->alerts_min_interval_s;
     size_t ul = strlen(cfg->alertmanager_url);
     bool slash = ul && cfg->alertmanager_url[ul - 1] == '/';
     if (ul) {
@@ -244,6 +248,7 @@ int push_check(const aw_config *cfg) {
 }
 
 int cmd_push(aw_pg *pg, const aw_config *cfg) {
+    declare_metrics();
     pusher p = {.cfg = cfg, .pg = pg};
     int64_t min_interval = 0;
     int status = push_settings(cfg, &p, &min_interval);

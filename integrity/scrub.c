@@ -26,11 +26,10 @@
 
 #include "aw/codec.h"
 #include "aw/hash.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/log.h"
 #include "aw/metrics.h"
 #include "aw/integrity.h"
-#include "aw/stores.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -112,24 +111,31 @@ static void budget_wait(budget *b) {
     (void)aw_rate_wait(both, 2);
 }
 
+/* The series scrub exports, registered at start so each shows 0 (the
+ * last-success time appears with the first pass that succeeds). */
+static const char *const result_names[] = {"ok", "checksum_mismatch", "missing", "changed",
+                                           "failed", NULL};
+static struct {
+    aw_metric *by[5], *bytes, *other_due;
+} sm;
+
+static void declare_metrics(void) {
+    aw_metric_family(false, "aw_scrub_objects_total", "Versions scrub read, by result.", "result",
+                     result_names, sm.by);
+    sm.bytes = aw_metric_counter("aw_scrub_bytes_total", "Bytes scrub read and hashed.", NULL);
+    sm.other_due = aw_metric_gauge("aw_scrub_other_store_due",
+                                   "Versions due for scrub in stores this process does not "
+                                   "serve (left to their own scrub).", NULL);
+}
+
 /* What a batch read, as metrics: objects by result and bytes. */
 static void count_metrics(json_t *results, int64_t bytes) {
-    static const char *const names[] = {"ok", "checksum_mismatch", "missing", "changed", "failed"};
-    static aw_metric *by[5], *b;
-    if (!b) {
-        for (int i = 0; i < 5; i++) {
-            char l[64];
-            snprintf(l, sizeof l, "result=\"%s\"", names[i]);
-            by[i] = aw_metric_counter("aw_scrub_objects_total", "Versions scrub read, by result.", l);
-        }
-        b = aw_metric_counter("aw_scrub_bytes_total", "Bytes scrub read and hashed.", NULL);
-    }
-    aw_metric_add(b, (double)bytes);
+    aw_metric_add(sm.bytes, (double)bytes);
     for (size_t i = 0; results && i < json_array_size(results); i++) {
         const char *r = json_string_value(json_object_get(json_array_get(results, i), "result"));
-        for (int k = 0; r && k < 5; k++)
-            if (!strcmp(r, names[k]))
-                aw_metric_add(by[k], 1);
+        for (int k = 0; r && result_names[k]; k++)
+            if (!strcmp(r, result_names[k]))
+                aw_metric_add(sm.by[k], 1);
     }
     aw_metrics_heartbeat();
 }
@@ -188,6 +194,71 @@ static int bucket_check(aw_pg *pg, aw_s3 *s3, const char *store, aw_pg_result *l
     return rc;
 }
 
+/* What one read found: "ok", "checksum_mismatch", "changed", "missing",
+ * "failed" or NULL (the store is away); got and held receive the SHA-256 of
+ * the bytes and the store's own checksum of them, in hex ("" if none). */
+static const char *judge_read(const aw_pg_result *l, int i, const aw_fetch *f, aw_sink *item,
+                              char got[65], char held[65]) {
+    const char *want = aw_pg_result_get(l, i, L_SHA);
+    switch (f->outcome) {
+    case AW_FETCH_OK: {
+        uint8_t sha[32];
+        if (aw_hash_final(item->hash, sha, NULL) != AW_OK)
+            return "failed";
+        aw_hex(sha, 32, got);
+        /* the store's own full-object checksum, when it keeps one */
+        if (f->info.checksum_sha256[0] &&
+            aw_sha256_b64_hex(f->info.checksum_sha256, held) != AW_OK)
+            held[0] = '\0';
+        if (held[0] && strcmp(held, got))
+            AW_WARN(SLOG, "store_checksum_mismatch s3://%s/%s: the store says %s", f->bucket,
+                    f->key, held);
+        return want && !strcmp(got, want) ? "ok"
+               : rewritten(l, i, f, item->bytes) ? "changed" : "checksum_mismatch";
+    }
+    case AW_FETCH_NOT_FOUND: return "missing";
+    case AW_FETCH_PRECONDITION: return "changed";
+    case AW_FETCH_UNAVAILABLE: return NULL;
+    default: return "failed";
+    }
+}
+
+/* The batch's results as aw.scrub_record takes them (the skipped left out),
+ * counted in st. *away when the store did not answer for one. */
+static json_t *results(const aw_pg_result *l, const aw_fetch *reqs, aw_sink *items,
+                       const bool *skip, pass_stats *st, bool *away) {
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < aw_pg_result_rows(l); i++) {
+        const aw_fetch *f = &reqs[i];
+        char got[65] = "", held[65] = "";
+        if (skip[i])
+            continue;
+        const char *result = judge_read(l, i, f, &items[i], got, held);
+        *away = *away || !result;
+        result = result ? result : "failed";
+        st->ok += !strcmp(result, "ok");
+        st->mismatch += !strcmp(result, "checksum_mismatch");
+        st->missing += !strcmp(result, "missing");
+        st->changed += !strcmp(result, "changed");
+        st->failed += !strcmp(result, "failed");
+        if (strcmp(result, "ok"))
+            AW_WARN(SLOG, "%s s3://%s/%s%s%s: %s", result, f->bucket, f->key,
+                    f->version_id ? " version " : "", f->version_id ? f->version_id : "",
+                    f->error[0] ? f->error : got[0] ? got : "");
+        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:{s:i, s:I}}", "id",
+                              aw_pg_result_get(l, i, L_ID), "result", result, "actual",
+                              got[0] ? got : NULL, "store_sha256", held[0] ? held : NULL,
+                              "error", f->error[0] ? f->error : NULL,
+                              "detail", "http_status", (int)f->info.status, "bytes_read",
+                              (json_int_t)items[i].bytes);
+        if (!o || json_array_append_new(arr, o)) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 /* Reads one leased batch and records what it found. AW_EUNAVAILABLE when
  * the store is away (nothing is recorded: it is no object's fault). */
 static int scrub_batch(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *cfg,
@@ -217,56 +288,11 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config 
         rc = aw_s3_fetch_batch(s3, reqs, (size_t)rows, &rp, &pol, &aw_stop);
     if (rc == AW_OK)
         rc = bucket_check(pg, s3, store, l, reqs, skip, pz, errstr, n);
-    json_t *arr = rc == AW_OK ? json_array() : NULL;
-    int64_t bytes = 0;
     bool away = false;
-    for (int i = 0; arr && i < rows; i++) {
-        const aw_fetch *f = &reqs[i];
-        const char *result = "failed", *want = aw_pg_result_get(l, i, L_SHA);
-        char got[65] = "", held[65] = "";
+    json_t *arr = rc == AW_OK ? results(l, reqs, items, skip, st, &away) : NULL;
+    int64_t bytes = 0;
+    for (int i = 0; items && i < rows; i++)
         bytes += items[i].bytes;
-        if (skip[i])
-            continue;
-        switch (f->outcome) {
-        case AW_FETCH_OK: {
-            uint8_t sha[32];
-            if (aw_hash_final(items[i].hash, sha, NULL) != AW_OK)
-                break;
-            aw_hex(sha, 32, got);
-            result = want && !strcmp(got, want) ? "ok"
-                     : rewritten(l, i, f, items[i].bytes) ? "changed" : "checksum_mismatch";
-            /* the store's own full-object checksum, when it keeps one */
-            if (f->info.checksum_sha256[0] &&
-                aw_sha256_b64_hex(f->info.checksum_sha256, held) != AW_OK)
-                held[0] = '\0';
-            if (held[0] && strcmp(held, got))
-                AW_WARN(SLOG, "store_checksum_mismatch s3://%s/%s: the store says %s", f->bucket,
-                        f->key, held);
-            break;
-        }
-        case AW_FETCH_NOT_FOUND: result = "missing"; break;
-        case AW_FETCH_PRECONDITION: result = "changed"; break;
-        case AW_FETCH_UNAVAILABLE: away = true; break;
-        default: break;
-        }
-        st->ok += !strcmp(result, "ok");
-        st->mismatch += !strcmp(result, "checksum_mismatch");
-        st->missing += !strcmp(result, "missing");
-        st->changed += !strcmp(result, "changed");
-        st->failed += !strcmp(result, "failed");
-        if (strcmp(result, "ok"))
-            AW_WARN(SLOG, "%s s3://%s/%s%s%s: %s", result, f->bucket, f->key,
-                    f->version_id ? " version " : "", f->version_id ? f->version_id : "",
-                    f->error[0] ? f->error : got[0] ? got : "");
-        json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:{s:i, s:I}}", "id",
-                              aw_pg_result_get(l, i, L_ID), "result", result, "actual",
-                              got[0] ? got : NULL, "store_sha256", held[0] ? held : NULL,
-                              "error", f->error[0] ? f->error : NULL,
-                              "detail", "http_status", (int)f->info.status, "bytes_read",
-                              (json_int_t)items[i].bytes);
-        if (!o || json_array_append_new(arr, o))
-            rc = AW_ENOMEM;
-    }
     st->bytes += bytes;
     budget_note(bu, bytes, rows);
     count_metrics(arr, bytes);
@@ -292,33 +318,62 @@ static int scrub_batch(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config 
     return rc;
 }
 
+/* The database's clock, as text, into start. */
+static int db_now(aw_pg *pg, char start[64], char *errstr, size_t n) {
+    aw_pg_result *t0 = NULL;
+    int rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
+    if (rc == AW_OK)
+        snprintf(start, 64, "%s", aw_pg_result_get(t0, 0, 0));
+    aw_pg_result_free(t0);
+    return rc;
+}
+
+/* The ids of the next batch of the due list from *pos, as an array literal
+ * in ids: under a budget at most a second's worth (by count, and by the sizes
+ * read so far), and at most BATCH_BYTES, so a batch is read well within its
+ * lease; what is in a bucket found unreadable during the pass is passed over. */
+static void next_batch(const aw_config *cfg, const pass_stats *st, const aw_pg_result *due,
+                       int *pos, const paused *pz, char *ids) {
+    long want = cfg->scrub_batch, done = st->ok + st->mismatch + st->missing + st->changed +
+                                         st->failed;
+    if (cfg->scrub_max_objects_per_sec && want > cfg->scrub_max_objects_per_sec)
+        want = cfg->scrub_max_objects_per_sec;
+    if (cfg->scrub_max_bytes_per_sec) {
+        long avg = done && st->bytes ? (long)(st->bytes / done) : 0;
+        long fit = avg ? cfg->scrub_max_bytes_per_sec / avg : 1;
+        want = fit < 1 ? 1 : fit < want ? fit : want;
+    }
+    size_t l = 0;
+    ids[l++] = '{';
+    long long bytes = 0;
+    int ndue = aw_pg_result_rows(due);
+    for (long k = 0; k < want && *pos < ndue && (k == 0 || bytes < BATCH_BYTES); ++*pos) {
+        if (paused_has(pz, aw_pg_result_get(due, *pos, 2)))
+            continue;
+        l += (size_t)sprintf(ids + l, "%s%s", k++ ? "," : "", aw_pg_result_get(due, *pos, 0));
+        long long size = strtoll(aw_pg_result_get(due, *pos, 1), NULL, 10);
+        bytes += size < 0 ? 0 : size < BATCH_BYTES ? size : BATCH_BYTES; /* cannot overflow */
+    }
+    ids[l++] = '}';
+    ids[l] = '\0';
+}
+
 /* One pass over what is due now. */
 static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *cfg,
                       const char *interval, const char *owner, bool all, char *errstr, size_t n) {
     paused pz = {0};
+    char start[64] = "";
     int rc = buckets_paused(pg, s3, store, &pz, errstr, n);
     char *pza = rc == AW_OK ? paused_array(&pz) : NULL;
-    if (rc == AW_OK && !pza)
+    budget *bu = calloc(1, sizeof *bu);
+    char *ids = malloc((size_t)cfg->scrub_batch * 22 + 3);
+    if (rc == AW_OK && (!pza || !bu || !ids))
         rc = AW_ENOMEM;
     const char *params[5] = {store, cfg->scrub_bucket, cfg->scrub_prefix, interval, pza};
-    aw_pg_result *t0 = NULL;
-    if (rc == AW_OK)
-        rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
-    char start[64] = "";
-    if (rc == AW_OK)
-        snprintf(start, sizeof start, "%s", aw_pg_result_get(t0, 0, 0));
-    aw_pg_result_free(t0);
-    if (rc == AW_OK)
+    if (rc == AW_OK && (rc = db_now(pg, start, errstr, n)) == AW_OK)
         rc = aw_pg_query(pg, sync_sql, 4, params, NULL, errstr, n);
-    if (rc == AW_OK && all)
-        rc = aw_pg_query(pg, all_sql, 3, params, NULL, errstr, n);
-    if (rc == AW_OK && all) { /* what --all made due is due at the pass's start too */
-        t0 = NULL;
-        rc = aw_pg_query(pg, "SELECT now()::text", 0, NULL, &t0, errstr, n);
-        if (rc == AW_OK)
-            snprintf(start, sizeof start, "%s", aw_pg_result_get(t0, 0, 0));
-        aw_pg_result_free(t0);
-    }
+    if (rc == AW_OK && all && (rc = aw_pg_query(pg, all_sql, 3, params, NULL, errstr, n)) == AW_OK)
+        rc = db_now(pg, start, errstr, n); /* what --all made due is due at the start too */
     params[3] = start;
     aw_pg_result *due = NULL;
     if (rc == AW_OK)
@@ -326,42 +381,14 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *
     int ndue = rc == AW_OK ? aw_pg_result_rows(due) : 0;
     bool more = ndue == atoi(DUE_CHUNK_S);
     pass_stats st = {0};
-    budget *bu = calloc(1, sizeof *bu);
-    char *ids = malloc((size_t)cfg->scrub_batch * 22 + 3);
-    if (!bu || !ids) {
-        free(bu);
-        free(ids);
-        aw_pg_result_free(due);
-        return AW_ENOMEM;
+    if (bu) {
+        aw_rate_init(&bu->bytes, cfg->scrub_max_bytes_per_sec);
+        aw_rate_init(&bu->objects, cfg->scrub_max_objects_per_sec);
     }
-    aw_rate_init(&bu->bytes, cfg->scrub_max_bytes_per_sec);
-    aw_rate_init(&bu->objects, cfg->scrub_max_objects_per_sec);
     int64_t t_start = aw_now_ms();
     for (int pos = 0; rc == AW_OK && !aw_stop && pos < ndue;) {
         budget_wait(bu);
-        /* under a budget a batch is at most a second's worth, so the reads
-         * stay smooth: by count, and by the sizes read so far */
-        long want = cfg->scrub_batch, done = st.ok + st.mismatch + st.missing + st.changed + st.failed;
-        if (cfg->scrub_max_objects_per_sec && want > cfg->scrub_max_objects_per_sec)
-            want = cfg->scrub_max_objects_per_sec;
-        if (cfg->scrub_max_bytes_per_sec) {
-            long avg = done && st.bytes ? (long)(st.bytes / done) : 0;
-            long fit = avg ? cfg->scrub_max_bytes_per_sec / avg : 1;
-            want = fit < 1 ? 1 : fit < want ? fit : want;
-        }
-        size_t l = 0;
-        ids[l++] = '{';
-        /* and at most BATCH_BYTES, so a batch is read well within its lease */
-        long long bytes = 0;
-        for (long k = 0; k < want && pos < ndue && (k == 0 || bytes < BATCH_BYTES); pos++) {
-            if (paused_has(&pz, aw_pg_result_get(due, pos, 2)))
-                continue; /* found unreadable during this pass */
-            l += (size_t)sprintf(ids + l, "%s%s", k++ ? "," : "", aw_pg_result_get(due, pos, 0));
-            long long size = strtoll(aw_pg_result_get(due, pos, 1), NULL, 10);
-            bytes += size < 0 ? 0 : size < BATCH_BYTES ? size : BATCH_BYTES; /* cannot overflow */
-        }
-        ids[l++] = '}';
-        ids[l] = '\0';
+        next_batch(cfg, &st, due, &pos, &pz, ids);
         const char *lp[3] = {ids, start, owner};
         aw_pg_result *leased = NULL;
         if ((rc = aw_pg_query(pg, lease_sql, 3, lp, &leased, errstr, n)) != AW_OK)
@@ -380,17 +407,15 @@ static int scrub_pass(aw_pg *pg, aw_s3 *s3, const char *store, const aw_config *
         }
     }
     aw_pg_result_free(due);
-    free(ids);
-    free(bu);
-    free(pza);
+    free(ids), free(bu), free(pza);
     paused_free(&pz);
     if (rc != AW_OK || aw_stop)
         (void)release(pg, owner);
-    double secs = (double)(aw_now_ms() - t_start) / 1000.0;
     AW_INFO(SLOG, "pass %s: %ld ok, %ld checksum mismatches, %ld missing, %ld changed since "
             "indexed, %ld failed reads; %lld bytes in %.3f s",
             rc == AW_OK ? (aw_stop ? "stopped" : "done") : "failed", st.ok, st.mismatch,
-            st.missing, st.changed, st.failed, (long long)st.bytes, secs);
+            st.missing, st.changed, st.failed, (long long)st.bytes,
+            (double)(aw_now_ms() - t_start) / 1000.0);
     return rc;
 }
 
@@ -414,9 +439,7 @@ static int count_others(aw_pg *pg, const aw_stores *stores, char *errstr, size_t
                          1, params, &r, errstr, n);
     if (rc == AW_OK) {
         long long due = strtoll(aw_pg_result_get(r, 0, 0), NULL, 10);
-        aw_metric_set(aw_metric_gauge("aw_scrub_other_store_due",
-                                      "Versions due for scrub in stores this process does not "
-                                      "serve (left to their own scrub).", NULL), (double)due);
+        aw_metric_set(sm.other_due, (double)due);
         if (due)
             AW_INFO(SLOG, "%lld due version(s) of store(s) %s not served here (--stores): "
                     "skipped", due, aw_pg_result_get(r, 0, 1));
@@ -426,12 +449,8 @@ static int count_others(aw_pg *pg, const aw_stores *stores, char *errstr, size_t
 }
 
 int aw_cmd_scrub(aw_config *cfg) {
-    int64_t every;
-    if (aw_parse_duration(cfg->scrub_interval, &every) != AW_OK || every <= 0) {
-        fprintf(stderr, "artifact-watch scrub: --interval \"%s\" is not a duration such as 7d\n",
-                cfg->scrub_interval);
-        return 2;
-    }
+    declare_metrics();
+    int64_t every = cfg->scrub_interval_s;
     char interval[32], owner[128], host[64] = "";
     snprintf(interval, sizeof interval, "%lld seconds", (long long)every);
     gethostname(host, sizeof host - 1);

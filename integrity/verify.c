@@ -15,8 +15,7 @@
 #include "aw/codec.h"
 #include "aw/daemon.h"
 #include "aw/hash.h"
-#include "aw/http.h"
-#include "aw/stores.h"
+#include "aw/store.h"
 #include "aw/integrity.h"
 #include "internal.h"
 
@@ -94,18 +93,68 @@ static void fetch_now(const aw_config *cfg, aw_s3 *s3, const char *bucket, const
     aw_hash_destroy(sk.hash);
 }
 
+/* --expect, folded to lower case; empty when not given. */
+static int parse_expect(const char *given, char expect[65]) {
+    size_t l = strlen(given);
+    if (l == 0)
+        return AW_OK;
+    if (l != 64)
+        return AW_EINVAL;
+    for (size_t i = 0; i < l; i++)
+        expect[i] = (char)(given[i] >= 'A' && given[i] <= 'F' ? given[i] + 32 : given[i]);
+    expect[64] = '\0';
+    return strspn(expect, "0123456789abcdef") == 64 ? AW_OK : AW_EINVAL;
+}
+
+/* The indexed row's word on one object, and the store's when --fetch. */
+static void judge(const aw_config *cfg, aw_s3 *s3, const char *bucket, const char *key,
+                  const aw_pg_result *r, const char *expect, verdict *v) {
+    if (aw_pg_result_rows(r) == 0) {
+        finding(v, "not indexed");
+    } else if (strcmp(S(V(r, 0, C_STATE)), "present") ||
+               !strcmp(S(V(r, 0, C_DELETED)), "t")) {
+        bool gone = !strcmp(S(V(r, 0, C_DELETED)), "t") ||
+                    !strcmp(S(V(r, 0, C_STATE)), "tombstone");
+        finding(v, "its newest version is %s", gone ? "deleted" : S(V(r, 0, C_STATE)));
+    } else {
+        v->version_id = V(r, 0, C_VERSION);
+        v->sha256 = V(r, 0, C_SHA);
+        if (!v->sha256)
+            finding(v, "no SHA-256 recorded");
+        if (V(r, 0, C_DECLARED) && strcmp(V(r, 0, C_DECLARED), S(v->sha256)))
+            finding(v, "its .sha256 declares %s", V(r, 0, C_DECLARED));
+        if (V(r, 0, C_CHILDREN))
+            finding(v, "%s", V(r, 0, C_CHILDREN));
+        if (V(r, 0, C_ALERTS))
+            finding(v, "open alert: %s", V(r, 0, C_ALERTS));
+        if (expect[0] && strcmp(expect, S(v->sha256)))
+            finding(v, "--expect %s, recorded %s", expect, S(v->sha256));
+        if (cfg->verify_fetch)
+            fetch_now(cfg, s3, bucket, key, r, v);
+    }
+}
+
+/* One object's line, or its element of the JSON array. */
+static void report(json_t *arr, const verdict *v) {
+    if (arr) {
+        json_array_append_new(arr, json_pack("{s:s, s:b, s:s?, s:s?, s:s?, s:s?}", "uri",
+                                             v->uri, "ok", v->ok, "version_id", v->version_id,
+                                             "sha256", v->sha256, "fetched_sha256",
+                                             v->fetched[0] ? v->fetched : NULL, "finding",
+                                             v->findings[0] ? v->findings : NULL));
+    } else {
+        char safe[2400];
+        aw_escape_text(v->uri, strlen(v->uri), safe, sizeof safe);
+        printf("%-4s %s%s%s%s%s\n", v->ok ? "ok" : "FAIL", safe, v->sha256 ? " sha256:" : "",
+               S(v->sha256), v->findings[0] ? ": " : "", v->findings);
+    }
+}
+
 int aw_cmd_verify(aw_config *cfg) {
     char expect[65] = "";
-    if (*cfg->verify_expect) {
-        size_t l = strlen(cfg->verify_expect);
-        for (size_t i = 0; i < l && l == 64; i++)
-            expect[i] = (char)((cfg->verify_expect[i] >= 'A' && cfg->verify_expect[i] <= 'F')
-                                   ? cfg->verify_expect[i] + 32
-                                   : cfg->verify_expect[i]);
-        if (l != 64 || strspn(expect, "0123456789abcdef") != 64) {
-            fprintf(stderr, "artifact-watch verify: --expect must be a SHA-256 in hex (64 digits)\n");
-            return 2;
-        }
+    if (parse_expect(cfg->verify_expect, expect) != AW_OK) {
+        fprintf(stderr, "artifact-watch verify: --expect must be a SHA-256 in hex (64 digits)\n");
+        return 2;
     }
     char err[1024];
     aw_pg *pg = NULL;
@@ -118,7 +167,7 @@ int aw_cmd_verify(aw_config *cfg) {
     }
     /* the rows verify reads are the store's named by --store: its client */
     aw_s3 *s3 = aw_stores_client(stores, cfg->s3_store);
-    bool json = !strcmp(cfg->verify_format, "json");
+    bool json = cfg->verify_format == AW_FMT_JSON;
     json_t *arr = json ? json_array() : NULL;
     int status = 0;
     for (size_t i = 0; i < cfg->nargs; i++) {
@@ -140,44 +189,11 @@ int aw_cmd_verify(aw_config *cfg) {
                 aw_pg_destroy(pg);
                 return 1;
             }
-            if (aw_pg_result_rows(r) == 0) {
-                finding(&v, "not indexed");
-            } else if (strcmp(S(V(r, 0, C_STATE)), "present") ||
-                       !strcmp(S(V(r, 0, C_DELETED)), "t")) {
-                bool gone = !strcmp(S(V(r, 0, C_DELETED)), "t") ||
-                            !strcmp(S(V(r, 0, C_STATE)), "tombstone");
-                finding(&v, "its newest version is %s", gone ? "deleted" : S(V(r, 0, C_STATE)));
-            } else {
-                v.version_id = V(r, 0, C_VERSION);
-                v.sha256 = V(r, 0, C_SHA);
-                if (!v.sha256)
-                    finding(&v, "no SHA-256 recorded");
-                if (V(r, 0, C_DECLARED) && strcmp(V(r, 0, C_DECLARED), S(v.sha256)))
-                    finding(&v, "its .sha256 declares %s", V(r, 0, C_DECLARED));
-                if (V(r, 0, C_CHILDREN))
-                    finding(&v, "%s", V(r, 0, C_CHILDREN));
-                if (V(r, 0, C_ALERTS))
-                    finding(&v, "open alert: %s", V(r, 0, C_ALERTS));
-                if (expect[0] && strcmp(expect, S(v.sha256)))
-                    finding(&v, "--expect %s, recorded %s", expect, S(v.sha256));
-                if (cfg->verify_fetch)
-                    fetch_now(cfg, s3, bucket, key, r, &v);
-            }
+            judge(cfg, s3, bucket, key, r, expect, &v);
         }
         if (!v.ok && !status)
             status = 1;
-        if (json) {
-            json_array_append_new(arr, json_pack("{s:s, s:b, s:s?, s:s?, s:s?, s:s?}", "uri",
-                                                 v.uri, "ok", v.ok, "version_id", v.version_id,
-                                                 "sha256", v.sha256, "fetched_sha256",
-                                                 v.fetched[0] ? v.fetched : NULL, "finding",
-                                                 v.findings[0] ? v.findings : NULL));
-        } else {
-            char safe[2400];
-            aw_escape_text(v.uri, strlen(v.uri), safe, sizeof safe);
-            printf("%-4s %s%s%s%s%s\n", v.ok ? "ok" : "FAIL", safe, v.sha256 ? " sha256:" : "",
-                   S(v.sha256), v.findings[0] ? ": " : "", v.findings);
-        }
+        report(arr, &v);
         aw_pg_result_free(r);
         free(bucket);
         free(key);

@@ -34,7 +34,7 @@
 #include <time.h>
 
 #include "aw/codec.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/log.h"
 #include "internal.h"
 

@@ -92,6 +92,17 @@ static bool found_gone(const act *a) {
            a->status == 404 && !a->resolved_gone;
 }
 
+/* The outcomes of a deletion, as counted by aw_retention_actions_total. */
+static const char *const results[] = {"deleted",           "not_deleted",         "failed",
+                                      "skipped_changed",   "skipped_protected",
+                                      "skipped_other_store", NULL};
+static aw_metric *by_result[sizeof results / sizeof results[0] - 1];
+
+void audit_declare_metrics(void) {
+    aw_metric_family(false, "aw_retention_actions_total",
+                     "Planned deletions carried out, by result.", "result", results, by_result);
+}
+
 int audit_record(aw_pg *pg, const char *run, const char *plan_id, act **acts, size_t n,
                  char *errstr, size_t errn) {
     json_t *upd = json_array(), *ins = json_array(), *gone = json_array(), *lost = json_array();
@@ -104,10 +115,9 @@ int audit_record(aw_pg *pg, const char *run, const char *plan_id, act **acts, si
             (removed(a) && json_array_append_new(gone, json_integer(a->row->ovid))) ||
             (found_gone(a) && json_array_append_new(lost, json_integer(a->row->ovid))))
             rc = AW_ENOMEM;
-        char l[64];
-        snprintf(l, sizeof l, "result=\"%s\"", a->result);
-        aw_metric_add(aw_metric_counter("aw_retention_actions_total",
-                                        "Planned deletions carried out, by result.", l), 1);
+        for (size_t k = 0; results[k]; k++)
+            if (!strcmp(a->result, results[k]))
+                aw_metric_add(by_result[k], 1);
     }
     char *u = rc == AW_OK ? json_dumps(upd, JSON_COMPACT) : NULL;
     char *w = rc == AW_OK ? json_dumps(ins, JSON_COMPACT) : NULL;

@@ -20,7 +20,7 @@
 #include "aw/config.h"
 #include "aw/daemon.h"
 #include "aw/pg.h"
-#include "aw/stores.h"
+#include "aw/store.h"
 #include "rules.h"
 
 #define LOG "policy"
@@ -104,7 +104,7 @@ int plan_load(aw_pg *pg, int64_t id, plan *out, char *errstr, size_t errstr_size
 void plan_free(plan *p);
 
 /* Prints the plan: "table", "json" or "csv". */
-void plan_print(FILE *out, const plan *p, const char *format);
+void plan_print(FILE *out, const plan *p, aw_format format);
 
 /*
  * Carries out saved plan p (apply.c) with the current rules rs: what a plan
@@ -136,6 +136,9 @@ typedef struct act {
  * their ids. AW_EPG / AW_EUNAVAILABLE with the server's words. */
 int audit_pending(aw_pg *pg, const char *run, const char *plan_id, act **acts, size_t n,
                   char *errstr, size_t errstr_size) AW_WUR;
+
+/* Registers aw_retention_actions_total for every result, at zero. */
+void audit_declare_metrics(void);
 
 /* In one transaction: the results of acts[0..n) that have one (a pending row
  * becomes its result; an act decided without a request is appended), and

@@ -473,10 +473,10 @@ static void print_json(FILE *out, const plan *p) {
     fputs("\n}\n", out);
 }
 
-void plan_print(FILE *out, const plan *p, const char *format) {
-    if (!strcmp(format, "json"))
+void plan_print(FILE *out, const plan *p, aw_format format) {
+    if (format == AW_FMT_JSON)
         print_json(out, p);
-    else if (!strcmp(format, "csv"))
+    else if (format == AW_FMT_CSV)
         print_csv(out, p);
     else
         print_table(out, p);

@@ -465,29 +465,26 @@ static int emit(planner *pl, plan *p) {
     return AW_OK;
 }
 
-int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) {
-    planner pl = {.rs = rs, .mem = &p->mem, .err = errstr, .errn = n};
-    int64_t t0 = aw_now_ms(), t_read = 0, t_rules = 0;
-    aw_pg_result *now = NULL, *names = NULL;
+/* The database's clock, as the plan's now and generated_at. */
+static int read_clock(planner *pl, aw_pg *pg, plan *p) {
+    aw_pg_result *now = NULL;
     int rc = aw_pg_query(pg, "SELECT (extract(epoch FROM now()) * 1000000)::int8, to_char(now() "
                              "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                         0, NULL, &now, errstr, n);
+                         0, NULL, &now, pl->err, pl->errn);
     if (rc == AW_OK) {
-        if (!to_i64(aw_pg_result_get(now, 0, 0), &pl.now))
-            rc = bad_row(&pl, "clock");
+        if (!to_i64(aw_pg_result_get(now, 0, 0), &pl->now))
+            rc = bad_row(pl, "clock");
         snprintf(p->generated_at, sizeof p->generated_at, "%s", aw_pg_result_get(now, 0, 1));
     }
     aw_pg_result_free(now);
-    pl.md_ix = malloc((rs->n + 1) * sizeof *pl.md_ix);
-    if (!pl.md_ix)
-        rc = AW_ENOMEM;
-    bool want_md = false;
-    for (size_t r = 0; pl.md_ix && r < rs->n; r++) {
-        pl.md_ix[r] = rs->v[r].nmetadata ? (int32_t)pl.nmd++ : NONE;
-        want_md = want_md || rs->v[r].nmetadata;
-    }
-    if (rc == AW_OK)
-        rc = load_buckets(&pl, pg, &names);
+    return rc;
+}
+
+/* Step 1: the rules' buckets' versions and folders, by COPY, settled; the
+ * metadata bitmap carried through the folders' sort. */
+static int read_index(planner *pl, aw_pg *pg, bool want_md) {
+    aw_pg_result *names = NULL;
+    int rc = load_buckets(pl, pg, &names);
     aw_pg_result_free(names);
     if (rc == AW_OK)
         rc = aw_pg_copy_out(pg,
@@ -497,62 +494,82 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
             " to_char(v.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
             " v.version_id IS NOT NULL AND v.deleted AND v.state <> 'tombstone'"
             " FROM aw.object_versions v JOIN rt_b b ON b.bucket = v.bucket) TO STDOUT",
-            on_version, &pl, errstr, n);
+            on_version, pl, pl->err, pl->errn);
     if (rc == AW_OK)
         rc = aw_pg_copy_out(pg, want_md
             ? "COPY (SELECT a.store, a.bucket, a.folder, a.name, a.version, a.metadata"
               " FROM aw.artifacts a JOIN rt_b b ON b.bucket = a.bucket) TO STDOUT"
             : "COPY (SELECT a.store, a.bucket, a.folder, a.name, a.version, NULL"
               " FROM aw.artifacts a JOIN rt_b b ON b.bucket = a.bucket) TO STDOUT",
-            on_artifact, &pl, errstr, n);
-    if (rc == AW_OK) {
-        /* the metadata bitmap was filled in load order: carry it through the sort */
-        if (pl.nmd) {
-            for (size_t i = 0; i < pl.na; i++)
-                pl.a[i].stamp = (int32_t)i;
-        }
-        unsigned char *old = pl.md;
-        planner_settle(&pl);
-        if (pl.nmd) {
-            unsigned char *md = malloc(pl.na * pl.nmd + 1);
-            if (!md) {
-                rc = AW_ENOMEM;
-            } else {
-                for (size_t i = 0; i < pl.na; i++)
-                    memcpy(md + i * pl.nmd, old + (size_t)pl.a[i].stamp * pl.nmd, pl.nmd);
-                free(old);
-                pl.md = md;
-            }
-        }
-        for (size_t i = 0; i < pl.na; i++)
-            pl.a[i].stamp = NONE;
+            on_artifact, pl, pl->err, pl->errn);
+    if (rc != AW_OK)
+        return rc;
+    /* the metadata bitmap was filled in load order: carry it through the sort */
+    for (size_t i = 0; pl->nmd && i < pl->na; i++)
+        pl->a[i].stamp = (int32_t)i;
+    unsigned char *old = pl->md;
+    planner_settle(pl);
+    if (pl->nmd) {
+        unsigned char *md = malloc(pl->na * pl->nmd + 1);
+        if (!md)
+            return AW_ENOMEM;
+        for (size_t i = 0; i < pl->na; i++)
+            memcpy(md + i * pl->nmd, old + (size_t)pl->a[i].stamp * pl->nmd, pl->nmd);
+        free(old);
+        pl->md = md;
     }
+    for (size_t i = 0; i < pl->na; i++)
+        pl->a[i].stamp = NONE;
+    return AW_OK;
+}
+
+/* Step 3: the edges into the versions still to be deleted, lineage and the
+ * waves. With protect_lineage: current, a child's noncurrent versions
+ * protect nothing. */
+static int read_lineage(planner *pl, aw_pg *pg) {
+    const aw_rules *rs = pl->rs;
+    bool any = false;
+    for (size_t i = 0; i < pl->nv && !any; i++)
+        any = select_doomed(&pl->v[i]);
+    if (!any || !rs->protect_lineage)
+        return AW_OK;
+    int rc = aw_pg_copy_out(pg, rs->lineage_current
+        ? "COPY (SELECT e.parent_version_id, e.child_version_id,"
+          " c.state = 'present' AND NOT c.deleted"
+          "  AND c.id = aw.current_version(c.store, c.bucket, c.key), c.bucket, c.key"
+          " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
+          " JOIN rt_b b ON b.bucket = p.bucket"
+          " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT"
+        : "COPY (SELECT e.parent_version_id, e.child_version_id,"
+          " c.state = 'present' AND NOT c.deleted, c.bucket, c.key"
+          " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
+          " JOIN rt_b b ON b.bucket = p.bucket"
+          " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT",
+        on_edge, pl, pl->err, pl->errn);
+    if (rc == AW_OK)
+        rc = select_lineage(pl);
+    if (rc == AW_OK)
+        select_waves(pl);
+    return rc;
+}
+
+int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) {
+    planner pl = {.rs = rs, .mem = &p->mem, .err = errstr, .errn = n};
+    int64_t t0 = aw_now_ms(), t_read = 0, t_rules = 0;
+    int rc = read_clock(&pl, pg, p);
+    pl.md_ix = malloc((rs->n + 1) * sizeof *pl.md_ix);
+    if (!pl.md_ix)
+        rc = AW_ENOMEM;
+    for (size_t r = 0; pl.md_ix && r < rs->n; r++)
+        pl.md_ix[r] = rs->v[r].nmetadata ? (int32_t)pl.nmd++ : NONE;
+    if (rc == AW_OK)
+        rc = read_index(&pl, pg, pl.nmd > 0);
     t_read = aw_now_ms();
     if (rc == AW_OK)
         rc = select_rules(&pl);
     t_rules = aw_now_ms();
-    bool any = false;
-    for (size_t i = 0; rc == AW_OK && i < pl.nv && !any; i++)
-        any = select_doomed(&pl.v[i]);
-    /* with protect_lineage: current, a child's noncurrent versions protect nothing */
-    if (rc == AW_OK && any && rs->protect_lineage)
-        rc = aw_pg_copy_out(pg, rs->lineage_current
-            ? "COPY (SELECT e.parent_version_id, e.child_version_id,"
-              " c.state = 'present' AND NOT c.deleted"
-              "  AND c.id = aw.current_version(c.store, c.bucket, c.key), c.bucket, c.key"
-              " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
-              " JOIN rt_b b ON b.bucket = p.bucket"
-              " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT"
-            : "COPY (SELECT e.parent_version_id, e.child_version_id,"
-              " c.state = 'present' AND NOT c.deleted, c.bucket, c.key"
-              " FROM aw.edges e JOIN aw.object_versions p ON p.id = e.parent_version_id"
-              " JOIN rt_b b ON b.bucket = p.bucket"
-              " JOIN aw.object_versions c ON c.id = e.child_version_id) TO STDOUT",
-            on_edge, &pl, errstr, n);
-    if (rc == AW_OK && any && rs->protect_lineage)
-        rc = select_lineage(&pl);
-    if (rc == AW_OK && any && rs->protect_lineage)
-        select_waves(&pl);
+    if (rc == AW_OK)
+        rc = read_lineage(&pl, pg);
     if (rc == AW_OK)
         rc = emit(&pl, p);
     if (rc == AW_ENOMEM)

@@ -24,12 +24,15 @@
 #include "aw/util.h"
 #include "internal.h"
 
-static const char *const usage =
-    "usage: artifact-watch policy check --rules FILE\n"
-    "       artifact-watch policy plan --rules FILE [--format table|json|csv] [--save]\n"
-    "       artifact-watch policy apply --rules FILE [--plan ID] [--force]\n"
-    "       artifact-watch policy run --rules FILE [--every 1h] [--apply]\n"
-    "       artifact-watch policy status";
+enum { CHECK, PLAN, APPLY, RUN, STATUS };
+static const aw_verb verbs[] = {
+    [CHECK] = {"check", 0, " --rules FILE"},
+    [PLAN] = {"plan", 0, " --rules FILE [--format table|json|csv] [--save]"},
+    [APPLY] = {"apply", 0, " --rules FILE [--plan ID] [--force]"},
+    [RUN] = {"run", 0, " --rules FILE [--every 1h] [--apply]"},
+    [STATUS] = {"status", 0, ""},
+    {NULL, 0, NULL},
+};
 
 /* What one command needs. */
 typedef struct ctx {
@@ -44,7 +47,8 @@ static int load_rules(const aw_config *cfg, aw_rules **rs) {
     char err[1024];
     if (!*cfg->policy_rules) {
         fprintf(stderr, "artifact-watch policy: --rules FILE is required (an apply of a saved "
-                        "plan checks it against the rules as they are now)\n%s\n", usage);
+                        "plan checks it against the rules as they are now)\n");
+        aw_verb_usage(stderr, "policy", verbs);
         return 2;
     }
     int rc = aw_rules_load(cfg->policy_rules, rs, err, sizeof err);
@@ -110,16 +114,9 @@ static int take_lock(ctx *c, bool wait) {
  * data in a sidecar the index has not read yet). Waits up to --lag-wait.
  * 0 when the index is caught up (or the check is off). */
 static int index_caught_up(ctx *c) {
-    int64_t wait_s;
     if (!c->cfg->policy_lag_check)
         return 0;
-    if (aw_parse_duration(c->cfg->policy_lag_wait, &wait_s) != AW_OK &&
-        strcmp(c->cfg->policy_lag_wait, "0")) {
-        fprintf(stderr, "artifact-watch policy: --lag-wait \"%s\" is not a duration such as 60s\n",
-                c->cfg->policy_lag_wait);
-        return 2;
-    }
-    int64_t until = aw_now_ms() + (strcmp(c->cfg->policy_lag_wait, "0") ? wait_s * 1000 : 0);
+    int64_t until = aw_now_ms() + (int64_t)c->cfg->policy_lag_wait_s * 1000;
     for (bool said = false;; said = true) {
         char err[1024];
         long long lag = 0;
@@ -139,9 +136,12 @@ static int index_caught_up(ctx *c) {
                     c->cfg->kafka_group, lag, c->cfg->kafka_topic);
             return 1;
         }
-        if (!said)
+        if (!said) {
+            char wait[32];
+            aw_format_duration(c->cfg->policy_lag_wait_s, wait, sizeof wait);
             AW_INFO(LOG, "ingest (group %s) is %lld event(s) behind; waiting up to %s",
-                    c->cfg->kafka_group, lag, c->cfg->policy_lag_wait);
+                    c->cfg->kafka_group, lag, wait);
+        }
         aw_nap(1000);
     }
 }
@@ -223,21 +223,17 @@ static int cmp_ovid(const void *pa, const void *pb) {
 static int apply_saved(ctx *c) {
     char err[2048];
     plan p, now;
-    int64_t max_age;
-    if (aw_parse_duration(c->cfg->policy_max_plan_age, &max_age) != AW_OK || max_age <= 0) {
-        fprintf(stderr, "artifact-watch policy: --max-plan-age \"%s\" is not a duration such as "
-                        "24h\n", c->cfg->policy_max_plan_age);
-        return 2;
-    }
+    int64_t max_age = c->cfg->policy_max_plan_age_s;
     int rc = plan_load(c->pg, c->cfg->policy_plan, &p, err, sizeof err);
     if (rc != AW_OK) {
         fprintf(stderr, "artifact-watch policy: %s\n", err);
         return rc == AW_ENOTFOUND ? 2 : 1;
     }
     int status = 0;
-    char ids[24], secs[24];
+    char ids[24], secs[24], age[32];
     snprintf(ids, sizeof ids, "%lld", (long long)p.id);
     snprintf(secs, sizeof secs, "%lld", (long long)max_age);
+    aw_format_duration(max_age, age, sizeof age);
     const char *params[2] = {ids, secs};
     aw_pg_result *r = NULL;
     if (aw_pg_query(c->pg, "SELECT generated_at < now() - make_interval(secs => $2::float8)"
@@ -248,7 +244,7 @@ static int apply_saved(ctx *c) {
     } else if (aw_pg_result_rows(r) != 1 || strcmp(aw_pg_result_get(r, 0, 0), "f")) {
         fprintf(stderr, "artifact-watch policy: plan %lld was made at %s, more than %s ago "
                         "(--max-plan-age): make a new one\n", (long long)p.id, p.generated_at,
-                c->cfg->policy_max_plan_age);
+                age);
         status = 1;
     }
     aw_pg_result_free(r);
@@ -269,16 +265,13 @@ static int apply_saved(ctx *c) {
 }
 
 static int run_worker(ctx *c) {
-    int64_t every_s;
-    if (aw_parse_duration(c->cfg->policy_every, &every_s) != AW_OK || every_s <= 0) {
-        fprintf(stderr, "artifact-watch policy: --every \"%s\" is not a duration such as 1h\n",
-                c->cfg->policy_every);
-        return 2;
-    }
+    int64_t every_s = c->cfg->policy_every_s;
     if (take_lock(c, true))
         return aw_stop ? 0 : 1;
+    char every[32];
+    aw_format_duration(every_s, every, sizeof every);
     AW_INFO(LOG, "retention worker: rules %s (%zu rules, sha256 %.12s), every %s%s",
-            c->rs->path, c->rs->n, c->rs->sha256, c->cfg->policy_every,
+            c->rs->path, c->rs->n, c->rs->sha256, every,
             c->cfg->policy_apply ? ", applying" : ", planning only");
     unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
     while (!aw_stop) {
@@ -318,13 +311,10 @@ static int connect_all(ctx *c, bool stores) {
 }
 
 int aw_cmd_policy(aw_config *cfg) {
-    static const char *const verbs[] = {"check", "plan", "apply", "run", "status", NULL};
-    enum { CHECK, PLAN, APPLY, RUN, STATUS };
-    int verb = cfg->nargs == 1 ? aw_word_index(verbs, cfg->args[0]) : -1;
-    if (verb < 0) {
-        fprintf(stderr, "artifact-watch policy: %s\n", usage);
+    audit_declare_metrics();
+    int verb = aw_verb_pick("policy", verbs, cfg);
+    if (verb < 0)
         return 2;
-    }
     aw_daemon_signals();
     ctx c = {.cfg = cfg};
     int status = verb == STATUS ? 0 : load_rules(cfg, &c.rs);

@@ -121,6 +121,8 @@ refuse "targets" --set backfill.enabled=true --set 'backfill.targets[0]=bucket-w
 refuse "postgresql.uri or postgresql.existingSecret is required" --set postgresql.uri=
 refuse "interval" --set scrub.interval=weekly
 refuse "terminationGracePeriodSeconds" --set ingest.terminationGracePeriodSeconds=5
+refuse "console.postgresql.existingSecret is required" --set console.enabled=true --set console.token.existingSecret=t
+refuse "console.token.existingSecret is required" --set console.enabled=true --set console.postgresql.existingSecret=r
 # the ServiceMonitor only where its API is served
 "$HELM" template aw "$chart" >"$work/plain.yaml"
 ! grep -q "kind: ServiceMonitor" "$work/plain.yaml" || fail "a ServiceMonitor without the monitoring.coreos.com/v1 API"

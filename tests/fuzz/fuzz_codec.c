@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "http_internal.h"
+#include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* libFuzzer harness: the S3 URL builder (common/s3url.c). The input is
+/* libFuzzer harness: the S3 URL builder (common/store/s3url.c). The input is
  * "bucket\0key\0version"; whatever it holds, a URL that is built must carry
  * no byte a request line could not, and must go to the endpoint's host (or
  * the bucket as a label of it, virtual-hosted): a crafted bucket never
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "http_internal.h"
+#include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

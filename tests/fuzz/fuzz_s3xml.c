@@ -1,4 +1,4 @@
-/* libFuzzer harness: the S3 listing parser (common/s3xml.c), which reads
+/* libFuzzer harness: the S3 listing parser (common/store/s3xml.c), which reads
  * what a store (or anything posing as one) answers to backfill's listing
  * requests. The first byte picks the response (even: a listing, odd:
  * GetBucketVersioning). Whatever the bytes, a page that parses holds only
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "aw/s3xml.h"
+#include "aw/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

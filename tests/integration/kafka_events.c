@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "aw/event.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/codec.h"
 #include "aw/hash.h"
 #include "aw/util.h"

@@ -6,6 +6,8 @@
 #    the batch write histogram,
 #    the consumer lag of each partition;
 #  - backfill while it runs: objects by result, bytes, then its last success;
+#  - on the first scrape after start, before any work, every series a
+#    daemon knows (each label value of a family) is there at 0;
 #  - an address that is taken, or not an address: exit 2 with the reason.
 source "$(dirname "$0")/lib.sh"
 require_stack
@@ -33,6 +35,55 @@ s3api create-bucket --bucket "$b" >/dev/null
 for i in 1 2 3; do echo "object $i $run_id" | aws s3 cp --only-show-errors - "s3://$b/o$i.bin"; done
 "$ITEST_BIN/kafka_events" --bucket "$b" --min 3 --timeout 60 >/dev/null
 "$AW_BIN" ingest --group "$group" --drain --log-level error
+
+# --- the first scrape: every known series at 0, before anything happened
+empty=aw.metrics-empty-$run_id
+"$ITEST_BIN/kafka_tool" create-topic "$empty" 1 >/dev/null
+first_scrape() { # port: the exposition as soon as the server answers
+    wait_for "the server answering" 30 "curl -sf http://127.0.0.1:$1/metrics >$work/first.txt"
+    cat "$work/first.txt"
+}
+p=$(port)
+"$AW_BIN" ingest --group "first-$run_id" --topic "$empty" --metrics-addr "127.0.0.1:$p" \
+    --log-level error &
+pid=$!
+out=$(first_scrape "$p")
+for series in "aw_ingest_events_total 0" "aw_ingest_bytes_hashed_total 0" "aw_ingest_paused 0" \
+    'aw_ingest_dead_letters_total{code="AW_EPARSE"} 0' 'aw_ingest_dead_letters_total{code="AW_EHTTP"} 0' \
+    "aw_ingest_events_repaired_total 0" "aw_ingest_fetch_seconds_count 0" \
+    "aw_ingest_batch_write_seconds_count 0"; do
+    expect_contains "ingest's first scrape" "$out" "$series"
+done
+kill -TERM "$pid"; wait "$pid" || true; pid=
+p=$(port)
+"$AW_BIN" alerts push --alerts-topic "aw.metrics-alerts-$run_id" --metrics-addr "127.0.0.1:$p" \
+    --resend 1h --log-level error &
+pid=$!
+out=$(first_scrape "$p")
+for series in 'aw_alerts_pushes_total{result="ok"}' 'aw_alerts_pushes_total{result="failed"} 0' \
+    'aw_alerts_open{kind="missing"}' 'aw_alerts_open{kind="bucket_unreachable"}'; do
+    expect_contains "alerts push's first scrape" "$out" "$series"
+done
+kill -TERM "$pid"; wait "$pid" || true; pid=
+p=$(port)
+printf 'version: 1\nrules:\n  - name: none\n    match: {bucket: %s}\n    keep_last: 1\n' \
+    "metrics-nothing-$run_id" >"$work/rules.yaml"
+"$AW_BIN" policy run --rules "$work/rules.yaml" --every 1h --metrics-addr "127.0.0.1:$p" \
+    --log-level error &
+pid=$!
+out=$(first_scrape "$p")
+for r in deleted not_deleted failed skipped_changed skipped_protected skipped_other_store; do
+    expect_contains "policy run's first scrape" "$out" "aw_retention_actions_total{result=\"$r\"} 0"
+done
+kill -TERM "$pid"; wait "$pid" || true; pid=
+p=$(port)
+"$AW_BIN" scrub --bucket "metrics-nothing-$run_id" --metrics-addr "127.0.0.1:$p" --log-level error &
+pid=$!
+out=$(first_scrape "$p")
+for r in ok checksum_mismatch missing changed failed; do
+    expect_contains "scrub's first scrape" "$out" "aw_scrub_objects_total{result=\"$r\"} 0"
+done
+kill -TERM "$pid"; wait "$pid" || true; pid=
 
 # --- scrub as a worker
 p=$(port)

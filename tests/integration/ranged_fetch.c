@@ -16,7 +16,7 @@
 #include "aw/codec.h"
 #include "aw/daemon.h"
 #include "aw/hash.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/log.h"
 
 /* The hashing sink, and a command run once the first bytes arrived. */

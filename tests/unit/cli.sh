@@ -46,6 +46,32 @@ has "$out" 'sha256 sidecar pattern "digest.txt": must be "*SUFFIX"'
 h=$("$AW_BIN" migrate --help)
 has "$h" "--status"
 has "$h" "--pg"
+# a malformed connection string is a configuration error at start (not an
+# outage to retry): exit 2, naming the key and its source, not the value
+for cmd in ingest "policy status" "alerts list" migrate; do
+    rc=0
+    # shellcheck disable=SC2086
+    out=$(AW_PG_URI='postgresql://aw:s3cr%zz@db/aw' timeout 10 "$AW_BIN" $cmd 2>&1) || rc=$?
+    checks=$((checks + 1))
+    [[ $rc == 2 ]] || fail "$cmd with a malformed AW_PG_URI exited $rc, want 2"
+    has "$out" "env AW_PG_URI: pg.conninfo is not a PostgreSQL connection string"
+    checks=$((checks + 1))
+    [[ $out != *s3cr* ]] || fail "$cmd echoed the connection string: $out"
+done
+# durations and sizes are checked at start, with their units
+rc=0
+out=$("$AW_BIN" scrub --interval 7 2>&1) || rc=$?
+checks=$((checks + 1))
+[[ $rc == 2 ]] || fail "scrub --interval 7 exited $rc, want 2"
+has "$out" 'scrub.interval="7" is not a duration from 1s to'
+has "$("$AW_BIN" ingest --range-size 16MiB --print-config)" "fetch.range_size = 16MiB"
+# sub-verbs come from one table: an unknown one lists them all
+rc=0
+out=$("$AW_BIN" alerts frob 2>&1) || rc=$?
+checks=$((checks + 1))
+[[ $rc == 2 ]] || fail "alerts frob exited $rc, want 2"
+has "$out" 'unknown verb "frob"'
+has "$out" "artifact-watch alerts resolve ID --reason TEXT"
 # policy without a subcommand, or with an unknown one, is a usage error
 for sub in "" nosuch; do
     rc=0
@@ -103,7 +129,8 @@ has "$out" "property socket.timeout.ms: librdkafka refuses its value"
 checks=$((checks + 1))
 [[ $out != *hunter3* ]] || fail "a refused -X property showed its value: $out"
 # libpq's error text never carries the password, however the URI is broken
-for uri in 'postgresql://aw:s3cr%zzet@127.0.0.1:1/db' 'postgresql://aw:hunter22@127.0.0.1:1/db?sslmode=bogus' \
+# (a URI libpq cannot parse at all is refused at start; see above)
+for uri in 'postgresql://aw:hunter22@127.0.0.1:1/db?sslmode=bogus' \
     'host=127.0.0.1 port=1 password=hunter44 sslmode=bogus' "host=127.0.0.1 port=1 password='hunter55' dbname=x"; do
     rc=0
     out=$("$AW_BIN" lineage up s3://bkt/x --pg "$uri" 2>&1) || rc=$?

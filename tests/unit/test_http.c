@@ -1,6 +1,6 @@
 /*
- * The S3 client's rules that need no server (common/s3url.c and the outcome
- * of a finished transfer in common/http.c): request URLs, path-style and
+ * The S3 client's rules that need no server (common/store/s3url.c and the outcome
+ * of a finished transfer in common/store/http.c): request URLs, path-style and
  * virtual-hosted, with hostile keys; and what each status or transport end
  * means for the object and for the batch.
  */
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http_internal.h"
+#include "internal.h"
 #include "test.h"
 
 static void url_is(const char *ep, bool path_style, const char *bucket, const char *key,

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aw/s3xml.h"
+#include "aw/store.h"
 #include "test.h"
 
 #define NS " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""

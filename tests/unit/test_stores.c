@@ -1,12 +1,12 @@
 /*
- * The stores file (common/stores.c): sections, keys, the mistakes refused
+ * The stores file (common/store/stores.c): sections, keys, the mistakes refused
  * with FILE:LINE, and the clients of the stores a process serves.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aw/stores.h"
+#include "aw/store.h"
 #include "test.h"
 
 static int parse(const char *text, aw_store_def **d, size_t *n, char *err) {

@@ -27,6 +27,7 @@ enum {
     AW_CMD_BACKFILL = 1u << 5,
     AW_CMD_ALERTS = 1u << 6,
     AW_CMD_VERIFY = 1u << 7,
+    AW_CMD_CONSOLE = 1u << 8,
     AW_CMD_ALL = 0xffffu,
     AW_CMD_NONE = 1u << 16, /* commands without settings of their own (version) */
 };
@@ -39,10 +40,17 @@ typedef struct aw_kv {
 /* The most positional arguments a command line may carry. */
 #define AW_CONFIG_MAX_ARGS 64
 
+/* Enumerated settings are stored as the index of their word. */
+typedef enum aw_format { AW_FMT_TABLE, AW_FMT_JSON, AW_FMT_DOT, AW_FMT_CSV } aw_format;
+typedef enum aw_alert_state { AW_ALERTS_OPEN, AW_ALERTS_RESOLVED, AW_ALERTS_ALL } aw_alert_state;
+extern const char *const aw_alert_state_words[];
+
+/* Durations (fields ending in _s) are whole seconds and sizes are bytes,
+ * parsed by the settings table from "90s", "1h", "7d", "8MiB". */
 typedef struct aw_config {
     /* general */
-    char *log_level;
-    char *log_format;
+    int log_level;  /* aw_log_level */
+    int log_format; /* 0 text, 1 json */
     char *metrics_addr;
     bool print_config;
     /* PostgreSQL: a libpq conninfo string or URI; empty means libpq's own
@@ -65,7 +73,7 @@ typedef struct aw_config {
     bool s3_path_style;
     char *s3_store;
     char *stores_file;
-    char *event_key_encoding;
+    int event_key_encoding; /* aw_key_encoding */
     /* ingest */
     long fetch_concurrency;
     long fetch_timeout_ms;
@@ -88,21 +96,21 @@ typedef struct aw_config {
     /* lineage */
     long lineage_depth;
     char *lineage_as_of;
-    char *lineage_format;
+    aw_format lineage_format;
     /* policy */
     char *policy_rules;
-    char *policy_format;
+    aw_format policy_format;
     bool policy_save;
     long policy_plan;
     bool policy_force;
-    char *policy_every;
+    long policy_every_s;
     bool policy_apply;
-    char *policy_max_plan_age;
+    long policy_max_plan_age_s;
     bool policy_lag_check;
-    char *policy_lag_wait;
+    long policy_lag_wait_s;
     long policy_stop_grace_ms;
     /* scrub */
-    char *scrub_interval;
+    long scrub_interval_s;
     bool scrub_once;
     bool scrub_all;
     char *scrub_bucket;
@@ -111,18 +119,18 @@ typedef struct aw_config {
     long scrub_max_objects_per_sec;
     long scrub_batch;
     /* alerts */
-    char *alerts_state;
-    char *alerts_format;
+    aw_alert_state alerts_state;
+    aw_format alerts_format;
     char *alertmanager_url;
     char *alerts_topic;
-    char *alerts_resend;
-    char *alerts_min_interval;
+    long alerts_resend_s;
+    long alerts_min_interval_s;
     char *alerts_reason;
     bool alerts_once;
     /* verify */
     bool verify_fetch;
     char *verify_expect;
-    char *verify_format;
+    aw_format verify_format;
     /* backfill */
     long backfill_concurrency;
     long backfill_max_objects_per_sec;
@@ -132,6 +140,13 @@ typedef struct aw_config {
     bool backfill_restart;
     /* migrate */
     bool migrate_status;
+    /* console */
+    char *console_addr;
+    char *console_token_file;
+    bool console_insecure_no_auth;
+    long console_threads;
+    long console_query_timeout_s;
+    long console_summary_every_s;
 
     /* Positional arguments (lineage up|down URI, ...), borrowed from argv. */
     const char *args[AW_CONFIG_MAX_ARGS];
@@ -182,8 +197,14 @@ int aw_parse_long(const char *s, long min, long max, long *out) AW_WUR;
  * is bytes). AW_EINVAL for anything else. */
 int aw_parse_size(const char *s, int64_t *out) AW_WUR;
 
-/* "30d" -> 2592000 (s, m, h, d, w; a number and one unit). AW_EINVAL. */
+/* "30d" -> 2592000 (s, m, h, d, w; a number and one unit; "0" alone is
+ * zero). AW_EINVAL for anything else. */
 int aw_parse_duration(const char *s, int64_t *out) AW_WUR;
+
+/* The shortest exact form of a duration in seconds ("90s", "15m", "7d")
+ * and of a size in bytes ("8MiB", "1000"), as the parsers above read them. */
+void aw_format_duration(int64_t s, char *out, size_t n);
+void aw_format_size(int64_t b, char *out, size_t n);
 
 /* True for a librdkafka property that can hold a secret (passwords, keys,
  * tokens, JAAS and OAUTHBEARER configs, keytabs): its value is never shown. */
@@ -191,5 +212,20 @@ bool aw_config_secret_prop(const char *key);
 
 /* The index of s in the NULL-terminated list words, or -1. */
 int aw_word_index(const char *const *words, const char *s);
+
+/* A command's sub-verbs, declared in a table like the commands. */
+typedef struct aw_verb {
+    const char *name;
+    size_t nargs;         /* positional arguments after the verb */
+    const char *synopsis; /* the usage line after the verb; NULL: an alias, not shown */
+} aw_verb;
+
+/* The index in verbs (ended by a NULL name) of the verb cfg->args[0] names,
+ * its argument count checked; -1 after printing to stderr the usage the
+ * table makes. */
+int aw_verb_pick(const char *cmd, const aw_verb *verbs, const aw_config *cfg);
+
+/* The usage lines of cmd's verbs. */
+void aw_verb_usage(FILE *out, const char *cmd, const aw_verb *verbs);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "aw/err.h"
 #include "aw/hash.h"
-#include "aw/http.h"
+#include "aw/store.h"
 
 /* Set by the first SIGTERM or SIGINT once aw_daemon_signals() installed the
  * handlers; a second signal exits at once with 128 + its number. */

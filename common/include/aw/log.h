@@ -12,6 +12,7 @@
 
 #include "aw/err.h"
 
+/* In the order of the words of log.level: error, warn, info, debug. */
 typedef enum aw_log_level {
     AW_LOG_ERROR = 0,
     AW_LOG_WARN = 1,
@@ -21,9 +22,6 @@ typedef enum aw_log_level {
 
 extern aw_log_level aw_log_threshold;
 extern bool aw_log_json; /* --log-format json */
-
-/* Parses "error", "warn", "info" or "debug"; AW_EINVAL for anything else. */
-int aw_log_level_parse(const char *s, aw_log_level *out) AW_WUR;
 
 /* Writes one line to stderr. Thread-safe: the line is written with one call. */
 void aw_log(aw_log_level level, const char *component, const char *fmt, ...)

@@ -29,6 +29,12 @@ aw_metric *aw_metric_gauge(const char *name, const char *help, const char *label
 aw_metric *aw_metric_histogram(const char *name, const char *help, const char *labels,
                                const double *bounds, size_t nbounds);
 
+/* A series for each of values (NULL-terminated) as label="value", into
+ * out in the order of values: a daemon declares the label values it knows
+ * at start, so each shows 0 from the first scrape. */
+void aw_metric_family(bool gauge, const char *name, const char *help, const char *label,
+                      const char *const *values, aw_metric **out);
+
 void aw_metric_add(aw_metric *m, double v);     /* counters and gauges */
 void aw_metric_set(aw_metric *m, double v);     /* gauges; counters only grow */
 void aw_metric_observe(aw_metric *m, double v); /* histograms */

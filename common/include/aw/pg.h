@@ -31,6 +31,11 @@ typedef struct aw_pg_result aw_pg_result;
  * message. */
 int aw_pg_connect(const char *conninfo, aw_pg **out, char *errstr, size_t errstr_size) AW_WUR;
 
+/* Whether libpq can parse conninfo (a URI or key=value pairs; empty is
+ * libpq's defaults). A malformed one is a configuration error, not an
+ * outage to retry. */
+bool aw_pg_conninfo_valid(const char *conninfo);
+
 /* Closes the connection; NULL is ignored. */
 void aw_pg_destroy(aw_pg *pg);
 

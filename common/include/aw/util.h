@@ -15,5 +15,6 @@ int aw_fmt(char *buf, size_t cap, const char *fmt, ...) AW_WUR AW_PRINTF(3, 4);
 
 /* Monotonic milliseconds. */
 int64_t aw_now_ms(void);
+int64_t aw_now_us(void); /* the same clock, in microseconds */
 
 #endif

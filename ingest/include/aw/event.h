@@ -21,6 +21,7 @@ typedef enum aw_event_kind {
     AW_EV_DELETE_MARKER,    /* versioned bucket: a delete marker was created */
 } aw_event_kind;
 
+/* In the order of the words of event.key_encoding: auto, url, raw. */
 typedef enum aw_key_encoding {
     AW_KEYS_AUTO = 0, /* per source: form-decode, except stores known to send raw keys */
     AW_KEYS_URL,      /* always form-decode ('+' is space, %XX) */
@@ -56,9 +57,6 @@ typedef struct aw_events {
     aw_event *v;
     size_t n;
 } aw_events;
-
-/* Parses "auto", "url" or "raw". */
-int aw_key_encoding_parse(const char *s, aw_key_encoding *out) AW_WUR;
 
 /*
  * Decodes one notification payload. On AW_OK, out holds n >= 1 events that

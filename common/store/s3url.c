@@ -7,7 +7,7 @@
 
 #include "aw/codec.h"
 #include "aw/util.h"
-#include "http_internal.h"
+#include "internal.h"
 
 /* Appends the separator and text as given (the separator is '&' after it). */
 static int put_param(char *buf, size_t cap, size_t *pos, char *sep, const char *text) {

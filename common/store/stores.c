@@ -4,7 +4,7 @@
  * client is made then, so a store that cannot be used is a start-up error,
  * not a surprise in the middle of a run.
  */
-#include "aw/stores.h"
+#include "aw/store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -91,6 +91,38 @@ static int set_key(aw_store_def *d, const char *k, const char *v) {
     return AW_ENOTFOUND;
 }
 
+/* A "[name]" line: a new store. */
+static int section(char *s, const char *shown, const char *path, int lineno, aw_store_def **defs,
+                   size_t *n, size_t *cap, char *errstr, size_t errn) {
+    char *end = strchr(s, ']');
+    if (end)
+        *end = '\0';
+    char *name = trim(s + 1);
+    if (!end || *trim(end + 1) || !name_ok(name)) {
+        snprintf(errstr, errn, "%s:%d: \"%s\" is not a [store] section (a name of 1 to %d "
+                 "letters, digits, '.', '_' or '-')", path, lineno, shown, AW_STORE_NAME_MAX);
+        return AW_ECONFIG;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*defs)[i].name, name)) {
+            snprintf(errstr, errn, "%s:%d: store \"%s\" is described twice (first at line %d)",
+                     path, lineno, name, (*defs)[i].line);
+            return AW_ECONFIG;
+        }
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4;
+        aw_store_def *nd = realloc(*defs, c * sizeof *nd);
+        if (!nd)
+            return AW_ENOMEM;
+        *defs = nd, *cap = c;
+    }
+    aw_store_def *d = &(*defs)[(*n)++];
+    memset(d, 0, sizeof *d);
+    d->line = lineno;
+    d->path_style = true;
+    return (d->name = strdup(name)) ? AW_OK : AW_ENOMEM;
+}
+
 int aw_stores_parse(const char *text, size_t len, const char *path, aw_store_def **defs,
                     size_t *n, char *errstr, size_t errn) {
     *defs = NULL;
@@ -117,40 +149,7 @@ int aw_stores_parse(const char *text, size_t len, const char *path, aw_store_def
             continue;
         aw_escape_text(s, strlen(s), x, sizeof x);
         if (*s == '[') {
-            char *end = strchr(s, ']');
-            if (end)
-                *end = '\0';
-            char *name = trim(s + 1);
-            if (!end || *trim(end + 1) || !name_ok(name)) {
-                snprintf(errstr, errn, "%s:%d: \"%s\" is not a [store] section (a name of 1 to "
-                         "%d letters, digits, '.', '_' or '-')", path, lineno, x,
-                         AW_STORE_NAME_MAX);
-                rc = AW_ECONFIG;
-                break;
-            }
-            for (size_t i = 0; i < *n; i++)
-                if (!strcmp((*defs)[i].name, name)) {
-                    snprintf(errstr, errn, "%s:%d: store \"%s\" is described twice (first at "
-                             "line %d)", path, lineno, name, (*defs)[i].line);
-                    rc = AW_ECONFIG;
-                }
-            if (rc != AW_OK)
-                break;
-            if (*n == cap) {
-                size_t c = cap ? cap * 2 : 4;
-                aw_store_def *nd = realloc(*defs, c * sizeof *nd);
-                if (!nd) {
-                    rc = AW_ENOMEM;
-                    break;
-                }
-                *defs = nd, cap = c;
-            }
-            aw_store_def *d = &(*defs)[(*n)++];
-            memset(d, 0, sizeof *d);
-            d->line = lineno;
-            d->path_style = true;
-            if (!(d->name = strdup(name)))
-                rc = AW_ENOMEM;
+            rc = section(s, x, path, lineno, defs, n, &cap, errstr, errn);
             continue;
         }
         char *eq = strchr(s, '=');
@@ -289,6 +288,31 @@ int aw_stores_new_client(const aw_stores *s, const char *name, aw_s3 **out, char
         return AW_ENOTFOUND;
     }
     return new_client(s->cfg, d, out, errstr, errn);
+}
+
+int aw_s3_new_from_env(aw_s3 **out, char *errstr, size_t n) {
+    aw_s3_opts o = {.endpoint = getenv("AWS_ENDPOINT_URL_S3"), .region = getenv("AWS_REGION"),
+                    .access_key = getenv("AWS_ACCESS_KEY_ID"),
+                    .secret_key = getenv("AWS_SECRET_ACCESS_KEY"), .path_style = true,
+                    .timeout_ms = 30000};
+    return aw_s3_new(&o, out, errstr, n);
+}
+
+int aw_s3_new_from_config(const aw_config *cfg, aw_s3 **out, char *errstr, size_t n) {
+    char deffile[1024] = "";
+    const char *file = cfg->s3_credentials_file;
+    const char *home = getenv("HOME");
+    if (!*file && !*cfg->s3_access_key_id && home && *home &&
+        aw_fmt(deffile, sizeof deffile, "%s/.aws/credentials", home) == AW_OK &&
+        access(deffile, R_OK) == 0)
+        file = deffile; /* the SDKs' default place */
+    aw_s3_opts o = {.endpoint = cfg->s3_endpoint, .region = cfg->s3_region,
+                    .access_key = cfg->s3_access_key_id,
+                    .secret_key = cfg->s3_secret_access_key,
+                    .session_token = cfg->s3_session_token, .credentials_file = file,
+                    .profile = cfg->s3_profile, .path_style = cfg->s3_path_style,
+                    .timeout_ms = cfg->fetch_timeout_ms};
+    return aw_s3_new(&o, out, errstr, n);
 }
 
 aw_s3 *aw_stores_client(const aw_stores *s, const char *name) {

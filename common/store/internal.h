@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aw/http.h"
+#include "aw/store.h"
 
 /*
  * The URL of bucket/key at endpoint (no trailing slash), path-style or
@@ -65,6 +65,18 @@ typedef enum aw_verdict {
 aw_verdict aw_fetch_classify(aw_xfer_end end, long status, const char *error_code,
                              int64_t content_length, int64_t received,
                              aw_fetch_outcome *outcome, char *error, size_t errn);
+
+/* The endpoint a client talks to, for messages. */
+const char *aw_s3_endpoint(const aw_s3 *s3);
+
+/* Clears what a response said (status, headers) before an attempt. */
+void aw_s3_info_reset(aw_s3_object_info *i);
+
+/* Takes one response header line (len bytes, CRLF included) into i: the
+ * status line starts over; Content-Length, ETag (unquoted), Content-Type,
+ * x-amz-version-id, Last-Modified, x-amz-checksum-sha256, Content-Range's
+ * total and x-amz-mp-parts-count (1-10000) are kept. */
+void aw_s3_header(aw_s3_object_info *i, const char *line, size_t len);
 
 /* One set of S3 credentials, malloc'd strings (NULL when absent). */
 typedef struct aw_s3_creds {

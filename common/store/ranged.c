@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "aw/http.h"
+#include "aw/store.h"
 #include "aw/log.h"
 #include "aw/util.h"
 
@@ -210,65 +210,133 @@ static bool range_failed(window *w, aw_fetch *req, int i) {
     return true;
 }
 
+/* What a HEAD of part 1 said of an object that is to be read in ranges. */
+typedef struct facts {
+    int64_t size;            /* the object's */
+    int64_t mp_part;         /* of a multipart upload, when the store says; else 0 */
+    char etag[sizeof ((aw_fetch *)0)->info.etag];   /* to pin the ranges to, or "" */
+    char checksum[sizeof ((aw_fetch *)0)->info.checksum_sha256]; /* the full object's */
+} facts;
+
+/* Asks the store the object's size, and a version to pin the ranges to,
+ * when req does not say. *decided when that settled req's outcome (a failed
+ * HEAD, an absurd size). Part 1's HEAD also tells a multipart upload's part
+ * size and count (a store that knows no partNumber answers 400: asked again
+ * without). */
+static int head_facts(aw_s3 *s3, aw_fetch *req, bool pinned, aw_fetch_policy pol,
+                      const volatile sig_atomic_t *stop, int64_t t0, facts *f, bool *decided) {
+    aw_fetch h = {.method = "HEAD", .bucket = req->bucket, .key = req->key,
+                  .version_id = req->version_id, .if_match = req->if_match,
+                  .query = "partNumber=1", .checksum_mode = req->checksum_mode};
+    pol.concurrency = 1;
+    *decided = false;
+    int rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
+    if (rc == AW_OK && h.outcome == AW_FETCH_FAILED && h.info.status == 400) {
+        h.query = NULL;
+        rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
+    }
+    if (rc != AW_OK)
+        return rc;
+    *decided = true;
+    if (h.outcome != AW_FETCH_OK) {
+        take_outcome(req, &h, "HEAD");
+        req->attempts = h.attempts;
+        return AW_OK;
+    }
+    int64_t total = h.info.range_total > 0 ? h.info.range_total : h.info.content_length;
+    if (total > AW_OBJECT_SIZE_MAX) {
+        req->info = h.info;
+        req->attempts = h.attempts;
+        return impossible_size(req, "HEAD: the store stated", total, t0);
+    }
+    *decided = false;
+    if (f->size < 0)
+        f->size = total;
+    if (!pinned && h.info.etag[0])
+        snprintf(f->etag, sizeof f->etag, "%s", h.info.etag);
+    /* n parts of part 1's length c hold the object: c(n-1) < size <= cn */
+    int64_t n = h.info.parts_count, c = h.info.content_length;
+    if (n > 1 && total == f->size && c > 0 && f->size > 0 && (f->size - 1) / c + 1 == n)
+        f->mp_part = c;
+    else /* the store's full-object checksum (a part's is not the object's) */
+        snprintf(f->checksum, sizeof f->checksum, "%s", h.info.checksum_sha256);
+    return AW_OK;
+}
+
+/* Reads the ranges of pl a segment at a time into req's consumer. *short
+ * when a range stopped the read (req's outcome then says why), and
+ * *whole_read too when that was a store that ignored Range (the object is
+ * then read with one GET); *first: what the first range's answer said. */
+static int read_segments(window *w, aw_fetch *req, const plan *pl, const char *if_match,
+                         int seg_max, aw_fetch_policy *pol, const volatile sig_atomic_t *stop,
+                         aw_s3_object_info *first, bool *cut_short, bool *whole_read) {
+    int rc = AW_OK;
+    *whole_read = *cut_short = false;
+    for (w->base = 0; rc == AW_OK && w->base < pl->nranges; w->base += w->nsub) {
+        w->nsub = pl->nranges - w->base < seg_max ? (int)(pl->nranges - w->base) : seg_max;
+        for (int i = 0; i < w->nsub; i++) {
+            int64_t off, want;
+            range_at(pl, w->base + i, &off, &want);
+            w->refs[i] = (sub_ref){.w = w, .i = i};
+            w->ended[i] = false;
+            w->subs[i] = (aw_fetch){.bucket = req->bucket, .key = req->key,
+                                    .version_id = req->version_id, .if_match = if_match,
+                                    .range_start = off, .range_len = want,
+                                    .on_start = part_start, .on_body = part_put,
+                                    .on_end = part_end, .ud = &w->refs[i]};
+        }
+        if ((rc = segment(w, pol, stop)) != AW_OK)
+            break;
+        for (int i = 0; i < w->nsub; i++)
+            req->attempts += w->subs[i].attempts;
+        if (w->fed < w->base + w->nsub) {
+            *whole_read = !range_failed(w, req, (int)(w->fed - w->base));
+            *cut_short = true;
+            return AW_OK;
+        }
+        if (w->base == 0)
+            *first = w->subs[0].info;
+    }
+    return rc;
+}
+
+static void window_free(window *w) {
+    for (int i = 0; w->parts && i < w->k; i++)
+        free(w->parts[i].p);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->parts);
+    free(w->subs);
+    free(w->refs);
+    free(w->ended);
+}
+
 int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_policy *rp,
                        const aw_fetch_policy *policy, const volatile sig_atomic_t *stop) {
     int64_t t0 = aw_now_ms();
     bool pinned = (req->version_id && *req->version_id) || (req->if_match && *req->if_match);
-    char etag[sizeof req->info.etag] = "", checksum[sizeof req->info.checksum_sha256] = "";
-    aw_fetch_policy pol = *policy;
+    facts f = {.size = size};
     if (size > AW_OBJECT_SIZE_MAX)
         return impossible_size(req, "asked for", size, t0);
     if (rp->range_size <= 0 || rp->concurrency < 1 || (size >= 0 && size <= rp->range_size))
         return whole(s3, req, policy, stop);
-    int64_t mp_part = 0; /* of a multipart upload, when the store says */
     if (size < 0 || !pinned) { /* the size, and a version to pin the ranges to */
-        /* part 1's HEAD also tells a multipart upload's part size and count
-         * (a store that knows no partNumber answers 400: asked again without) */
-        aw_fetch h = {.method = "HEAD", .bucket = req->bucket, .key = req->key,
-                      .version_id = req->version_id, .if_match = req->if_match,
-                      .query = "partNumber=1", .checksum_mode = req->checksum_mode};
-        pol.concurrency = 1;
-        int rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
-        if (rc == AW_OK && h.outcome == AW_FETCH_FAILED && h.info.status == 400) {
-            h.query = NULL;
-            rc = aw_s3_fetch_many(s3, &h, 1, &pol, stop);
-        }
-        if (rc != AW_OK)
+        bool decided;
+        int rc = head_facts(s3, req, pinned, *policy, stop, t0, &f, &decided);
+        if (rc != AW_OK || decided)
             return rc;
-        if (h.outcome != AW_FETCH_OK) {
-            take_outcome(req, &h, "HEAD");
-            req->attempts = h.attempts;
-            return AW_OK;
-        }
-        int64_t total = h.info.range_total > 0 ? h.info.range_total : h.info.content_length;
-        if (total > AW_OBJECT_SIZE_MAX) {
-            req->info = h.info;
-            req->attempts = h.attempts;
-            return impossible_size(req, "HEAD: the store stated", total, t0);
-        }
-        if (size < 0)
-            size = total;
-        if (!pinned && h.info.etag[0])
-            snprintf(etag, sizeof etag, "%s", h.info.etag);
-        /* n parts of part 1's length c hold the object: c(n-1) < size <= cn */
-        int64_t n = h.info.parts_count, c = h.info.content_length;
-        if (n > 1 && total == size && c > 0 && size > 0 && (size - 1) / c + 1 == n)
-            mp_part = c;
-        else /* the store's full-object checksum (a part's is not the object's) */
-            snprintf(checksum, sizeof checksum, "%s", h.info.checksum_sha256);
-        if (size <= rp->range_size || (!pinned && !etag[0]))
+        if (f.size <= rp->range_size || (!pinned && !f.etag[0]))
             return whole(s3, req, policy, stop); /* nothing to pin the ranges to */
     }
     const char *if_match = req->version_id && *req->version_id ? NULL
-                           : req->if_match && *req->if_match ? req->if_match : etag;
-    plan pl = plan_ranges(size, mp_part, rp->range_size);
-    int64_t nranges = pl.nranges;
-    if (mp_part)
+                           : req->if_match && *req->if_match ? req->if_match : f.etag;
+    plan pl = plan_ranges(f.size, f.mp_part, rp->range_size);
+    if (f.mp_part)
         AW_DEBUG("s3", "s3://%s/%s: parts of %lld bytes, read as ranges of %lld inside them",
-                 req->bucket, req->key, (long long)mp_part, (long long)pl.sub);
+                 req->bucket, req->key, (long long)f.mp_part, (long long)pl.sub);
     window w = {.s3 = s3, .req = req};
-    w.k = nranges < rp->concurrency ? (int)nranges : rp->concurrency;
-    int seg_max = nranges < (int64_t)SEGMENT * w.k ? (int)nranges : SEGMENT * w.k;
+    w.k = pl.nranges < rp->concurrency ? (int)pl.nranges : rp->concurrency;
+    int seg_max = pl.nranges < (int64_t)SEGMENT * w.k ? (int)pl.nranges : SEGMENT * w.k;
     w.parts = calloc((size_t)w.k, sizeof *w.parts);
     w.subs = calloc((size_t)seg_max, sizeof *w.subs);
     w.refs = calloc((size_t)seg_max, sizeof *w.refs);
@@ -279,6 +347,7 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
             rc = AW_ENOMEM;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
+    aw_fetch_policy pol = *policy;
     pol.concurrency = w.k;
     pol.gate = part_gate;
     pol.gate_ud = &w;
@@ -287,52 +356,25 @@ int aw_s3_fetch_ranged(aw_s3 *s3, aw_fetch *req, int64_t size, const aw_range_po
     req->error[0] = '\0';
     req->started_ms = t0;
     aw_s3_object_info first = {0};
+    bool whole_read = false, cut_short = false;
     if (rc == AW_OK && req->on_start && (rc = req->on_start(req->ud)) != AW_OK) {
         snprintf(req->error, sizeof req->error, "body consumer failed: %s", aw_strerror(rc));
         rc = AW_OK;
-        goto out;
+        cut_short = true;
     }
-    for (w.base = 0; rc == AW_OK && w.base < nranges; w.base += w.nsub) {
-        w.nsub = nranges - w.base < seg_max ? (int)(nranges - w.base) : seg_max;
-        for (int i = 0; i < w.nsub; i++) {
-            int64_t off, want;
-            range_at(&pl, w.base + i, &off, &want);
-            w.refs[i] = (sub_ref){.w = &w, .i = i};
-            w.ended[i] = false;
-            w.subs[i] = (aw_fetch){.bucket = req->bucket, .key = req->key,
-                                   .version_id = req->version_id, .if_match = if_match,
-                                   .range_start = off, .range_len = want,
-                                   .on_start = part_start, .on_body = part_put,
-                                   .on_end = part_end, .ud = &w.refs[i]};
-        }
-        if ((rc = segment(&w, &pol, stop)) != AW_OK)
-            break;
-        for (int i = 0; i < w.nsub; i++)
-            req->attempts += w.subs[i].attempts;
-        if (w.fed < w.base + w.nsub) {
-            if (!range_failed(&w, req, (int)(w.fed - w.base)))
-                rc = whole(s3, req, policy, stop); /* the store ignored Range */
-            goto out;
-        }
-        if (w.base == 0)
-            first = w.subs[0].info;
-    }
-    if (rc == AW_OK) {
+    if (rc == AW_OK && !cut_short)
+        rc = read_segments(&w, req, &pl, if_match, seg_max, &pol, stop, &first, &cut_short,
+                           &whole_read);
+    if (rc == AW_OK && !cut_short) {
         req->outcome = AW_FETCH_OK;
         req->info = first;
         req->info.status = 200;
-        req->info.content_length = size;
-        memcpy(req->info.checksum_sha256, checksum, sizeof checksum);
+        req->info.content_length = f.size;
+        memcpy(req->info.checksum_sha256, f.checksum, sizeof f.checksum);
     }
-out:
-    for (int i = 0; w.parts && i < w.k; i++)
-        free(w.parts[i].p);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    free(w.parts);
-    free(w.subs);
-    free(w.refs);
-    free(w.ended);
+    window_free(&w);
+    if (rc == AW_OK && whole_read)
+        rc = whole(s3, req, policy, stop); /* the store ignored Range */
     req->duration_ms = aw_now_ms() - t0;
     return rc;
 }

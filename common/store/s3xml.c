@@ -6,7 +6,7 @@
  * whose key is not one (not UTF-8, a NUL, a bad escape) is counted and left
  * out, never guessed at.
  */
-#include "aw/s3xml.h"
+#include "aw/store.h"
 
 #include <errno.h>
 #include <libxml/parser.h>
@@ -53,6 +53,23 @@ static void listed_free(aw_listed *l) {
     free(l->version_id);
     free(l->etag);
     free(l->last_modified);
+}
+
+/* "abc" -> abc; an empty ETag is none (files put behind a gateway), and so
+ * is one that If-Match could not carry (a stray quote, a space). Takes etag
+ * (malloc'd, or NULL); returns it cleaned, or NULL. */
+static char *plain_etag(char *etag) {
+    if (!etag)
+        return NULL;
+    size_t n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+        memmove(etag, etag + 1, n - 2);
+        etag[n - 2] = '\0';
+    }
+    if (aw_token_ok(etag, AW_ETAG_MAX))
+        return etag;
+    free(etag);
+    return NULL;
 }
 
 /* One <Contents>, <Version> or <DeleteMarker>. AW_ENOMEM only: an entry
@@ -105,20 +122,7 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
              l.key);
         goto skip;
     }
-    /* "abc" -> abc; an empty ETag is none (files put behind a gateway), and
-     * so is one that If-Match could not carry (a stray quote, a space) */
-    if (l.etag) {
-        size_t n = strlen(l.etag);
-        char *s = l.etag;
-        if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-            memmove(s, s + 1, n - 2);
-            s[n - 2] = '\0';
-        }
-        if (!aw_token_ok(s, AW_ETAG_MAX)) {
-            free(l.etag);
-            l.etag = NULL;
-        }
-    }
+    l.etag = plain_etag(l.etag);
     if (l.last_modified && !*l.last_modified) {
         free(l.last_modified);
         l.last_modified = NULL;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "aw/codec.h"
-#include "http_internal.h"
+#include "internal.h"
 
 static void wipe(char *s) {
     if (s) {
