@@ -89,7 +89,7 @@ static const char *const create_temp_sql =
     "  sequencer = COALESCE(v.sequencer, excluded.sequencer),"                 \
     "  seq_key = COALESCE(v.seq_key, excluded.seq_key),"                       \
     "  size = COALESCE(excluded.size, v.size),"                                \
-    "  sha256 = COALESCE(excluded.sha256, v.sha256),"                          \
+    "  sha256 = COALESCE(v.sha256, excluded.sha256),"                          \
     "  md5 = COALESCE(excluded.md5, v.md5),"                                   \
     "  etag = COALESCE(v.etag, excluded.etag),"                                \
     "  content_type = COALESCE(excluded.content_type, v.content_type),"        \
@@ -104,7 +104,7 @@ static const char *const create_temp_sql =
     "  indexed_at = now()"                                                     \
     " WHERE (v.size, v.sha256, v.md5, v.state, v.deleted, v.content_type, v.deleted_by)" \
     "  IS DISTINCT FROM"                                                       \
-    "  (COALESCE(excluded.size, v.size), COALESCE(excluded.sha256, v.sha256)," \
+    "  (COALESCE(excluded.size, v.size), COALESCE(v.sha256, excluded.sha256)," \
     "   COALESCE(excluded.md5, v.md5),"                                        \
     "   aw.state_merge(v.state, excluded.state),"                            \
     "   v.deleted OR excluded.deleted, COALESCE(excluded.content_type, v.content_type),"  \
@@ -227,6 +227,19 @@ static const char *const propagate_deletes_sql =
     " WHERE v.store = t.store AND v.bucket = t.bucket AND v.key = t.key"
     "   AND (NOT v.deleted OR v.deleted_by = 'reconcile') AND v.version_id IS NULL"
     "   AND v.seq_key < t.seq_key AND v.state <> 'tombstone'";
+
+/* A version's digest is the first one measured: its bytes never change. A
+ * later read of the same version (a replayed event, another consumer group,
+ * a listing that took the version's name) that hashes to other bytes means
+ * the stored bytes changed under the same name (rot behind a gateway that
+ * keeps the ETag): a checksum_mismatch, never a new recorded digest. */
+static const char *const rehashed_sql =
+    "SELECT count(aw.alert_raise('checksum_mismatch', v.id, encode(v.sha256, 'hex'), b.sha256,"
+    "  jsonb_build_object('found_by', b.source, 'detail', 'the same version read again hashed"
+    " to other bytes than the ones recorded')))"
+    " FROM aw_batch b JOIN aw.object_versions v ON v.store = b.store AND v.bucket = b.bucket"
+    "  AND v.key = b.key AND v.version_ref = b.version_ref"
+    " WHERE b.sha256 IS NOT NULL AND v.sha256 IS NOT NULL AND v.sha256 <> decode(b.sha256, 'hex')";
 
 static const char *const insert_checks_sql =
     "INSERT INTO aw.checks (object_version_id, check_kind, expected, actual, ok)"
@@ -438,13 +451,13 @@ static int abandon(aw_indexer *ix, int rc) {
 /* The statements of a batch in the order they run; NULL where the batch has
  * nothing for one (the listing steps of an event batch, the sidecar steps of a
  * batch without sidecars). single: no version has two rows in the batch. */
-enum { NSTEPS = 13 };
+enum { NSTEPS = 14 };
 static void batch_steps(const char *steps[NSTEPS], bool listed, bool single, bool md5s,
                         bool sidecars, bool decls) {
     const char *all[NSTEPS] = {listed ? adopt_listed_sql : adopt_by_event_sql,
                                listed ? order_listed_sql : NULL,
                                single ? write_single_versions_sql : write_versions_sql,
-                               listed ? listed_last_modified_sql : NULL,
+                               rehashed_sql, listed ? listed_last_modified_sql : NULL,
                                listed ? reconcile_deletes_sql : NULL, propagate_deletes_sql,
                                md5s ? insert_checks_sql : NULL,
                                sidecars ? insert_sidecars_sql : NULL,
@@ -511,9 +524,9 @@ static int run_steps(aw_indexer *ix, const char *steps[NSTEPS], size_t n, int ns
     }
     AW_DEBUG("indexer", "%zu rows, %d sidecar(s): versions and observations %lld ms, "
                         "deletes %lld ms, checks %lld ms, sidecars %lld ms, lineage %lld ms",
-             n, nsc, (long long)(ms[5] - ms[0]), (long long)(ms[6] - ms[5]),
-             (long long)(ms[7] - ms[6]), (long long)(ms[11] - ms[7]),
-             (long long)(ms[13] - ms[11]));
+             n, nsc, (long long)(ms[6] - ms[0]), (long long)(ms[7] - ms[6]),
+             (long long)(ms[8] - ms[7]), (long long)(ms[12] - ms[8]),
+             (long long)(ms[14] - ms[12]));
     return AW_OK;
 }
 

@@ -8,7 +8,10 @@
 #  - with --verify-md5, bytes that changed under their single-part ETag
 #    before ingest read them open etag_mismatch;
 #  - a store checksum (x-amz-checksum-sha256) that disagrees with the bytes
-#    opens store_checksum_mismatch in scrub; bytes that agree with it do not.
+#    opens store_checksum_mismatch in scrub; bytes that agree with it do not;
+#  - the same version read again (its events replayed by another consumer
+#    group) after its bytes rotted under the same ETag keeps its recorded
+#    digest and opens checksum_mismatch: a replay never re-records rot.
 source "$(dirname "$0")/lib.sh"
 require_stack
 
@@ -100,5 +103,20 @@ expect_eq "store_checksum_mismatch" "open|$(printf '0%.0s' $(seq 64))|$(sha256su
 expect_eq "bytes that agree with the store's checksum: no alert" "" "$(alert ck2.bin store_checksum_mismatch)"
 expect_eq "and the bytes themselves are fine" "ok" \
     "$(sql -c "SELECT s.last_result FROM aw.scrub_state s JOIN aw.object_versions v ON v.id = s.object_version_id WHERE v.bucket = '$b' AND v.key = 'ck.bin'")"
+
+# --- rot under the same ETag, then the events replayed by another group
+recorded=$(sha256sum "$work/ck2.bin" | cut -d' ' -f1)
+python3 - "$disk/ck2.bin" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    data = bytearray(f.read()); data[0] ^= 0x20; f.seek(0); f.write(data)
+PY
+rotted=$(sha256sum "$disk/ck2.bin" | cut -d' ' -f1)
+"$AW_BIN" ingest --group "$group-replay" --drain --log-level error
+expect_eq "the recorded digest stays the first one measured" "$recorded" \
+    "$(sql -c "SELECT string_agg(encode(sha256, 'hex'), ',') FROM aw.object_versions WHERE bucket = '$b' AND key = 'ck2.bin'")"
+expect_eq "the replay's read is a checksum_mismatch" "open|$recorded|$rotted" "$(alert ck2.bin checksum_mismatch)"
+expect_contains "found by the event's read" \
+    "$(sql -c "SELECT detail FROM aw.alerts WHERE bucket = '$b' AND key = 'ck2.bin' AND kind = 'checksum_mismatch'")" '"found_by": "event"'
 
 done_ok
