@@ -27,6 +27,7 @@ COPY backfill backfill
 COPY policy policy
 COPY integrity integrity
 COPY console console
+COPY mlflow mlflow
 COPY sql sql
 COPY bench bench
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \

@@ -16,6 +16,7 @@
 #include "aw/ingest.h"
 #include "aw/integrity.h"
 #include "aw/log.h"
+#include "aw/mlflow.h"
 #include "aw/metrics.h"
 #include "aw/policy.h"
 #include "commands.h"
@@ -47,6 +48,8 @@ static const command commands[] = {
     {"backfill", AW_CMD_BACKFILL, aw_cmd_backfill, " s3://BUCKET[/PREFIX]...", 0,
      AW_CONFIG_MAX_ARGS,
      "index objects that exist in a bucket but were never announced"},
+    {"mlflow", AW_CMD_MLFLOW, aw_cmd_mlflow, " sync", 1, 1,
+     "read MLflow's runs, logged models and registry; link runs to their data"},
     {"console", AW_CMD_CONSOLE, aw_cmd_console, "", 0, 0,
      "serve the read-only web console: lineage, integrity and retention in a browser"},
     {"version", AW_CMD_NONE, cmd_version, "", 0, 0,

@@ -252,3 +252,10 @@ int aw_sha256_b64_hex(const char *b64, char out[65]) {
     aw_hex(raw, 32, out);
     return AW_OK;
 }
+
+int aw_base64(const void *in, size_t len, char *out, size_t cap) {
+    if (len > (size_t)1 << 20 || cap < 4 * ((len + 2) / 3) + 1)
+        return AW_EINVAL;
+    EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+    return AW_OK;
+}

@@ -67,8 +67,12 @@ void page_alert(hb *b, json_t *doc, const aw_request *rq) {
         hb_raw(b, "</dd>");
     }
     json_t *down = J(doc, "downstream");
-    hb_rawf(b, "</dl><h2>Blast radius: %zu artifact(s) made from it</h2>",
-            json_array_size(J(down, "nodes")) ? json_array_size(J(down, "nodes")) - 1 : 0);
+    hb_rawf(b, "</dl><h2>Blast radius: %lld artifact(s) made from it</h2>",
+            (long long)json_integer_value(J(doc, "blast_radius")));
+    hb_rawf(b, "<p class=\"muted\">drawn ten steps deep (%zu version(s)); ",
+            json_array_size(J(down, "nodes")));
+    cell_lineage(b, cell_str(doc, "store"), cell_str(doc, "uri"), "down", "the lineage page");
+    hb_raw(b, " goes deeper</p>");
     if (json_array_size(J(down, "nodes")))
         cell_graph(b, down);
     cell_walk(b, J(down, "nodes"), cell_str(doc, "store"));

@@ -11,7 +11,8 @@
 #include <string.h>
 
 static const char *const kind_names[AW_SC_NKINDS] = {"none", "metadata", "file_metadata",
-                                                     "sha256", "metrics", "openlineage"};
+                                                     "sha256", "metrics", "openlineage",
+                                                     "metadata"};
 
 const char *aw_sidecar_kind_name(aw_sidecar_kind k) {
     return (unsigned)k < AW_SC_NKINDS ? kind_names[k] : "none";
@@ -90,8 +91,8 @@ aw_sidecar_kind aw_sidecar_classify(const aw_sidecar_rules *r, const char *key, 
     const char *slash = strrchr(key, '/');
     const char *base = slash ? slash + 1 : key;
     size_t dirlen = (size_t)(base - key);
-    static const int order[] = {AW_SC_FILE_METADATA, AW_SC_SHA256, AW_SC_METADATA,
-                                AW_SC_METRICS, AW_SC_OPENLINEAGE};
+    static const int order[] = {AW_SC_FILE_METADATA, AW_SC_SHA256, AW_SC_MLMODEL,
+                                AW_SC_METADATA, AW_SC_METRICS, AW_SC_OPENLINEAGE};
     for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
         int k = order[o];
         for (size_t i = 0; i < r->n[k]; i++) {

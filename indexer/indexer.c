@@ -28,6 +28,7 @@ struct aw_indexer {
     aw_copy_buf scs;   /* aw_sc: one line per sidecar or document */
     aw_copy_buf decls; /* aw_decl: one line per lineage declaration */
     size_t batch_decls; /* declarations in the batch being written */
+    size_t batch_mlmodels; /* MLmodel files in it: `mlflow sync` is told (NOTIFY aw_mlflow) */
 };
 
 /* The most lineage declarations one transaction writes, whatever its
@@ -322,6 +323,7 @@ int aw_indexer_new(const aw_config *cfg, aw_indexer **out, char *errstr, size_t 
         [AW_SC_SHA256] = cfg->sidecar_sha256,
         [AW_SC_METRICS] = cfg->sidecar_metrics,
         [AW_SC_OPENLINEAGE] = cfg->sidecar_openlineage,
+        [AW_SC_MLMODEL] = cfg->sidecar_mlmodel,
     };
     int rc = aw_sidecar_rules_new(globs, &ix->rules, errstr, errn);
     if (rc != AW_OK) {
@@ -381,6 +383,7 @@ static int add_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
     if (rc == AW_OK)
         rc = rows_sidecar(&ix->scs, &ix->decls, o, &doc, subject, n, room);
     ix->batch_decls += doc.nparents < room ? doc.nparents : room;
+    ix->batch_mlmodels += kind == AW_SC_MLMODEL;
     aw_sidecar_doc_clear(&doc);
     free(subject);
     return rc;
@@ -538,7 +541,7 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     if (crc != AW_OK)
         return crc;
     ix->rows.len = ix->scs.len = ix->decls.len = 0;
-    ix->batch_decls = 0;
+    ix->batch_decls = ix->batch_mlmodels = 0;
     aw_pg *pg = ix->pg;
     bool listed = false;
     for (size_t i = 0; i < n; i++)
@@ -587,6 +590,8 @@ int aw_indexer_write(aw_indexer *ix, const aw_observation *obs, size_t n, char *
     bool single = !listed && rows_versions_unique(&ix->rows);
     batch_steps(steps, listed, single, md5s, nsc > 0, decls);
     if (run_steps(ix, steps, n, nsc, !nsc && !md5s && !decls, errstr, errn) != AW_OK)
+        return failed(ix);
+    if (ix->batch_mlmodels && aw_pg_exec_script(pg, "NOTIFY aw_mlflow", errstr, errn) != AW_OK)
         return failed(ix);
     if (aw_pg_exec_script(pg, "COMMIT", errstr, errn) != AW_OK)
         return failed(ix);

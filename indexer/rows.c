@@ -232,7 +232,7 @@ int rows_sidecar(aw_copy_buf *scs, aw_copy_buf *decls, const aw_observation *o,
     snprintf(off, sizeof off, "%lld", (long long)o->offset);
     snprintf(ts, sizeof ts, "%lld", (long long)o->timestamp);
     const char *scope = NULL;
-    if (d->kind == AW_SC_METADATA || d->kind == AW_SC_METRICS)
+    if (d->kind == AW_SC_METADATA || d->kind == AW_SC_MLMODEL || d->kind == AW_SC_METRICS)
         scope = "folder";
     else if (d->kind == AW_SC_FILE_METADATA || d->kind == AW_SC_SHA256)
         scope = "file";

@@ -81,8 +81,8 @@ static int depth_of(json_t *v, int limit) {
 
 /* A string field; a number is accepted as its decimal text (versions and run
  * ids are often numbers). Wrong types are reported and yield NULL. */
-static int text_field(aw_sidecar_doc *d, json_t *obj, const char *name, const char *where,
-                      char **out) {
+int aw_sidecar_text_field(aw_sidecar_doc *d, json_t *obj, const char *name, const char *where,
+                          char **out) {
     json_t *v = json_object_get(obj, name);
     if (!v || json_is_null(v) || *out)
         return AW_OK;
@@ -173,8 +173,8 @@ static int add_parent(aw_sidecar_doc *d, const char *where, const char *bucket,
  * in the same order, or an object keyed by path). */
 static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
     int rc = AW_OK;
-    if ((rc = text_field(d, cf, "code_commit", "created_from.", &d->code_commit)) ||
-        (rc = text_field(d, cf, "training_run_id", "created_from.", &d->run_id)))
+    if ((rc = aw_sidecar_text_field(d, cf, "code_commit", "created_from.", &d->code_commit)) ||
+        (rc = aw_sidecar_text_field(d, cf, "training_run_id", "created_from.", &d->run_id)))
         return rc;
     json_t *dp = json_object_get(cf, "data_path");
     json_t *dc = json_object_get(cf, "data_checksum");
@@ -247,15 +247,15 @@ static int read_metadata(aw_sidecar_doc *d, json_t *root) {
     json_t *ca = json_object_get(root, "created_at");
     if (ca && !json_is_null(ca) && !json_is_string(ca))
         aw_sidecar_note(d, "created_at: expected a date-time string, got %s", type_name(ca));
-    else if ((rc = text_field(d, root, "created_at", "", &d->created_at)))
+    else if ((rc = aw_sidecar_text_field(d, root, "created_at", "", &d->created_at)))
         return rc;
     if (
-        (rc = text_field(d, root, "artifact_type", "", &d->artifact_type)) ||
-        (rc = text_field(d, root, "name", "", &d->name)) ||
-        (rc = text_field(d, root, "artifact_name", "", &d->name)) ||
-        (rc = text_field(d, root, "model_name", "", &d->name)) ||
-        (rc = text_field(d, root, "version", "", &d->version)) ||
-        (rc = text_field(d, root, "model_version", "", &d->version)))
+        (rc = aw_sidecar_text_field(d, root, "artifact_type", "", &d->artifact_type)) ||
+        (rc = aw_sidecar_text_field(d, root, "name", "", &d->name)) ||
+        (rc = aw_sidecar_text_field(d, root, "artifact_name", "", &d->name)) ||
+        (rc = aw_sidecar_text_field(d, root, "model_name", "", &d->name)) ||
+        (rc = aw_sidecar_text_field(d, root, "version", "", &d->version)) ||
+        (rc = aw_sidecar_text_field(d, root, "model_version", "", &d->version)))
         return rc;
     json_t *cf = json_object_get(root, "created_from");
     if (cf && !json_is_null(cf)) {
@@ -265,7 +265,7 @@ static int read_metadata(aw_sidecar_doc *d, json_t *root) {
             return rc;
     }
     /* the lineage block's commit wins; git_commit describes the same code */
-    return text_field(d, root, "git_commit", "", &d->code_commit);
+    return aw_sidecar_text_field(d, root, "git_commit", "", &d->code_commit);
 }
 
 /* An OpenLineage dataset on an object store: namespace "s3://bucket"
@@ -290,30 +290,43 @@ static bool ol_object(json_t *ds, char **bucket, char **key) {
     return *bucket && *key;
 }
 
+/* An OpenLineage job: its namespace/name, and the code's version (the
+ * facet sourceCodeLocation, a git commit). */
+static int read_ol_job(aw_sidecar_doc *d, json_t *job) {
+    int rc;
+    const char *ns = json_string_value(json_object_get(job, "namespace"));
+    const char *nm = json_string_value(json_object_get(job, "name"));
+    if (nm && (ns ? strlen(ns) : 0) + strlen(nm) + 1 > AW_SIDECAR_MAX_TEXT) {
+        aw_sidecar_note(d, "job: namespace and name longer than %d bytes; not used",
+                        AW_SIDECAR_MAX_TEXT);
+    } else if (nm) {
+        size_t l = (ns ? strlen(ns) : 0) + strlen(nm) + 2;
+        d->job = malloc(l);
+        if (!d->job)
+            return AW_ENOMEM;
+        snprintf(d->job, l, "%s%s%s", ns ? ns : "", ns ? "/" : "", nm);
+    }
+    /* the code's version: the job facet sourceCodeLocation (a git commit) */
+    json_t *scl = json_object_get(json_object_get(job, "facets"), "sourceCodeLocation");
+    if (json_is_object(scl) && (rc = aw_sidecar_text_field(d, scl, "version",
+                                                "job.facets.sourceCodeLocation.",
+                                                &d->code_commit)))
+        return rc;
+    return AW_OK;
+}
+
 static int read_openlineage(aw_sidecar_doc *d, json_t *root) {
     int rc;
     json_t *run = json_object_get(root, "run"), *job = json_object_get(root, "job");
-    if ((rc = text_field(d, root, "eventType", "", &d->event_type)) ||
-        (rc = text_field(d, root, "eventTime", "", &d->created_at)))
+    if ((rc = aw_sidecar_text_field(d, root, "eventType", "", &d->event_type)) ||
+        (rc = aw_sidecar_text_field(d, root, "eventTime", "", &d->created_at)))
         return rc;
     if (!json_is_object(run) || !json_is_string(json_object_get(run, "runId")))
         aw_sidecar_note(d, "run.runId: missing or not a string");
-    else if ((rc = text_field(d, run, "runId", "run.", &d->run_id)))
+    else if ((rc = aw_sidecar_text_field(d, run, "runId", "run.", &d->run_id)))
         return rc;
-    if (json_is_object(job)) {
-        const char *ns = json_string_value(json_object_get(job, "namespace"));
-        const char *nm = json_string_value(json_object_get(job, "name"));
-        if (nm && (ns ? strlen(ns) : 0) + strlen(nm) + 1 > AW_SIDECAR_MAX_TEXT) {
-            aw_sidecar_note(d, "job: namespace and name longer than %d bytes; not used",
-                            AW_SIDECAR_MAX_TEXT);
-        } else if (nm) {
-            size_t l = (ns ? strlen(ns) : 0) + strlen(nm) + 2;
-            d->job = malloc(l);
-            if (!d->job)
-                return AW_ENOMEM;
-            snprintf(d->job, l, "%s%s%s", ns ? ns : "", ns ? "/" : "", nm);
-        }
-    }
+    if (json_is_object(job) && (rc = read_ol_job(d, job)))
+        return rc;
     json_t *ins = json_object_get(root, "inputs"), *outs = json_object_get(root, "outputs");
     if (ins && !json_is_array(ins)) {
         aw_sidecar_note(d, "inputs: expected a list, got %s", type_name(ins));
@@ -446,6 +459,8 @@ static int read_sha256(aw_sidecar_doc *d, const char *body, size_t len, const ch
     return d->json ? AW_OK : AW_ENOMEM;
 }
 
+static int parse_json(aw_sidecar_doc *d, const char *body, size_t len);
+
 int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool truncated,
                      long long total_size, const char *subject_name, aw_sidecar_doc *d) {
     memset(d, 0, sizeof *d);
@@ -458,6 +473,26 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
     }
     if (k == AW_SC_SHA256)
         return read_sha256(d, body, len, subject_name);
+    char *yaml_json = NULL;
+    if (k == AW_SC_MLMODEL) { /* YAML, read from here on as its JSON */
+        char why[300];
+        int yrc = aw_mlmodel_json(body, len, &yaml_json, why, sizeof why);
+        if (yrc == AW_ENOMEM)
+            return yrc;
+        if (yrc != AW_OK) {
+            aw_sidecar_note(d, "MLmodel: %s", why);
+            return AW_OK;
+        }
+        body = yaml_json, len = strlen(yaml_json);
+    }
+    int rc = parse_json(d, body, len);
+    free(yaml_json);
+    return rc;
+}
+
+/* A JSON sidecar (an MLmodel as its JSON) into d. */
+static int parse_json(aw_sidecar_doc *d, const char *body, size_t len) {
+    aw_sidecar_kind k = d->kind;
     json_error_t je;
     json_t *root = json_loadb(body, len, 0, &je);
     if (!root && strstr(je.text, "too big integer")) /* valid JSON all the same */
@@ -486,6 +521,8 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
         aw_sidecar_note(d, "expected a JSON object, got %s", type_name(root));
     } else if (k == AW_SC_OPENLINEAGE) {
         rc = read_openlineage(d, root);
+    } else if (k == AW_SC_MLMODEL) {
+        rc = aw_mlmodel_read(d, root);
     } else {
         rc = read_metadata(d, root);
     }

@@ -10,6 +10,7 @@
 #ifndef AW_SIDECAR_H
 #define AW_SIDECAR_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,11 +23,13 @@ typedef enum aw_sidecar_kind {
     AW_SC_SHA256,        /* <file>.sha256: the digest <file> must have */
     AW_SC_METRICS,       /* metrics.json: numbers about the folder's artifact */
     AW_SC_OPENLINEAGE,   /* *.openlineage.json or a message of the OpenLineage topic */
+    AW_SC_MLMODEL,       /* MLflow's MLmodel (YAML): its folder's metadata, stored as such */
 } aw_sidecar_kind;
 
-#define AW_SC_NKINDS 6
+#define AW_SC_NKINDS 7
 
-/* "metadata", "file_metadata", "sha256", "metrics", "openlineage". */
+/* "metadata", "file_metadata", "sha256", "metrics", "openlineage"; an MLmodel
+ * is its folder's "metadata". */
 const char *aw_sidecar_kind_name(aw_sidecar_kind k);
 
 typedef struct aw_sidecar_rules aw_sidecar_rules;
@@ -75,6 +78,19 @@ typedef struct aw_sidecar_doc {
     size_t nparents, parents_cap;
     size_t parents_dropped;  /* declarations beyond AW_SIDECAR_MAX_DECLS */
 } aw_sidecar_doc;
+
+/* An MLmodel's YAML as compact JSON text (malloc'd); AW_EPARSE with why when
+ * it is not YAML a document can be made of. */
+int aw_mlmodel_json(const char *body, size_t len, char **json, char *why, size_t n) AW_WUR;
+
+/* The fields of an MLmodel's JSON into d (mlmodel.c). */
+int aw_mlmodel_read(aw_sidecar_doc *d, json_t *root) AW_WUR;
+
+/* A text member of obj (a string, or an integer written out) into *out
+ * when *out is still empty; a value of another type or too long is noted
+ * in d (where + name), not used. AW_ENOMEM. */
+int aw_sidecar_text_field(aw_sidecar_doc *d, json_t *obj, const char *name, const char *where,
+                          char **out) AW_WUR;
 
 /* How deep a sidecar's JSON may nest before it is refused. */
 #define AW_SIDECAR_MAX_DEPTH 64

@@ -17,6 +17,7 @@
 #include "aw/hash.h"
 #include "aw/store.h"
 #include "aw/integrity.h"
+#include "aw/mlflow.h"
 #include "internal.h"
 
 #define S(x) ((x) ? (x) : "")
@@ -150,6 +151,77 @@ static void report(json_t *arr, const verdict *v) {
     }
 }
 
+/* What one run of verify holds. */
+typedef struct vctx {
+    const aw_config *cfg;
+    aw_pg *pg;
+    aw_s3 *s3;
+    const char *expect;
+    json_t *arr;
+    int status;
+    char err[1024];
+} vctx;
+
+static void verdict_done(vctx *c, verdict *v) {
+    if (!v->ok && !c->status)
+        c->status = 1;
+    report(c->arr, v);
+}
+
+/* One object: its newest version against every expectation. AW_EPG when
+ * the database failed (the run ends). */
+static int check_object(vctx *c, const char *label, const char *bucket, const char *key) {
+    verdict v = {.ok = true};
+    snprintf(v.uri, sizeof v.uri, "%s", label);
+    aw_pg_result *r = NULL;
+    const char *params[3] = {c->cfg->s3_store, bucket, key};
+    if (aw_pg_query(c->pg, version_sql, 3, params, &r, c->err, sizeof c->err) != AW_OK)
+        return AW_EPG;
+    judge(c->cfg, c->s3, bucket, key, r, c->expect, &v);
+    verdict_done(c, &v);
+    aw_pg_result_free(r);
+    return AW_OK;
+}
+
+/* An MLflow model or run: every file the tracking server says it has, as
+ * indexed (a folder's keys, or one key). */
+static int check_mlflow(vctx *c, const char *uri) {
+    char *bucket = NULL, *prefix = NULL, why[1024];
+    int rc = aw_mlflow_resolve(c->cfg, uri, &bucket, &prefix, why, sizeof why);
+    if (rc != AW_OK) {
+        verdict v = {.ok = true};
+        snprintf(v.uri, sizeof v.uri, "%s", uri);
+        finding(&v, "%s", why);
+        verdict_done(c, &v);
+        if (rc == AW_EINVAL || rc == AW_ECONFIG)
+            c->status = 2;
+        return AW_OK;
+    }
+    const char *p[3] = {c->cfg->s3_store, bucket, prefix};
+    aw_pg_result *keys = NULL;
+    rc = aw_pg_query(c->pg, "SELECT DISTINCT v.key FROM aw.object_versions v"
+                            " WHERE v.store = $1 AND v.bucket = $2 AND v.state = 'present'"
+                            "   AND NOT v.deleted AND (v.key = $3 OR (starts_with(v.key, $3)"
+                            "   AND (right($3, 1) = '/' OR $3 = '')) OR starts_with(v.key, $3 || '/'))"
+                            " ORDER BY v.key LIMIT 10000",
+                     3, p, &keys, c->err, sizeof c->err);
+    if (rc == AW_OK && aw_pg_result_rows(keys) == 0) {
+        verdict v = {.ok = true};
+        snprintf(v.uri, sizeof v.uri, "%s", uri);
+        finding(&v, "MLflow keeps it at s3://%s/%s, where nothing is indexed", bucket, prefix);
+        verdict_done(c, &v);
+    }
+    for (int i = 0; rc == AW_OK && i < aw_pg_result_rows(keys); i++) {
+        char label[2300];
+        snprintf(label, sizeof label, "s3://%s/%s", bucket, aw_pg_result_get(keys, i, 0));
+        rc = check_object(c, label, bucket, aw_pg_result_get(keys, i, 0));
+    }
+    aw_pg_result_free(keys);
+    free(bucket);
+    free(prefix);
+    return rc == AW_OK ? AW_OK : AW_EPG;
+}
+
 int aw_cmd_verify(aw_config *cfg) {
     char expect[65] = "";
     if (parse_expect(cfg->verify_expect, expect) != AW_OK) {
@@ -168,35 +240,34 @@ int aw_cmd_verify(aw_config *cfg) {
     /* the rows verify reads are the store's named by --store: its client */
     aw_s3 *s3 = aw_stores_client(stores, cfg->s3_store);
     bool json = cfg->verify_format == AW_FMT_JSON;
-    json_t *arr = json ? json_array() : NULL;
-    int status = 0;
-    for (size_t i = 0; i < cfg->nargs; i++) {
-        verdict v = {.ok = true};
+    vctx c = {.cfg = cfg, .pg = pg, .s3 = s3, .expect = expect,
+              .arr = json ? json_array() : NULL};
+    json_t *arr = c.arr;
+    int rc = AW_OK;
+    for (size_t i = 0; rc == AW_OK && i < cfg->nargs; i++) {
         char *bucket = NULL, *key = NULL;
-        aw_pg_result *r = NULL;
-        snprintf(v.uri, sizeof v.uri, "%s", cfg->args[i]);
-        if (aw_object_uri_parse(cfg->args[i], &bucket, &key) != AW_OK) {
-            finding(&v, "not an object URI such as s3://bucket/key");
-            status = status ? status : 2;
+        if (aw_mlflow_uri(cfg->args[i])) {
+            rc = check_mlflow(&c, cfg->args[i]);
+        } else if (aw_object_uri_parse(cfg->args[i], &bucket, &key) != AW_OK) {
+            verdict v = {.ok = true};
+            snprintf(v.uri, sizeof v.uri, "%s", cfg->args[i]);
+            finding(&v, "not an object URI such as s3://bucket/key, models:/NAME@ALIAS or "
+                        "runs:/RUN_ID/PATH");
+            verdict_done(&c, &v);
+            c.status = 2;
         } else {
-            const char *params[3] = {cfg->s3_store, bucket, key};
-            if (aw_pg_query(pg, version_sql, 3, params, &r, err, sizeof err) != AW_OK) {
-                fprintf(stderr, "artifact-watch verify: %s\n", err);
-                free(bucket);
-                free(key);
-                json_decref(arr);
-                aw_stores_destroy(stores);
-                aw_pg_destroy(pg);
-                return 1;
-            }
-            judge(cfg, s3, bucket, key, r, expect, &v);
+            rc = check_object(&c, cfg->args[i], bucket, key);
         }
-        if (!v.ok && !status)
-            status = 1;
-        report(arr, &v);
-        aw_pg_result_free(r);
         free(bucket);
         free(key);
+    }
+    int status = c.status;
+    if (rc != AW_OK) {
+        fprintf(stderr, "artifact-watch verify: %s\n", c.err);
+        json_decref(arr);
+        aw_stores_destroy(stores);
+        aw_pg_destroy(pg);
+        return 1;
     }
     if (json) {
         char *s = json_dumps(arr, JSON_INDENT(2));

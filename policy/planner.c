@@ -69,11 +69,11 @@ static int cmp_str(const void *a, const void *b) {
 
 static int on_version(void *ud, char *line, size_t len) {
     planner *pl = ud;
-    char *s = arena_alloc(pl->mem, len + 1), *f[13];
+    char *s = arena_alloc(pl->mem, len + 1), *f[16];
     if (!s || planner_grow((void **)&pl->v, &pl->capv, pl->nv, sizeof *pl->v) != AW_OK)
         return AW_ENOMEM;
     memcpy(s, line, len + 1);
-    if (aw_copy_split(s, len, f, 13) != 13 || !f[1] || !f[2] || !f[3] || !f[9] || !f[12])
+    if (aw_copy_split(s, len, f, 16) != 16 || !f[1] || !f[2] || !f[3] || !f[9] || !f[12])
         return bad_row(pl, "version");
     ver *v = &pl->v[pl->nv];
     memset(v, 0, sizeof *v);
@@ -87,6 +87,9 @@ static int on_version(void *ud, char *line, size_t len) {
     v->last_modified = f[11];
     v->live = !strcmp(f[9], "t");
     v->erased = !strcmp(f[12], "t");
+    v->ml_registered = f[13] && !strcmp(f[13], "t");
+    v->ml_aliases = f[14];
+    v->ml_lifecycle = f[15];
     /* stores and buckets as small numbers: sorting and grouping compare those */
     const char **b = bsearch(&v->bucket, pl->buckets, pl->nbuckets, sizeof *pl->buckets, cmp_str);
     if (!b)
@@ -239,100 +242,6 @@ static int load_buckets(planner *pl, aw_pg *pg, aw_pg_result **keep) {
     return rc == AW_OK ? end : rc;
 }
 
-/* ---- ordering */
-
-static int cmp_null_desc(const char *a, const char *b) {
-    if (!a || !b)
-        return (a == NULL) - (b == NULL); /* NULLs last */
-    return -strcmp(a, b);
-}
-
-/* (store, bucket, key), then newest first: sequencer, time, id. */
-static int cmp_ver(const void *pa, const void *pb) {
-    const ver *a = pa, *b = pb;
-    int c = a->store_ix != b->store_ix ? (a->store_ix < b->store_ix ? -1 : 1)
-          : a->bucket_ix != b->bucket_ix ? (a->bucket_ix < b->bucket_ix ? -1 : 1)
-          : strcmp(a->key, b->key);
-    if (!c)
-        c = cmp_null_desc(a->seq_key, b->seq_key);
-    if (!c)
-        c = a->vt != b->vt ? (a->vt < b->vt ? 1 : -1) : (a->id < b->id) - (a->id > b->id);
-    return c;
-}
-
-static int cmp_art(const void *pa, const void *pb) {
-    const art *a = pa, *b = pb;
-    int c = strcmp(a->store, b->store);
-    if (!c)
-        c = strcmp(a->bucket, b->bucket);
-    return c ? c : strcmp(a->folder, b->folder);
-}
-
-/* The artifact folder holding key (its dirname, '/' included), NONE. */
-static int32_t find_folder(const planner *pl, const ver *v) {
-    const char *slash = strrchr(v->key, '/');
-    if (!slash)
-        return NONE;
-    size_t fl = (size_t)(slash - v->key) + 1;
-    size_t lo = 0, hi = pl->na;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const art *a = &pl->a[mid];
-        int c = strcmp(a->store, v->store);
-        if (!c)
-            c = strcmp(a->bucket, v->bucket);
-        if (!c) {
-            c = strncmp(a->folder, v->key, fl < a->folder_len ? fl : a->folder_len);
-            if (!c)
-                c = (a->folder_len > fl) - (a->folder_len < fl);
-        }
-        if (!c)
-            return (int32_t)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NONE;
-}
-
-/* Step 1: current, since, live; the rest dropped; folders linked. The
- * current version of a versioned key is its newest that the store still
- * holds: a version deleted by its id (a rollback, a keep_last) leaves the
- * one below it current; a delete marker does not. */
-void planner_settle(planner *pl) {
-    psort(pl->v, pl->nv, sizeof *pl->v, cmp_ver);
-    psort(pl->a, pl->na, sizeof *pl->a, cmp_art);
-    /* the metadata bitmap follows its artifacts: rebuilt in their new order */
-    size_t w = 0;
-    int32_t grp = 0;
-    bool had_current = false;
-    for (size_t i = 0; i < pl->nv; i++) {
-        ver *v = &pl->v[i];
-        const ver *u = i ? &pl->v[i - 1] : NULL;
-        bool first = !u || v->bucket_ix != u->bucket_ix || v->store_ix != u->store_ix ||
-                     strcmp(v->key, u->key);
-        grp += first;
-        v->keygrp = grp;
-        had_current = first ? false : had_current;
-        v->current = !had_current && !v->erased;
-        had_current = had_current || v->current;
-        v->since = first ? 0 : pl->v[i - 1].vt;
-        if (!v->live || !(first || v->version_id))
-            continue;
-        pl->v[w++] = *v;
-    }
-    pl->nv = w;
-    for (size_t i = pl->nv; i-- > 0;) {
-        ver *v = &pl->v[i];
-        v->folder = find_folder(pl, v);
-        if (v->folder != NONE) {
-            v->next_in_folder = pl->a[v->folder].first;
-            pl->a[v->folder].first = (int32_t)i;
-        }
-    }
-}
-
 /* ---- the plan */
 
 /* A duration for people: its two largest units ("45d 3h", "2h 5m", "40s"). */
@@ -480,20 +389,48 @@ static int read_clock(planner *pl, aw_pg *pg, plan *p) {
     return rc;
 }
 
+static bool wants_mlflow(const aw_rules *rs) {
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].mlflow_registered >= 0 || rs->v[i].mlflow_alias || rs->v[i].mlflow_lifecycle)
+            return true;
+    return false;
+}
+
 /* Step 1: the rules' buckets' versions and folders, by COPY, settled; the
  * metadata bitmap carried through the folders' sort. */
-static int read_index(planner *pl, aw_pg *pg, bool want_md) {
+#define VERSION_COLS                                                           \
+    "v.id, v.store, v.bucket, v.key, v.version_id, v.seq_key, v.size,"         \
+    " encode(v.sha256, 'hex'), v.etag, v.state = 'present' AND NOT v.deleted,"  \
+    " (extract(epoch FROM COALESCE(v.event_time, v.first_seen_at)) * 1000000)::int8," \
+    " to_char(v.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')," \
+    " v.version_id IS NOT NULL AND v.deleted AND v.state <> 'tombstone'"
+
+/* With mlflow: predicates, each version's MLflow facts: the registered
+ * model versions whose files it is among (found by key range on each
+ * version's place), their aliases, and its run's lifecycle (a logged
+ * model's file: its source run's). */
+static const char *const versions_mlflow_sql =
+    "COPY (WITH reg AS (SELECT v.id, array_agg(DISTINCT a.alias) FILTER"
+    "   (WHERE a.alias IS NOT NULL) AS aliases"
+    "   FROM aw.mlflow_model_versions m JOIN rt_b b ON b.bucket = m.bucket"
+    "   JOIN aw.object_versions v ON v.bucket = m.bucket AND v.key >= m.prefix"
+    "    AND v.key < m.prefix || chr(1114111) AND starts_with(v.key, m.prefix)"
+    "   LEFT JOIN LATERAL unnest(m.aliases) a(alias) ON true GROUP BY v.id)"
+    " SELECT " VERSION_COLS ", reg.id IS NOT NULL, reg.aliases, r.lifecycle_stage"
+    " FROM aw.object_versions v JOIN rt_b b ON b.bucket = v.bucket"
+    " LEFT JOIN reg ON reg.id = v.id"
+    " LEFT JOIN aw.mlflow_logged_models lm ON lm.model_id = aw.mlflow_model_of(v.key)"
+    " LEFT JOIN aw.mlflow_runs r ON r.run_id = COALESCE(aw.mlflow_run_of(v.key),"
+    "  lm.source_run_id)) TO STDOUT";
+
+static int read_index(planner *pl, aw_pg *pg, bool want_md, bool want_mlflow) {
     aw_pg_result *names = NULL;
     int rc = load_buckets(pl, pg, &names);
     aw_pg_result_free(names);
     if (rc == AW_OK)
-        rc = aw_pg_copy_out(pg,
-            "COPY (SELECT v.id, v.store, v.bucket, v.key, v.version_id, v.seq_key, v.size,"
-            " encode(v.sha256, 'hex'), v.etag, v.state = 'present' AND NOT v.deleted,"
-            " (extract(epoch FROM COALESCE(v.event_time, v.first_seen_at)) * 1000000)::int8,"
-            " to_char(v.last_modified AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-            " v.version_id IS NOT NULL AND v.deleted AND v.state <> 'tombstone'"
-            " FROM aw.object_versions v JOIN rt_b b ON b.bucket = v.bucket) TO STDOUT",
+        rc = aw_pg_copy_out(pg, want_mlflow ? versions_mlflow_sql
+            : "COPY (SELECT " VERSION_COLS ", false, NULL, NULL"
+              " FROM aw.object_versions v JOIN rt_b b ON b.bucket = v.bucket) TO STDOUT",
             on_version, pl, pl->err, pl->errn);
     if (rc == AW_OK)
         rc = aw_pg_copy_out(pg, want_md
@@ -563,7 +500,7 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
     for (size_t r = 0; pl.md_ix && r < rs->n; r++)
         pl.md_ix[r] = rs->v[r].nmetadata ? (int32_t)pl.nmd++ : NONE;
     if (rc == AW_OK)
-        rc = read_index(&pl, pg, pl.nmd > 0);
+        rc = read_index(&pl, pg, pl.nmd > 0, wants_mlflow(rs));
     t_read = aw_now_ms();
     if (rc == AW_OK)
         rc = select_rules(&pl);

@@ -30,6 +30,9 @@ typedef struct ver {
                                     0 for those nothing doomed was made from */
     bool live, current;
     bool erased;                 /* a version the store deleted by its id: never current */
+    bool ml_registered;          /* mlflow: a registered model version's file */
+    const char *ml_aliases;      /* mlflow: its versions' aliases, "{a,b}", or NULL */
+    const char *ml_lifecycle;    /* mlflow: its run's lifecycle, or NULL */
     uint8_t del_kind;
 } ver;
 

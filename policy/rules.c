@@ -141,10 +141,39 @@ static int want_bool(reader *rd, yaml_node_t *n, const char *what, bool *out) {
     return AW_OK;
 }
 
+/* match.mlflow: what MLflow says of the object (`artifact-watch mlflow sync`
+ * reads it): registered, an alias of its model versions, its run's lifecycle. */
+static int read_mlflow(reader *rd, aw_rule *r, yaml_node_t *m) {
+    static const char *const keys[] = {"registered", "alias", "run_lifecycle", NULL};
+    char what[160];
+    snprintf(what, sizeof what, "the mlflow match of rule \"%s\"", r->name);
+    if (m->type != YAML_MAPPING_NODE || m->data.mapping.pairs.start == m->data.mapping.pairs.top)
+        return fail(rd, m, "rule \"%s\": mlflow must be a mapping of registered, alias or "
+                           "run_lifecycle", r->name);
+    if (check_keys(rd, m, keys, what))
+        return rd->rc;
+    yaml_node_t *n;
+    bool reg;
+    if ((n = get(rd, m, "registered"))) {
+        if (want_bool(rd, n, "registered", &reg))
+            return rd->rc;
+        r->mlflow_registered = reg;
+    }
+    if ((n = get(rd, m, "alias")) && want_string(rd, n, "alias", &r->mlflow_alias))
+        return rd->rc;
+    if ((n = get(rd, m, "run_lifecycle"))) {
+        if (want_string(rd, n, "run_lifecycle", &r->mlflow_lifecycle))
+            return rd->rc;
+        if (strcmp(r->mlflow_lifecycle, "active") && strcmp(r->mlflow_lifecycle, "deleted"))
+            return fail(rd, n, "rule \"%s\": run_lifecycle must be active or deleted", r->name);
+    }
+    return AW_OK;
+}
+
 static int read_match(reader *rd, aw_rule *r, yaml_node_t *m) {
     static const char *const keys[] = {"bucket", "store", "prefix", "glob", "artifact",
                                        "metadata", "min_size", "max_size", "older_than",
-                                       NULL};
+                                       "mlflow", NULL};
     char what[160];
     snprintf(what, sizeof what, "the match of rule \"%s\"", r->name);
     if (!m || m->type != YAML_MAPPING_NODE)
@@ -172,6 +201,8 @@ static int read_match(reader *rd, aw_rule *r, yaml_node_t *m) {
         return fail(rd, get(rd, m, "max_size"), "rule \"%s\": max_size is below min_size",
                     r->name);
     if ((n = get(rd, m, "older_than")) && want_duration(rd, n, "older_than", &r->older_than_s))
+        return rd->rc;
+    if ((n = get(rd, m, "mlflow")) && read_mlflow(rd, r, n))
         return rd->rc;
     if ((n = get(rd, m, "metadata"))) {
         if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.start == n->data.mapping.pairs.top)
@@ -202,6 +233,7 @@ static int read_rule(reader *rd, aw_rules *rs, yaml_node_t *m) {
     r->line = (int)m->start_mark.line + 1;
     r->column = (int)m->start_mark.column + 1;
     r->min_size = r->max_size = r->older_than_s = -1;
+    r->mlflow_registered = -1;
     if (check_keys(rd, m, keys, "a rule"))
         return rd->rc;
     yaml_node_t *n = get(rd, m, "name");
@@ -403,6 +435,8 @@ void aw_rules_free(aw_rules *rs) {
         free(r->prefix);
         free(r->glob);
         free(r->artifact);
+        free(r->mlflow_alias);
+        free(r->mlflow_lifecycle);
         for (size_t k = 0; k < r->nmetadata; k++) {
             free(r->metadata[k].path);
             free(r->metadata[k].value);
@@ -433,6 +467,14 @@ char *aw_rules_json(const aw_rules *rs) {
              set_str(o, "bucket", r->bucket) && set_str(o, "store", r->store) &&
              set_str(o, "prefix", r->prefix) && set_str(o, "glob", r->glob) &&
              set_str(o, "artifact", r->artifact);
+        if (ok && (r->mlflow_registered >= 0 || r->mlflow_alias || r->mlflow_lifecycle)) {
+            json_t *ml = json_object();
+            ok = ml && json_object_set_new(o, "mlflow", ml) == 0 &&
+                 set_str(ml, "alias", r->mlflow_alias) &&
+                 set_str(ml, "run_lifecycle", r->mlflow_lifecycle) &&
+                 (r->mlflow_registered < 0 ||
+                  json_object_set_new(ml, "registered", json_boolean(r->mlflow_registered)) == 0);
+        }
         for (size_t k = 0; ok && k < r->nmetadata; k++)
             ok = json_object_set_new(md, r->metadata[k].path,
                                      json_string(r->metadata[k].value)) == 0;

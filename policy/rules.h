@@ -34,6 +34,10 @@ typedef struct aw_rule {
     aw_rule_kv *metadata;
     size_t nmetadata;
     int64_t min_size, max_size, older_than_s; /* -1: not given */
+    /* mlflow: {registered: BOOL, alias: GLOB, run_lifecycle: active|deleted} */
+    int mlflow_registered;  /* -1: not given, else 0 or 1 */
+    char *mlflow_alias;     /* a glob one of its versions' aliases matches ("*": any) */
+    char *mlflow_lifecycle; /* of the run that made it */
     /* action */
     aw_rule_action action;
     long count;             /* keep_last N, or keep_noncurrent N (0: none) */

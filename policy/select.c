@@ -10,6 +10,47 @@
 
 /* ---- rules */
 
+/* A text[] as COPY writes it ("{a,b}", elements quoted when they must be):
+ * whether one element matches glob. */
+static bool any_alias(const char *arr, const char *glob) {
+    if (!arr || arr[0] != '{')
+        return false;
+    char one[512];
+    const char *p = arr + 1;
+    while (*p && *p != '}') {
+        size_t l = 0;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                if (l + 1 < sizeof one)
+                    one[l++] = *p;
+            }
+            p += *p == '"';
+        } else {
+            for (; *p && *p != ',' && *p != '}'; p++)
+                if (l + 1 < sizeof one)
+                    one[l++] = *p;
+        }
+        one[l] = '\0';
+        if (aw_glob_match(glob, one, false))
+            return true;
+        p += *p == ',';
+    }
+    return false;
+}
+
+/* The rule's mlflow: predicates, all of them. */
+static bool mlflow_matches(const aw_rule *r, const ver *v) {
+    if (r->mlflow_registered >= 0 && v->ml_registered != (r->mlflow_registered == 1))
+        return false;
+    if (r->mlflow_alias && !any_alias(v->ml_aliases, r->mlflow_alias))
+        return false;
+    if (r->mlflow_lifecycle && (!v->ml_lifecycle || strcmp(v->ml_lifecycle, r->mlflow_lifecycle)))
+        return false;
+    return true;
+}
+
 static bool matches(const planner *pl, const aw_rule *r, size_t ri, const bool *in_bucket,
                     const ver *v) {
     if (v->bucket_ix == NONE || !in_bucket[v->bucket_ix])
@@ -36,7 +77,7 @@ static bool matches(const planner *pl, const aw_rule *r, size_t ri, const bool *
     }
     if (r->glob && !aw_glob_match(r->glob, v->key, true))
         return false;
-    return true;
+    return mlflow_matches(r, v);
 }
 
 static void select_delete(ver *v, int32_t rule, uint8_t kind, int64_t rank) {

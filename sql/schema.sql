@@ -164,7 +164,7 @@ CREATE FUNCTION aw.console_alert(p_id bigint) RETURNS jsonb
     AS $$
   SELECT to_jsonb(a) || jsonb_build_object(
            'uri', format('s3://%s/%s', a.bucket, a.key),
-           'downstream', aw.lineage_graph(format('s3://%s/%s', a.bucket, a.key), 50, NULL,
+           'downstream', aw.lineage_graph(format('s3://%s/%s', a.bucket, a.key), 10, NULL,
                                           false, a.store))
     FROM aw.alerts a WHERE a.id = p_id
 $$;
@@ -875,6 +875,29 @@ BEGIN
 END
 $_$;
 
+CREATE FUNCTION aw.mlflow_facts(p_bucket text, p_key text, OUT registered boolean, OUT aliases text[], OUT run_lifecycle text) RETURNS record
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'aw', 'pg_temp'
+    AS $$
+  SELECT EXISTS (SELECT FROM aw.mlflow_model_versions m
+                  WHERE m.bucket = p_bucket AND starts_with(p_key, m.prefix)),
+         COALESCE((SELECT array_agg(DISTINCT a ORDER BY a) FROM aw.mlflow_model_versions m,
+                          unnest(m.aliases) a
+                    WHERE m.bucket = p_bucket AND starts_with(p_key, m.prefix)), '{}'),
+         (SELECT r.lifecycle_stage FROM aw.mlflow_runs r
+           WHERE r.run_id = COALESCE(aw.mlflow_run_of(p_key),
+                                     (SELECT lm.source_run_id FROM aw.mlflow_logged_models lm
+                                       WHERE lm.model_id = aw.mlflow_model_of(p_key))))
+$$;
+
+CREATE FUNCTION aw.mlflow_model_of(p_key text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (strpos(p_key, '/models/m-'::text) > 0) THEN "substring"(p_key, '(?:^|/)[0-9]+/models/(m-[0-9a-f]{32})/artifacts/'::text) ELSE NULL::text END;
+
+CREATE FUNCTION aw.mlflow_run_of(p_key text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (strpos(p_key, '/artifacts/'::text) > 0) THEN "substring"(p_key, '(?:^|/)[0-9]+/([0-9a-f]{32})/artifacts/'::text) ELSE NULL::text END;
+
 CREATE FUNCTION aw.resolve_parent(p_bucket text, p_key text, declared bytea, t timestamp with time zone, OUT version_id bigint, OUT state text) RETURNS record
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'aw', 'pg_temp'
@@ -1291,6 +1314,53 @@ CREATE VIEW aw.lineage_edges AS
      JOIN aw.object_versions c ON ((c.id = e.child_version_id)))
      LEFT JOIN aw.object_versions p ON ((p.id = e.parent_version_id)));
 
+CREATE SEQUENCE aw.mlflow_documents
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE aw.mlflow_logged_models (
+    model_id text NOT NULL,
+    experiment_id text NOT NULL,
+    name text,
+    source_run_id text,
+    artifact_uri text,
+    status text,
+    fetched_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE aw.mlflow_model_versions (
+    name text NOT NULL,
+    version text NOT NULL,
+    run_id text,
+    model_id text,
+    source text,
+    storage_location text,
+    bucket text,
+    prefix text,
+    aliases text[] DEFAULT '{}'::text[] NOT NULL,
+    stage text,
+    status text,
+    fetched_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE aw.mlflow_runs (
+    run_id text NOT NULL,
+    experiment_id text NOT NULL,
+    run_name text,
+    status text,
+    lifecycle_stage text NOT NULL,
+    artifact_uri text,
+    git_commit text,
+    start_time timestamp with time zone,
+    end_time timestamp with time zone,
+    datasets jsonb DEFAULT '[]'::jsonb NOT NULL,
+    linked text,
+    fetched_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 ALTER TABLE aw.object_versions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME aw.object_versions_id_seq
     START WITH 1
@@ -1511,6 +1581,15 @@ ALTER TABLE ONLY aw.lineage_decls
 ALTER TABLE ONLY aw.lineage_decls
     ADD CONSTRAINT lineage_decls_sidecar_id_ordinal_key UNIQUE (sidecar_id, ordinal);
 
+ALTER TABLE ONLY aw.mlflow_logged_models
+    ADD CONSTRAINT mlflow_logged_models_pkey PRIMARY KEY (model_id);
+
+ALTER TABLE ONLY aw.mlflow_model_versions
+    ADD CONSTRAINT mlflow_model_versions_pkey PRIMARY KEY (name, version);
+
+ALTER TABLE ONLY aw.mlflow_runs
+    ADD CONSTRAINT mlflow_runs_pkey PRIMARY KEY (run_id);
+
 ALTER TABLE ONLY aw.object_versions
     ADD CONSTRAINT object_versions_identity UNIQUE (bucket, key, store, version_ref);
 
@@ -1582,11 +1661,19 @@ CREATE INDEX lineage_decls_child ON aw.lineage_decls USING btree (child_bucket, 
 
 CREATE INDEX lineage_decls_parent ON aw.lineage_decls USING btree (parent_bucket, parent_key);
 
+CREATE INDEX mlflow_logged_models_run ON aw.mlflow_logged_models USING btree (source_run_id);
+
+CREATE INDEX mlflow_model_versions_place ON aw.mlflow_model_versions USING btree (bucket, prefix);
+
 CREATE INDEX object_versions_folder ON aw.object_versions USING btree (aw.dirname(key), bucket, store);
 
 CREATE INDEX object_versions_listed ON aw.object_versions USING btree (store, bucket, key) WHERE ((sequencer IS NULL) AND (version_id IS NULL) AND ((version_ref ~~ 'e:%'::text) OR (version_ref ~~ 'l:%'::text)));
 
 CREATE INDEX object_versions_live_keys ON aw.object_versions USING btree (store, bucket, key COLLATE "C") WHERE ((NOT deleted) AND (state <> 'tombstone'::text));
+
+CREATE INDEX object_versions_mlflow_model ON aw.object_versions USING btree (aw.mlflow_model_of(key)) WHERE (aw.mlflow_model_of(key) IS NOT NULL);
+
+CREATE INDEX object_versions_mlflow_run ON aw.object_versions USING btree (aw.mlflow_run_of(key)) WHERE (aw.mlflow_run_of(key) IS NOT NULL);
 
 CREATE INDEX object_versions_sha256 ON aw.object_versions USING btree (sha256) WHERE (sha256 IS NOT NULL);
 
@@ -1762,6 +1849,15 @@ GRANT ALL ON FUNCTION aw.lineage_walk(p_uri text, max_depth integer, as_of times
 GRANT ALL ON FUNCTION aw.lineage_walk(p_uri text, max_depth integer, as_of timestamp with time zone, upstream boolean, p_store text) TO aw_reader;
 GRANT ALL ON FUNCTION aw.lineage_walk(p_uri text, max_depth integer, as_of timestamp with time zone, upstream boolean, p_store text) TO aw_retention;
 
+GRANT ALL ON FUNCTION aw.mlflow_facts(p_bucket text, p_key text, OUT registered boolean, OUT aliases text[], OUT run_lifecycle text) TO aw_writer;
+GRANT ALL ON FUNCTION aw.mlflow_facts(p_bucket text, p_key text, OUT registered boolean, OUT aliases text[], OUT run_lifecycle text) TO aw_reader;
+
+GRANT ALL ON FUNCTION aw.mlflow_model_of(p_key text) TO aw_writer;
+GRANT ALL ON FUNCTION aw.mlflow_model_of(p_key text) TO aw_reader;
+
+GRANT ALL ON FUNCTION aw.mlflow_run_of(p_key text) TO aw_writer;
+GRANT ALL ON FUNCTION aw.mlflow_run_of(p_key text) TO aw_reader;
+
 GRANT ALL ON FUNCTION aw.resolve_parent(p_bucket text, p_key text, declared bytea, t timestamp with time zone, OUT version_id bigint, OUT state text) TO aw_writer;
 GRANT ALL ON FUNCTION aw.resolve_parent(p_bucket text, p_key text, declared bytea, t timestamp with time zone, OUT version_id bigint, OUT state text) TO aw_reader;
 GRANT ALL ON FUNCTION aw.resolve_parent(p_bucket text, p_key text, declared bytea, t timestamp with time zone, OUT version_id bigint, OUT state text) TO aw_retention;
@@ -1853,6 +1949,20 @@ GRANT SELECT,USAGE ON SEQUENCE aw.lineage_decls_id_seq TO aw_retention;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE aw.lineage_edges TO aw_writer;
 GRANT SELECT ON TABLE aw.lineage_edges TO aw_reader;
 GRANT SELECT ON TABLE aw.lineage_edges TO aw_retention;
+
+GRANT SELECT,USAGE ON SEQUENCE aw.mlflow_documents TO aw_writer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE aw.mlflow_logged_models TO aw_writer;
+GRANT SELECT ON TABLE aw.mlflow_logged_models TO aw_reader;
+GRANT SELECT ON TABLE aw.mlflow_logged_models TO aw_retention;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE aw.mlflow_model_versions TO aw_writer;
+GRANT SELECT ON TABLE aw.mlflow_model_versions TO aw_reader;
+GRANT SELECT ON TABLE aw.mlflow_model_versions TO aw_retention;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE aw.mlflow_runs TO aw_writer;
+GRANT SELECT ON TABLE aw.mlflow_runs TO aw_reader;
+GRANT SELECT ON TABLE aw.mlflow_runs TO aw_retention;
 
 GRANT SELECT,USAGE ON SEQUENCE aw.object_versions_id_seq TO aw_writer;
 GRANT SELECT,USAGE ON SEQUENCE aw.object_versions_id_seq TO aw_retention;

@@ -6,6 +6,7 @@
 #  - no write (INSERT, UPDATE, DELETE, COPY ... FROM) to a table of the
 #    lineage graph outside indexer/;
 #  - no source file longer than 600 lines, no function longer than 80;
+#  - the Dockerfile copies every part;
 #  - the drawing in README.md is the one this script draws (`layout.sh
 #    --write` puts it there).
 set -euo pipefail
@@ -15,13 +16,14 @@ fail() { echo "layout.sh: $*" >&2; exit 1; }
 
 # part | what it is | the public headers of other parts it may include
 parts=(
-  "cmd|dispatch, migrate, version, lineage|aw/ingest.h aw/backfill.h aw/indexer.h aw/policy.h aw/integrity.h aw/console.h"
+  "cmd|dispatch, migrate, version, lineage|aw/ingest.h aw/backfill.h aw/indexer.h aw/policy.h aw/integrity.h aw/console.h aw/mlflow.h"
   "ingest|source: Kafka events, decoding, fetch + SHA-256|aw/indexer.h"
   "backfill|source: the store's own listing|aw/indexer.h"
   "indexer|the one writer of the graph; sidecars into lineage|"
   "policy|retention: rules, plan, apply, audit|aw/indexer.h"
-  "integrity|scrub, alerts, verify|"
+  "integrity|scrub, alerts, verify|aw/mlflow.h"
   "console|the read-only web console: pages from SQL documents, graphs by Graphviz|"
+  "mlflow|MLflow: the tracking server's runs, models and registry; lineage of runs|aw/indexer.h"
   "common|config, log, errors, pg, metrics, daemon runtime; store/: the object-store client (aw/store.h)|"
 )
 # library | the header it is known by | the files (or parts, ending in /) that may include it
@@ -31,10 +33,10 @@ libs=(
   "OpenSSL|openssl/|common/hash.c"
   "libxml2|libxml/|common/store/s3xml.c"
   "libmicrohttpd|microhttpd.h|common/serve.c"
-  "libyaml|yaml.h|policy/rules.c"
+  "libyaml|yaml.h|policy/rules.c indexer/mlmodel.c"
   "Graphviz|graphviz/|console/graph.c"
   "librdkafka|librdkafka/|common/kafka.c common/producer.c common/include/aw/kafka.h ingest/ cmd/migrate.c"
-  "jansson|jansson.h|common/json.c common/include/aw/json.h ingest/event.c ingest/kafka.c indexer/ backfill/page.c policy/ integrity/ console/ cmd/"
+  "jansson|jansson.h|common/json.c common/include/aw/json.h ingest/event.c ingest/kafka.c indexer/ backfill/page.c policy/ integrity/ console/ mlflow/ cmd/"
 )
 # the lineage graph: only indexer/ writes these
 graph_tables="object_versions observations checks edges artifacts sidecars lineage_decls runs code_commits"
@@ -69,6 +71,12 @@ for d in */; do
     [[ -n $(find "$d" -maxdepth 1 -name '*.c' 2>/dev/null) ]] || continue
     case $d in bench|tests) continue ;; esac
     [[ " ${part_names[*]} " == *" $d "* ]] || fail "folder $d has C sources but is not a declared part"
+done
+
+# the image builds every part: the Dockerfile copies each folder
+for p in "${part_names[@]}"; do
+    checks=$((checks + 1))
+    grep -qx "COPY $p $p" Dockerfile || fail "the Dockerfile does not copy $p/ (COPY $p $p): the image would not build"
 done
 
 for l in "${libs[@]}"; do

@@ -144,6 +144,33 @@ int main(void) {
         world_free(&w);
     }
 
+    CASE("mlflow: a deleted run's files expire; an aliased model and its data stay") {
+        world_new(&w, "version: 1\nrules:\n"
+                      "  - name: champion\n    match: {bucket: b, mlflow: {alias: champ*}}\n"
+                      "    protect: true\n"
+                      "  - name: deleted-runs\n    match: {bucket: b, mlflow: {run_lifecycle: deleted}}\n"
+                      "    expire_after: 1d\n"
+                      "  - name: unregistered\n    match: {bucket: b, mlflow: {registered: false}}\n"
+                      "    expire_after: 90d\n");
+        add(&w, 1, "b", "ml/1/r2/artifacts/plot.png", NULL, "h1", 10, true, false);
+        w.pl.v[0].ml_lifecycle = "deleted";
+        add(&w, 2, "b", "ml/1/models/m-1/artifacts/model.pkl", NULL, "h2", 10, true, false);
+        w.pl.v[1].ml_registered = true;
+        w.pl.v[1].ml_aliases = "{\"champion\",\"x,y\"}";
+        w.pl.v[1].ml_lifecycle = "deleted"; /* its run was deleted; the alias keeps it */
+        add(&w, 3, "b", "data/train.csv", NULL, "h3", 100, true, false);
+        add(&w, 4, "b", "ml/1/models/m-2/artifacts/model.pkl", NULL, "h4", 10, true, false);
+        w.pl.v[3].ml_registered = true;
+        w.pl.v[3].ml_aliases = "{staging}";
+        link(&w, 3, 2, true);
+        run(&w);
+        ASSERT_STR_EQ(fate(&w, 1), "delete");
+        ASSERT_STR_EQ(fate(&w, 2), "protect");
+        ASSERT_STR_EQ(fate(&w, 3), "protect"); /* the kept model's training data */
+        ASSERT_STR_EQ(fate(&w, 4), "-");       /* registered, aliased otherwise, young */
+        world_free(&w);
+    }
+
     CASE("noncurrent_expire_after keeps the newest noncurrent versions and never the current") {
         world_new(&w, "version: 1\nrules:\n  - name: n\n    match: {bucket: v}\n"
                       "    noncurrent_expire_after: 1d\n    keep_noncurrent: 1\n");

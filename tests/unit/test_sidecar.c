@@ -15,7 +15,8 @@
 #include "test.h"
 
 static const char *const default_globs[AW_SC_NKINDS] = {
-    NULL, "metadata.json", "*.metadata.json", "*.sha256", "metrics.json", "*.openlineage.json"};
+    NULL,           "metadata.json",      "*.metadata.json", "*.sha256",
+    "metrics.json", "*.openlineage.json", "MLmodel"};
 
 #define O(s) ((s) && *(s) ? (s) : "-")
 

@@ -28,6 +28,7 @@ enum {
     AW_CMD_ALERTS = 1u << 6,
     AW_CMD_VERIFY = 1u << 7,
     AW_CMD_CONSOLE = 1u << 8,
+    AW_CMD_MLFLOW = 1u << 9,
     AW_CMD_ALL = 0xffffu,
     AW_CMD_NONE = 1u << 16, /* commands without settings of their own (version) */
 };
@@ -90,6 +91,7 @@ typedef struct aw_config {
     char *sidecar_sha256;
     char *sidecar_metrics;
     char *sidecar_openlineage;
+    char *sidecar_mlmodel;
     long sidecar_max_bytes;
     long batch_sidecar_bytes;
     char *openlineage_topic;
@@ -140,6 +142,14 @@ typedef struct aw_config {
     bool backfill_restart;
     /* migrate */
     bool migrate_status;
+    /* MLflow */
+    char *mlflow_tracking_uri;
+    char *mlflow_token;
+    char *mlflow_username;
+    char *mlflow_password;
+    char *mlflow_artifacts_destination;
+    long mlflow_every_s;
+    bool mlflow_once;
     /* console */
     char *console_addr;
     char *console_token_file;

@@ -32,6 +32,10 @@ int aw_sha256_hex(const void *data, size_t len, char out[65]) AW_WUR;
  * AW_EINVAL unless it is the base64 of exactly 32 bytes. */
 int aw_sha256_b64_hex(const char *b64, char out[65]) AW_WUR;
 
+/* in[0..len) in base64 (RFC 4648, padded) into out; AW_EINVAL when cap is
+ * less than 4 * ((len + 2) / 3) + 1. */
+int aw_base64(const void *in, size_t len, char *out, size_t cap) AW_WUR;
+
 /* The crypto library behind aw_hash, e.g. "OpenSSL 3.0.19 27 Jan 2026". */
 const char *aw_crypto_version(void);
 

@@ -36,4 +36,15 @@ void aw_http_global_cleanup(void);
 int aw_http_post_json(const char *url, const char *body, long timeout_ms, long *status,
                       char *reply, size_t reply_size, char *errstr, size_t errstr_size) AW_WUR;
 
+/*
+ * One request with a JSON body (NULL for none) to an HTTP(S) URL: method
+ * "GET" or "POST", auth a whole header ("Authorization: Bearer ...") or
+ * NULL. The answer goes to reply (its max bounds it; AW_EHTTP past it).
+ * *status is the HTTP status, 0 when no response came. AW_OK when a
+ * response arrived; AW_EHTTP with curl's words (never the URL) otherwise.
+ */
+int aw_http_json(const char *method, const char *url, const char *auth, const char *body,
+                 long timeout_ms, long *status, aw_membuf *reply, char *errstr,
+                 size_t errstr_size) AW_WUR;
+
 #endif
