@@ -82,6 +82,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         aw_reply_set(&rp, 405, "text/plain; charset=utf-8", strdup("only GET and HEAD\n"));
         aw_reply_header(&rp, "Allow", "GET, HEAD");
+        aw_reply_header(&rp, "X-Content-Type-Options", "nosniff");
         return respond(c, &rp);
     }
     aw_request rq = {.c = c, .path = url, .method = method};
@@ -102,7 +103,8 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, bool *v6, b
     long port = colon ? strtol(colon + 1, NULL, 10) : 0;
     *v6 = host[0] == '[';
     size_t hl = strlen(host);
-    bool ok = colon && port > 0 && port < 65536 && colon[1] &&
+    bool ok = colon && (size_t)(colon - addr) < sizeof host && port > 0 && port < 65536 &&
+              colon[1] &&
               strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
               (!*v6 || (hl >= 2 && host[hl - 1] == ']'));
     if (ok && *v6) {

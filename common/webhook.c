@@ -12,10 +12,17 @@
 
 #include "aw/http.h"
 
-/* Keeps the answer in an aw_membuf; past its max the transfer stops. */
+/* Keeps the answer in an aw_membuf; past its max the transfer stops, with
+ * the buffer filled to max (the start of a long answer is kept). */
 static size_t keep_reply(char *data, size_t size, size_t nmemb, void *ud) {
-    size_t n = size * nmemb;
-    return aw_membuf_put(ud, data, n) == AW_OK ? n : 0;
+    aw_membuf *b = ud;
+    size_t n = size * nmemb, room = b->max > b->len ? b->max - b->len : 0;
+    if (n > room) {
+        if (room)
+            (void)aw_membuf_put(b, data, room);
+        return 0;
+    }
+    return aw_membuf_put(b, data, n) == AW_OK ? n : 0;
 }
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *ud) {
@@ -56,13 +63,12 @@ int aw_http_json(const char *method, const char *url, const char *auth, const ch
     }
     CURLcode c = curl_easy_perform(e);
     int rc = AW_OK;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status); /* also when the answer was cut */
     if (c != CURLE_OK) {
         /* not the URL: it may carry credentials, and the caller names it masked */
         snprintf(errstr, n, "%s", c == CURLE_WRITE_ERROR ? "the answer is larger than allowed"
                                   : cerr[0] ? cerr : curl_easy_strerror(c));
         rc = AW_EHTTP;
-    } else {
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(e);

@@ -47,7 +47,7 @@ void cell_time(hb *b, json_t *v) {
     }
     char t[20];
     snprintf(t, sizeof t, "%.19s", s);
-    if (t[10] == 'T')
+    if (strlen(t) > 10 && t[10] == 'T')
         t[10] = ' ';
     hb_text(b, t);
 }

@@ -14,6 +14,10 @@
 #include "aw/codec.h"
 #include "cells.h"
 
+/* Past this many nodes a drawing takes seconds and says little: the page's
+ * table lists them. */
+#define MAX_DRAWN 400
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static GVC_t *gvc;
 
@@ -62,7 +66,7 @@ static void add_node(Agraph_t *g, json_t *n, const char *store) {
     }
     hb_raw(&url, "/object?uri=");
     hb_query(&url, uri);
-    hb_raw(&url, "&store=");
+    hb_raw(&url, "&amp;store="); /* kept as written by Graphviz: valid XML */
     hb_query(&url, store);
     char *l = hb_take(&lb), *u = hb_take(&url);
     agsafeset(v, "label", l ? l : "", "");
@@ -80,6 +84,11 @@ static void add_node(Agraph_t *g, json_t *n, const char *store) {
 char *graph_svg(json_t *doc, char *why, size_t n) {
     json_t *nodes = json_object_get(doc, "nodes"), *edges = json_object_get(doc, "edges");
     const char *store = cell_str(doc, "store");
+    if (json_array_size(nodes) > MAX_DRAWN) {
+        snprintf(why, n, "%zu nodes are more than the %d drawn: see the table, or ask for less "
+                         "depth", json_array_size(nodes), MAX_DRAWN);
+        return NULL;
+    }
     pthread_mutex_lock(&mu);
     if (!gvc)
         gvc = gvContext();

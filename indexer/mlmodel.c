@@ -2,9 +2,10 @@
  * MLflow's MLmodel file (YAML) as JSON, so the sidecar reader reads it like
  * a folder's metadata.json. libyaml builds the document; mappings become
  * objects (keys as text), sequences arrays, plain scalars true/false, null,
- * numbers or strings, quoted scalars strings. Anchors and aliases are not
- * followed (an alias is a string), so a small file cannot expand into a big
- * document; nesting is bounded.
+ * numbers or strings, quoted scalars strings. libyaml resolves an alias to
+ * the node it names, so a few lines of anchors can stand for billions of
+ * nodes: the conversion counts every node it visits and gives up past
+ * MAX_NODES (an MLmodel has a few dozen); nesting is bounded too.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "sidecar.h"
 
 #define MAX_DEPTH 64
+#define MAX_NODES 20000
 
 static json_t *scalar(const yaml_node_t *n) {
     const char *v = (const char *)n->data.scalar.value;
@@ -34,8 +36,8 @@ static json_t *scalar(const yaml_node_t *n) {
     return json_stringn(v, l);
 }
 
-static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth) {
-    if (!n || depth > MAX_DEPTH)
+static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, long *budget) {
+    if (!n || depth > MAX_DEPTH || --*budget < 0)
         return NULL;
     if (n->type == YAML_SCALAR_NODE)
         return scalar(n);
@@ -43,7 +45,7 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth) {
         json_t *a = json_array();
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              a && it < n->data.sequence.items.top; it++) {
-            json_t *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1);
+            json_t *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1, budget);
             if (!v || json_array_append_new(a, v)) {
                 json_decref(a);
                 return NULL;
@@ -55,7 +57,8 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth) {
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          o && p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
-        json_t *v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1);
+        json_t *v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1,
+                            budget);
         if (!k || k->type != YAML_SCALAR_NODE || !v ||
             json_object_setn_new(o, (const char *)k->data.scalar.value, k->data.scalar.length,
                                  v)) {
@@ -81,12 +84,15 @@ int aw_mlmodel_json(const char *body, size_t len, char **json, char *why, size_t
         return AW_EPARSE;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    json_t *j = root ? convert(&doc, root, 0) : NULL;
+    long budget = MAX_NODES;
+    json_t *j = root ? convert(&doc, root, 0, &budget) : NULL;
     yaml_document_delete(&doc);
     yaml_parser_delete(&p);
     if (!j) {
-        snprintf(why, n, "%s", root ? "nested deeper than 64 levels, or keys that are not text"
-                                    : "empty");
+        snprintf(why, n, "%s", !root       ? "empty"
+                               : budget < 0 ? "more than 20000 nodes (aliases that expand?)"
+                                            : "nested deeper than 64 levels, or keys that are "
+                                              "not text");
         return AW_EPARSE;
     }
     *json = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);

@@ -85,19 +85,31 @@ int mlf_call(mlf_client *c, const char *method, const char *path, const char *qu
                           err, sizeof err);
     free(text);
     if (rc != AW_OK) {
-        snprintf(errstr, n, "MLflow %s: %s", path, err);
+        bool cut = b.max && b.len == b.max;
+        if (cut)
+            snprintf(errstr, n, "MLflow %s: the answer is larger than %u MiB", path,
+                     MAX_ANSWER >> 20);
+        else
+            snprintf(errstr, n, "MLflow %s: %s", path, err);
         free(b.p);
-        return rc == AW_ENOMEM ? rc : AW_EUNAVAILABLE;
+        return rc == AW_ENOMEM ? rc : cut ? AW_EPARSE : AW_EUNAVAILABLE;
     }
     if (status != 200) {
         char words[600];
         server_words(&b, words, sizeof words);
-        snprintf(errstr, n, "MLflow %s: HTTP %ld%s%s", path, status, words[0] ? ": " : "", words);
+        bool gone = strstr(words, "RESOURCE_DOES_NOT_EXIST") != NULL;
+        snprintf(errstr, n, "MLflow %s: HTTP %ld%s%s%s", path, status, words[0] ? ": " : "",
+                 words, status == 404 && !gone ? " (is this the tracking server's URL?)"
+                        : status / 100 == 3    ? " (redirected: give the server's own URL)"
+                                               : "");
         free(b.p);
-        return status == 404 || strstr(words, "RESOURCE_DOES_NOT_EXIST") ||
-                       strstr(words, "not found") ? AW_ENOTFOUND
-               : status == 401 || status == 403 ? AW_ECONFIG
-               : status >= 500 || status == 429 ? AW_EUNAVAILABLE : AW_EINVAL;
+        /* by the status first: a server's words only refine a 4xx */
+        return status >= 500 || status == 429          ? AW_EUNAVAILABLE
+               : status == 401 || status == 403         ? AW_ECONFIG
+               : status / 100 == 3                      ? AW_ECONFIG
+               : status == 404                          ? AW_ENOTFOUND
+               : gone || strstr(words, "not found")     ? AW_ENOTFOUND
+                                                        : AW_EINVAL;
     }
     json_error_t je;
     *out = json_loadb(b.p ? b.p : "", b.len, 0, &je);
@@ -208,8 +220,14 @@ static int mlflow_place(mlf_client *c, const char *uri, char **place, char *errs
     }
     const char *m = uri + 8; /* models:/ */
     if (!strncmp(m, "m-", 2) && !strchr(m, '/') && !strchr(m, '@')) {
+        static const char id_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_";
+        if (strlen(m) > 100 || strspn(m, id_chars) != strlen(m)) {
+            snprintf(errstr, n, "models:/m-...: a model id is up to 100 letters, digits, - and _");
+            return AW_EINVAL;
+        }
         char path[200];
-        snprintf(path, sizeof path, "logged-models/%.100s", m);
+        snprintf(path, sizeof path, "logged-models/%s", m);
         json_t *r;
         int rc = mlf_call(c, "GET", path, NULL, NULL, &r, errstr, n);
         if (rc != AW_OK)
@@ -221,6 +239,10 @@ static int mlflow_place(mlf_client *c, const char *uri, char **place, char *errs
         return *place ? AW_OK : (snprintf(errstr, n, "model %s has no artifact URI", m), AW_EPARSE);
     }
     const char *at = strchr(m, '@'), *slash = strchr(m, '/');
+    if ((at && (!slash || slash > at) ? at - m : slash ? slash - m : 0) >= 512) {
+        snprintf(errstr, n, "models:/: a model name longer than 511 bytes");
+        return AW_EINVAL;
+    }
     if (at && (!slash || slash > at)) {
         char name[512];
         snprintf(name, sizeof name, "%.*s", (int)(at - m), m);

@@ -29,18 +29,23 @@ typedef struct syncer {
     mlf_client c;
     aw_pg *pg;
     aw_indexer *ix;
-    int runs, models, versions, linked;
+    int runs, models, versions, elsewhere, linked;
 } syncer;
+
+/* What to do with one page of a search's results. */
+typedef int (*page_fn)(struct syncer *s, json_t *items, char *err, size_t n);
 
 static const char *str(json_t *o, const char *k) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
 }
 
-/* Every page of a search into acc: page_token until next_page_token is
- * empty. A GET search takes its arguments in query (page_token appended). */
+/* Every page of a search, page_token until next_page_token is empty: each
+ * page to fn when there is one (so memory holds one page), else into acc.
+ * A GET search takes its arguments in query (page_token appended). */
 static int search_all(syncer *s, const char *method, const char *path, json_t *body,
-                      const char *query, const char *list, json_t *acc, char *err, size_t n) {
+                      const char *query, const char *list, json_t *acc, page_fn fn,
+                      char *err, size_t n) {
     char token[1024] = "";
     for (int page = 0; page < MAX_PAGES; page++) {
         char q[2048] = "";
@@ -56,12 +61,13 @@ static int search_all(syncer *s, const char *method, const char *path, json_t *b
         int rc = mlf_call(&s->c, method, path, body ? NULL : q, body, &r, err, n);
         if (rc != AW_OK)
             return rc;
-        json_array_extend(acc, json_is_array(json_object_get(r, list))
-                                   ? json_object_get(r, list) : json_array());
+        json_t *items = json_object_get(r, list);
+        if (json_is_array(items))
+            rc = fn ? fn(s, items, err, n) : json_array_extend(acc, items) ? AW_ENOMEM : AW_OK;
         snprintf(token, sizeof token, "%s", str(r, "next_page_token"));
         json_decref(r);
-        if (!token[0])
-            return AW_OK;
+        if (rc != AW_OK || !token[0])
+            return rc;
     }
     snprintf(err, n, "MLflow %s: more than %d pages", path, MAX_PAGES);
     return AW_EPARSE;
@@ -112,7 +118,8 @@ static json_t *run_row(syncer *s, json_t *run) {
                                                   str(d, "source"), "uri", uri));
         free(uri);
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O, s:O, s:o}", "run_id",
+    /* a run still going has no end_time */
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O?, s:O?, s:o}", "run_id",
                      str(info, "run_id"), "experiment_id", str(info, "experiment_id"), "run_name",
                      str(info, "run_name"), "status", str(info, "status"), "lifecycle_stage",
                      str(info, "lifecycle_stage"), "artifact_uri", str(info, "artifact_uri"),
@@ -158,8 +165,7 @@ static const char *const models_sql =
     "  status = excluded.status, fetched_at = now()";
 
 static const char *const versions_sql =
-    "WITH gone AS (DELETE FROM aw.mlflow_model_versions)"
-    " INSERT INTO aw.mlflow_model_versions (name, version, run_id, model_id, source,"
+    "INSERT INTO aw.mlflow_model_versions (name, version, run_id, model_id, source,"
     "  storage_location, bucket, prefix, aliases, stage, status, fetched_at)"
     " SELECT x.name, x.version, NULLIF(x.run_id, ''), x.model_id, x.source, x.storage_location,"
     "  x.bucket, x.prefix, COALESCE(ARRAY(SELECT jsonb_array_elements_text(x.aliases)), '{}'),"
@@ -169,46 +175,51 @@ static const char *const versions_sql =
     "  aliases jsonb, stage text, status text)";
 
 /* A search by experiment (runs, logged models): their ids a hundred at a
- * time, extra the rest of each request's body. */
+ * time, extra the rest of each request's body, each page to fn. */
 static int search_experiments(syncer *s, const char *path, const char *list, json_t *ids,
-                              json_t *extra, json_t *acc, char *err, size_t n) {
+                              json_t *extra, page_fn fn, char *err, size_t n) {
     int rc = AW_OK;
     for (size_t at = 0; rc == AW_OK && at < json_array_size(ids); at += 100) {
         json_t *body = json_deep_copy(extra), *chunk = json_array();
         for (size_t i = at; i < at + 100 && i < json_array_size(ids); i++)
             json_array_append(chunk, json_array_get(ids, i));
         rc = body && !json_object_set_new(body, "experiment_ids", chunk)
-                 ? search_all(s, "POST", path, body, NULL, list, acc, err, n) : AW_ENOMEM;
+                 ? search_all(s, "POST", path, body, NULL, list, NULL, fn, err, n) : AW_ENOMEM;
         json_decref(body);
     }
     return rc;
 }
 
-/* Runs of every experiment (deleted ones too). */
-static int sync_runs(syncer *s, json_t *ids, char *err, size_t n) {
-    json_t *runs = json_array(), *rows = json_array();
-    json_t *extra = json_pack("{s:s, s:i}", "run_view_type", "ALL", "max_results", 1000);
-    int rc = search_experiments(s, "runs/search", "runs", ids, extra, runs, err, n);
-    json_decref(extra);
-    size_t i;
-    json_t *r;
-    json_array_foreach(runs, i, r) json_array_append_new(rows, run_row(s, r));
-    if (rc == AW_OK && json_array_size(rows))
-        rc = write_rows(s, runs_sql, rows, err, n);
-    s->runs = (int)json_array_size(rows);
-    json_decref(runs);
+/* Writes one page of rows; a row that could not be made is out of memory. */
+static int write_page(syncer *s, const char *sql, json_t *rows, size_t want, int *count,
+                      char *err, size_t n) {
+    int rc = json_array_size(rows) == want ? AW_OK : AW_ENOMEM;
+    if (rc == AW_OK && want)
+        rc = write_rows(s, sql, rows, err, n);
+    if (rc == AW_OK)
+        *count += (int)want;
     json_decref(rows);
     return rc;
 }
 
-/* MLflow 3's logged models; a server without them is not an error. */
-static int sync_models(syncer *s, json_t *ids, char *err, size_t n) {
-    json_t *models = json_array(), *rows = json_array();
-    json_t *extra = json_pack("{s:i}", "max_results", 100);
-    int rc = search_experiments(s, "logged-models/search", "models", ids, extra, models, err, n);
+static int runs_page(syncer *s, json_t *runs, char *err, size_t n) {
+    json_t *rows = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r) json_array_append_new(rows, run_row(s, r));
+    return write_page(s, runs_sql, rows, json_array_size(runs), &s->runs, err, n);
+}
+
+/* Runs of every experiment (deleted ones too). */
+static int sync_runs(syncer *s, json_t *ids, char *err, size_t n) {
+    json_t *extra = json_pack("{s:s, s:i}", "run_view_type", "ALL", "max_results", 1000);
+    int rc = search_experiments(s, "runs/search", "runs", ids, extra, runs_page, err, n);
     json_decref(extra);
-    if (rc == AW_ENOTFOUND) /* MLflow 2: no logged models */
-        rc = AW_OK;
+    return rc;
+}
+
+static int models_page(syncer *s, json_t *models, char *err, size_t n) {
+    json_t *rows = json_array();
     size_t i;
     json_t *m;
     json_array_foreach(models, i, m) {
@@ -221,19 +232,23 @@ static int sync_models(syncer *s, json_t *ids, char *err, size_t n) {
                                               str(info, "artifact_uri"), "status",
                                               str(info, "status")));
     }
-    if (rc == AW_OK && json_array_size(rows))
-        rc = write_rows(s, models_sql, rows, err, n);
-    s->models = (int)json_array_size(rows);
-    json_decref(models);
-    json_decref(rows);
-    return rc;
+    return write_page(s, models_sql, rows, json_array_size(models), &s->models, err, n);
+}
+
+/* MLflow 3's logged models; a server without them is not an error. */
+static int sync_models(syncer *s, json_t *ids, char *err, size_t n) {
+    json_t *extra = json_pack("{s:i}", "max_results", 100);
+    int rc = search_experiments(s, "logged-models/search", "models", ids, extra, models_page,
+                                err, n);
+    json_decref(extra);
+    return rc == AW_ENOTFOUND ? AW_OK : rc; /* MLflow 2: no logged models */
 }
 
 /* The aliases of every registered model, by "name/version". */
 static int registry_aliases(syncer *s, json_t *by_version, char *err, size_t n) {
     json_t *rms = json_array();
     int rc = search_all(s, "GET", "registered-models/search", NULL, "max_results=1000",
-                        "registered_models", rms, err, n);
+                        "registered_models", rms, NULL, err, n);
     size_t i, j;
     json_t *rm, *al;
     json_array_foreach(rms, i, rm) json_array_foreach(json_object_get(rm, "aliases"), j, al) {
@@ -250,49 +265,115 @@ static int registry_aliases(syncer *s, json_t *by_version, char *err, size_t n) 
     return rc;
 }
 
-/* Every registered model version, its aliases and where its files are. */
+/* Where a registered version's files are: a folder of a bucket, or
+ * nowhere artifact-watch reads (*bucket NULL, AW_OK) for a place of another
+ * kind (file:, dbfs:, gs:, ...). A place that should be readable and is not
+ * found, or that would be a whole bucket, fails: retention must not take a
+ * version it could not place for one that protects nothing. */
+static int version_folder(syncer *s, json_t *mv, char **bucket, char **folder, char *err,
+                          size_t n) {
+    const char *place = json_string_value(json_object_get(mv, "storage_location"));
+    if (!place || !*place)
+        place = str(mv, "source");
+    *bucket = *folder = NULL;
+    static const char *const ours[] = {"s3://", "s3a://", "mlflow-artifacts:", "models:/",
+                                       "runs:/", NULL};
+    bool readable = false;
+    for (int i = 0; ours[i]; i++)
+        readable = readable || !strncmp(place, ours[i], strlen(ours[i]));
+    if (!readable)
+        return AW_OK;
+    char *prefix = NULL, why[512];
+    int rc = mlf_locate(&s->c, place, bucket, &prefix, why, sizeof why);
+    if (rc == AW_OK && (!prefix || !*prefix)) {
+        snprintf(why, sizeof why, "its files would be the whole bucket %s", *bucket);
+        rc = AW_EPARSE;
+    }
+    size_t pl = rc == AW_OK ? strlen(prefix) : 0;
+    if (rc == AW_OK && !(*folder = malloc(pl + 2)))
+        rc = AW_ENOMEM;
+    if (rc == AW_OK) /* a version's files are a folder */
+        snprintf(*folder, pl + 2, "%s%s", prefix, prefix[pl - 1] != '/' ? "/" : "");
+    else if (rc != AW_ENOMEM)
+        snprintf(err, n, "model %s version %s: its files are not found in a store (%s); the "
+                         "registry as read before stays", str(mv, "name"), str(mv, "version"),
+                 why);
+    free(prefix);
+    if (rc != AW_OK) {
+        free(*bucket);
+        *bucket = NULL;
+    }
+    return rc;
+}
+
+static json_t *version_row(json_t *mv, json_t *aliases, const char *bucket, const char *folder) {
+    const char *model_id = json_string_value(json_object_get(mv, "model_id"));
+    if (!model_id && !strncmp(str(mv, "source"), "models:/m-", 10))
+        model_id = str(mv, "source") + 8; /* MLflow 3 registers a logged model */
+    json_t *none = json_array();
+    json_t *row = json_pack(
+        "{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:O, s:s, s:s}", "name", str(mv, "name"),
+        "version", str(mv, "version"), "run_id", str(mv, "run_id"), "model_id", model_id,
+        "source", str(mv, "source"),
+        "storage_location", json_string_value(json_object_get(mv, "storage_location")),
+        "bucket", bucket, "prefix", folder, "aliases", json_is_array(aliases) ? aliases : none,
+        "stage", str(mv, "current_stage"), "status", str(mv, "status"));
+    json_decref(none);
+    return row;
+}
+
+/* The registry replaced as one, with the record of a complete read. */
+static const char *const sync_state_sql =
+    "INSERT INTO aw.mlflow_sync (synced_at, runs, logged_models, versions, elsewhere)"
+    " VALUES (now(), $1, $2, $3, $4) ON CONFLICT (one) DO UPDATE SET synced_at = now(),"
+    "  runs = excluded.runs, logged_models = excluded.logged_models,"
+    "  versions = excluded.versions, elsewhere = excluded.elsewhere";
+
+static int replace_registry(syncer *s, json_t *rows, char *err, size_t n) {
+    char a[4][16];
+    snprintf(a[0], sizeof a[0], "%d", s->runs);
+    snprintf(a[1], sizeof a[1], "%d", s->models);
+    snprintf(a[2], sizeof a[2], "%d", s->versions);
+    snprintf(a[3], sizeof a[3], "%d", s->elsewhere);
+    const char *p[4] = {a[0], a[1], a[2], a[3]};
+    int rc = aw_pg_exec_script(s->pg, "BEGIN; DELETE FROM aw.mlflow_model_versions", err, n);
+    if (rc == AW_OK)
+        rc = write_rows(s, versions_sql, rows, err, n);
+    if (rc == AW_OK)
+        rc = aw_pg_query(s->pg, sync_state_sql, 4, p, NULL, err, n);
+    if (rc == AW_OK)
+        rc = aw_pg_exec_script(s->pg, "COMMIT", err, n);
+    else
+        aw_pg_rollback(s->pg, rc);
+    return rc;
+}
+
+/* Every registered model version, its aliases and where its files are;
+ * the previous read stays unless this one is complete. */
 static int sync_registry(syncer *s, char *err, size_t n) {
     json_t *mvs = json_array(), *rows = json_array(), *by_version = json_object();
     int rc = registry_aliases(s, by_version, err, n);
     if (rc == AW_OK)
         rc = search_all(s, "GET", "model-versions/search", NULL, "max_results=1000",
-                        "model_versions", mvs, err, n);
+                        "model_versions", mvs, NULL, err, n);
     size_t i;
     json_t *mv;
     json_array_foreach(mvs, i, mv) {
-        const char *place = json_string_value(json_object_get(mv, "storage_location"));
-        if (!place || !*place)
-            place = str(mv, "source");
-        char *bucket = NULL, *prefix = NULL, why[512];
-        if (mlf_locate(&s->c, place, &bucket, &prefix, why, sizeof why) != AW_OK)
-            AW_WARN(LOG, "model %s version %s: its files are not found in a store: %s",
-                    str(mv, "name"), str(mv, "version"), why);
-        size_t pl = prefix ? strlen(prefix) : 0;
-        char *folder = prefix ? malloc(pl + 2) : NULL;
-        if (folder) /* a version's files are a folder */
-            snprintf(folder, pl + 2, "%s%s", prefix, pl && prefix[pl - 1] != '/' ? "/" : "");
-        char k[1200];
+        char *bucket = NULL, *folder = NULL, k[1200];
+        if (rc == AW_OK)
+            rc = version_folder(s, mv, &bucket, &folder, err, n);
         snprintf(k, sizeof k, "%s/%s", str(mv, "name"), str(mv, "version"));
-        json_t *aliases = json_object_get(by_version, k), *none = json_array();
-        const char *model_id = json_string_value(json_object_get(mv, "model_id"));
-        if (!model_id && !strncmp(str(mv, "source"), "models:/m-", 10))
-            model_id = str(mv, "source") + 8; /* MLflow 3 registers a logged model */
-        json_array_append_new(rows, json_pack(
-            "{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:O, s:s, s:s}", "name", str(mv, "name"),
-            "version", str(mv, "version"), "run_id", str(mv, "run_id"), "model_id", model_id,
-            "source", str(mv, "source"),
-            "storage_location", json_string_value(json_object_get(mv, "storage_location")),
-            "bucket", bucket, "prefix", folder, "aliases",
-            json_is_array(aliases) ? aliases : none, "stage", str(mv, "current_stage"),
-            "status", str(mv, "status")));
-        json_decref(none);
+        if (rc == AW_OK && json_array_append_new(
+                               rows, version_row(mv, json_object_get(by_version, k), bucket,
+                                                 folder)))
+            rc = AW_ENOMEM;
+        s->elsewhere += rc == AW_OK && !bucket;
         free(bucket);
-        free(prefix);
         free(folder);
     }
-    if (rc == AW_OK)
-        rc = write_rows(s, versions_sql, rows, err, n);
     s->versions = (int)json_array_size(rows);
+    if (rc == AW_OK)
+        rc = replace_registry(s, rows, err, n);
     json_decref(mvs);
     json_decref(rows);
     json_decref(by_version);
@@ -413,13 +494,13 @@ static int sync_lineage(syncer *s, char *err, size_t n) {
 static int sync_once(syncer *s, char *err, size_t n) {
     json_t *exps = json_array(), *ids = json_array();
     json_t *body = json_pack("{s:i, s:s}", "max_results", 1000, "view_type", "ALL");
-    int rc = search_all(s, "POST", "experiments/search", body, NULL, "experiments", exps, err,
-                        n);
+    int rc = search_all(s, "POST", "experiments/search", body, NULL, "experiments", exps, NULL,
+                        err, n);
     json_decref(body);
     size_t i;
     json_t *e;
     json_array_foreach(exps, i, e) json_array_append_new(ids, json_string(str(e, "experiment_id")));
-    s->runs = s->models = s->versions = s->linked = 0;
+    s->runs = s->models = s->versions = s->elsewhere = s->linked = 0;
     if (rc == AW_OK)
         rc = sync_runs(s, ids, err, n);
     if (rc == AW_OK)
@@ -460,8 +541,9 @@ int aw_cmd_mlflow(aw_config *cfg) {
     while (!status && !aw_stop) {
         int rc = sync_once(&s, err, sizeof err);
         if (rc == AW_OK)
-            AW_INFO(LOG, "%d run(s), %d logged model(s), %d registered version(s); %d run(s) "
-                         "linked to their data", s.runs, s.models, s.versions, s.linked);
+            AW_INFO(LOG, "%d run(s), %d logged model(s), %d registered version(s) (%d of them "
+                         "in no store read here); %d run(s) linked to their data", s.runs,
+                    s.models, s.versions, s.elsewhere, s.linked);
         else
             AW_ERROR(LOG, "%s", rc == AW_ENOMEM ? "out of memory" : err);
         if (cfg->mlflow_once) {

@@ -396,6 +396,36 @@ static bool wants_mlflow(const aw_rules *rs) {
     return false;
 }
 
+/* mlflow: predicates read what `mlflow sync` last wrote: refused when it
+ * has never read the whole server, or not within limits.max_mlflow_age
+ * (a registry never read would protect no registered model). */
+static int mlflow_fresh(planner *pl, aw_pg *pg) {
+    char age[32];
+    snprintf(age, sizeof age, "%lld", (long long)pl->rs->max_mlflow_age_s);
+    const char *p[1] = {age};
+    aw_pg_result *r = NULL;
+    int rc = aw_pg_query(pg, "SELECT to_char(synced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:"
+                             "MI:SS\"Z\"'), synced_at >= now() - make_interval(secs => $1::int8)"
+                             " FROM aw.mlflow_sync", 1, p, &r, pl->err, pl->errn);
+    if (rc != AW_OK)
+        return rc;
+    if (!aw_pg_result_rows(r)) {
+        snprintf(pl->err, pl->errn, "rules with mlflow: need `artifact-watch mlflow sync` to "
+                                    "have read the tracking server, and it never has");
+        rc = AW_ECONFIG;
+    } else if (strcmp(aw_pg_result_get(r, 0, 1), "t")) {
+        char lim[32];
+        aw_format_duration(pl->rs->max_mlflow_age_s, lim, sizeof lim);
+        snprintf(pl->err, pl->errn, "rules with mlflow: read what `artifact-watch mlflow sync` "
+                                    "last read completely, at %s, longer ago than "
+                                    "limits.max_mlflow_age (%s): is it running?",
+                 aw_pg_result_get(r, 0, 0), lim);
+        rc = AW_ECONFIG;
+    }
+    aw_pg_result_free(r);
+    return rc;
+}
+
 /* Step 1: the rules' buckets' versions and folders, by COPY, settled; the
  * metadata bitmap carried through the folders' sort. */
 #define VERSION_COLS                                                           \
@@ -499,6 +529,8 @@ int planner_run(aw_pg *pg, const aw_rules *rs, plan *p, char *errstr, size_t n) 
         rc = AW_ENOMEM;
     for (size_t r = 0; pl.md_ix && r < rs->n; r++)
         pl.md_ix[r] = rs->v[r].nmetadata ? (int32_t)pl.nmd++ : NONE;
+    if (rc == AW_OK && wants_mlflow(rs))
+        rc = mlflow_fresh(&pl, pg);
     if (rc == AW_OK)
         rc = read_index(&pl, pg, pl.nmd > 0, wants_mlflow(rs));
     t_read = aw_now_ms();

@@ -317,8 +317,9 @@ static int read_root(reader *rd, aw_rules *rs) {
             return fail(rd, n, "protect_lineage must be true, false or current");
     }
     rs->max_delete_fraction = 0.10;
+    rs->max_mlflow_age_s = 3600;
     if ((n = get(rd, root, "limits"))) {
-        static const char *const lkeys[] = {"max_delete_fraction", NULL};
+        static const char *const lkeys[] = {"max_delete_fraction", "max_mlflow_age", NULL};
         if (n->type != YAML_MAPPING_NODE)
             return fail(rd, n, "limits must be a mapping");
         if (check_keys(rd, n, lkeys, "limits"))
@@ -332,6 +333,9 @@ static int read_root(reader *rd, aw_rules *rs) {
                 return fail(rd, f, "max_delete_fraction must be a number above 0 and at most 1");
             rs->max_delete_fraction = x;
         }
+        if ((f = get(rd, n, "max_mlflow_age")) &&
+            want_duration(rd, f, "max_mlflow_age", &rs->max_mlflow_age_s))
+            return rd->rc;
     }
     n = get(rd, root, "rules");
     if (!n || n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.start == n->data.sequence.items.top)
@@ -489,12 +493,13 @@ char *aw_rules_json(const aw_rules *rs) {
                                                                                         : -1)
 #undef INT
     }
-    json_t *doc = ok ? json_pack("{s:i, s:o, s:f, s:s, s:o}", "version", rs->version,
+    json_t *doc = ok ? json_pack("{s:i, s:o, s:f, s:I, s:s, s:o}", "version", rs->version,
                                  "protect_lineage", rs->lineage_current
                                                         ? json_string("current")
                                                         : json_boolean(rs->protect_lineage),
-                                 "max_delete_fraction",
-                                 rs->max_delete_fraction, "sha256", rs->sha256, "rules", arr)
+                                 "max_delete_fraction", rs->max_delete_fraction,
+                                 "max_mlflow_age_s", (json_int_t)rs->max_mlflow_age_s, "sha256",
+                                 rs->sha256, "rules", arr)
                      : NULL;
     if (!doc)
         json_decref(arr);

@@ -52,6 +52,7 @@ typedef struct aw_rules {
     bool lineage_current;   /* protect_lineage: current: only a child's current
                                version protects its inputs, not its noncurrent ones */
     double max_delete_fraction;
+    int64_t max_mlflow_age_s; /* mlflow: predicates need a sync at most this old */
     aw_rule *v;
     size_t n;
 } aw_rules;

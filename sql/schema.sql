@@ -1361,6 +1361,16 @@ CREATE TABLE aw.mlflow_runs (
     fetched_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE aw.mlflow_sync (
+    one boolean DEFAULT true NOT NULL,
+    synced_at timestamp with time zone NOT NULL,
+    runs integer NOT NULL,
+    logged_models integer NOT NULL,
+    versions integer NOT NULL,
+    elsewhere integer NOT NULL,
+    CONSTRAINT mlflow_sync_one_check CHECK (one)
+);
+
 ALTER TABLE aw.object_versions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME aw.object_versions_id_seq
     START WITH 1
@@ -1589,6 +1599,9 @@ ALTER TABLE ONLY aw.mlflow_model_versions
 
 ALTER TABLE ONLY aw.mlflow_runs
     ADD CONSTRAINT mlflow_runs_pkey PRIMARY KEY (run_id);
+
+ALTER TABLE ONLY aw.mlflow_sync
+    ADD CONSTRAINT mlflow_sync_pkey PRIMARY KEY (one);
 
 ALTER TABLE ONLY aw.object_versions
     ADD CONSTRAINT object_versions_identity UNIQUE (bucket, key, store, version_ref);
@@ -1963,6 +1976,10 @@ GRANT SELECT ON TABLE aw.mlflow_model_versions TO aw_retention;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE aw.mlflow_runs TO aw_writer;
 GRANT SELECT ON TABLE aw.mlflow_runs TO aw_reader;
 GRANT SELECT ON TABLE aw.mlflow_runs TO aw_retention;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE aw.mlflow_sync TO aw_writer;
+GRANT SELECT ON TABLE aw.mlflow_sync TO aw_reader;
+GRANT SELECT ON TABLE aw.mlflow_sync TO aw_retention;
 
 GRANT SELECT,USAGE ON SEQUENCE aw.object_versions_id_seq TO aw_writer;
 GRANT SELECT,USAGE ON SEQUENCE aw.object_versions_id_seq TO aw_retention;

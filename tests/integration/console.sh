@@ -89,6 +89,9 @@ expect_contains "says why" "$out" "give --token-file, or --insecure-no-auth"
 rc=0
 out=$("$AW_BIN" console --addr "localhost:80" 2>&1) || rc=$?
 expect_eq "not a numeric address" 2 "$rc"
+rc=0
+out=$(timeout 10 "$AW_BIN" console --insecure-no-auth --addr "$(printf '1%.0s' {1..140}):$(port)" 2>&1) || rc=$?
+expect_eq "a host too long to be an address is refused, not taken for any address" 2 "$rc"
 printf 'short\n' >"$work/short"
 rc=0
 out=$("$AW_BIN" console --token-file "$work/short" 2>&1) || rc=$?
@@ -109,6 +112,7 @@ expect_eq "no token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$base/"
 expect_eq "a wrong token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer x$token" "$base/")"
 expect_eq "/healthz needs none" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")"
 expect_eq "POST is refused" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" "$base/")"
+expect_contains "with nosniff too" "$(curl -s -D - -o /dev/null -X POST "$base/")" "X-Content-Type-Options: nosniff"
 headers=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $token" "$base/")
 expect_contains "CSP" "$headers" "Content-Security-Policy: default-src 'none'; style-src 'self'"
 expect_contains "nosniff" "$headers" "X-Content-Type-Options: nosniff"
@@ -127,6 +131,18 @@ for page in "/" "/search?q=&bucket=$b" "/object?uri=$(q "$model_uri")" \
     expect_eq "JSON $api" 200 "$(get "$api")"
     python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$work/body" ||
         fail "$api is not JSON: $(head -c 300 "$work/body")"
+done
+# the graph alone is an SVG document of its own: well-formed XML, the hostile
+# names in its labels escaped, each node's link whole
+for g in "/graph.svg?uri=$(q "$model_uri")&dir=up" "/graph.svg?uri=$(q "$raw_uri")&dir=down&depth=3"; do
+    expect_eq "SVG $g" 200 "$(get "$g")"
+    links=$(python3 -c '
+import sys, urllib.parse as u, xml.etree.ElementTree as ET
+hrefs = [a.get("{http://www.w3.org/1999/xlink}href") for a in ET.parse(sys.argv[1]).iter("{http://www.w3.org/2000/svg}a")]
+print(sum(1 for h in hrefs if h and "store" in u.parse_qs(u.urlsplit(h).query)))' "$work/body") ||
+        fail "$g is not well-formed XML: $(head -c 300 "$work/body")"
+    [[ $links -ge 2 ]] || fail "$g: nodes without a whole link ($links)"
+    CHECKS=$((CHECKS + 1))
 done
 # the documents say what the pages show
 get "/api/v1/lineage?uri=$(q "$model_uri")&dir=up" >/dev/null

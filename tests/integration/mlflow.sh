@@ -22,6 +22,10 @@
 #  - verify models:/churn@champion passes, then fails after a model file is
 #    tampered with on versitygw's disk; runs:/ URIs resolve; an alias that
 #    does not exist is a finding;
+#  - a run still going (no end time) is recorded; a second and third pass
+#    of sync replace the registry as one;
+#  - retention refuses mlflow: predicates when sync never completed, or
+#    not within limits.max_mlflow_age;
 #  - a tracking server that is away: sync exits 1 saying so; ingest goes on.
 source "$(dirname "$0")/lib.sh"
 require_stack
@@ -88,6 +92,17 @@ $model2|$run2" \
 expect_eq "the registry: version 1, its alias, where its files are" \
     "churn|1|{champion}|$b|mlartifacts/$exp/models/$model1/artifacts/" \
     "$(sql -F'|' -c "SELECT name, version, aliases, bucket, prefix FROM aw.mlflow_model_versions WHERE bucket = '$b'")"
+expect_eq "a run still going: recorded without an end time" "RUNNING|" \
+    "$(sql -F'|' -c "SELECT status, end_time FROM aw.mlflow_runs WHERE run_id = '$(field 'd["running"]')'")"
+for pass in 2 3; do
+    out=$("$AW_BIN" mlflow sync --once "${mlopts[@]}" --log-level info 2>&1) ||
+        fail "sync pass $pass: $out"
+done
+expect_contains "a later pass reads the registry again" "$out" "registered version(s)"
+expect_eq "and leaves it whole" "churn|1|{champion}" \
+    "$(sql -F'|' -c "SELECT name, version, aliases FROM aw.mlflow_model_versions WHERE bucket = '$b'")"
+expect_eq "the last complete read is recorded" 1 \
+    "$(sql -c "SELECT count(*) FROM aw.mlflow_sync WHERE synced_at > now() - interval '1 minute' AND versions >= 1")"
 expect_eq "aw.runs has both runs" 2 "$(sql -c "SELECT count(*) FROM aw.runs WHERE run_key IN ('$run1', '$run2')")"
 expect_eq "aw.code_commits has the run's commit" 1 "$(sql -c "SELECT count(*) FROM aw.code_commits WHERE commit = '4f2a9c1e0b7d'")"
 
@@ -111,6 +126,16 @@ rules:
     expire_after: 1s
 EOF
 sleep 1
+# mlflow: predicates only on a recent complete read of the server
+sql -c "UPDATE aw.mlflow_sync SET synced_at = synced_at - interval '2 hours'" >/dev/null
+rc=0; out=$("$AW_BIN" policy plan --rules "$work/rules.yaml" 2>&1) || rc=$?
+expect_eq "a plan on a stale read of MLflow is refused" 1 "$rc"
+expect_contains "saying when it was read" "$out" "longer ago than limits.max_mlflow_age (1h)"
+sql -c "DELETE FROM aw.mlflow_sync" >/dev/null
+rc=0; out=$("$AW_BIN" policy plan --rules "$work/rules.yaml" 2>&1) || rc=$?
+expect_eq "a plan before any read of MLflow is refused" 1 "$rc"
+expect_contains "saying so" "$out" "and it never has"
+"$AW_BIN" mlflow sync --once "${mlopts[@]}" --log-level error || fail "sync after the refusals"
 "$AW_BIN" policy plan --rules "$work/rules.yaml" --format csv --save >"$work/plan.csv" 2>/dev/null ||
     fail "policy plan failed"
 plan=$(sql -F'|' -c "SELECT action, rule, key FROM aw.retention_plan_actions a JOIN aw.retention_plans p ON p.id = a.plan_id WHERE a.bucket = '$b' AND p.id = (SELECT max(plan_id) FROM aw.retention_plan_actions WHERE bucket = '$b') ORDER BY key")
@@ -135,6 +160,13 @@ rc=0
 out=$("$AW_BIN" verify 'models:/churn@nobody' "${mlopts[@]}" 2>&1) || rc=$?
 expect_eq "an alias that does not exist" 1 "$rc"
 expect_contains "says so" "$out" "not found"
+rc=0
+out=$("$AW_BIN" verify 'models:/m-abc?view_type=ALL#x' "${mlopts[@]}" 2>&1) || rc=$?
+expect_eq "a model id that is not one: bad input" 2 "$rc"
+expect_contains "says what an id is" "$out" "a model id is up to 100 letters"
+rc=0
+out=$("$AW_BIN" verify "models:/$(printf 'n%.0s' {1..600})@champion" "${mlopts[@]}" 2>&1) || rc=$?
+expect_eq "a model name too long: bad input, not cut" 2 "$rc"
 printf 'tampered' | dd of="$AW_STACK_DIR/s3/data/$b/$model_file" bs=1 seek=100 conv=notrunc status=none
 rc=0
 out=$("$AW_BIN" verify 'models:/churn@champion' --fetch "${mlopts[@]}" --format json 2>&1) || rc=$?

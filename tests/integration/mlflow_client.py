@@ -50,6 +50,8 @@ def main():
     out["registered"] = {"name": "churn", "version": mv.version, "alias": "champion",
                          "source": mv.source}
     client.delete_run(out["runs"][1]["run_id"])
+    # a run that is still going: no end time yet
+    out["running"] = client.create_run(exp_id, run_name="still-going").info.run_id
     print(json.dumps(out))
 
 

@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
     ASSERT_INT_EQ(aw_rules_load(err, &rs, err, sizeof err), AW_OK);
     ASSERT_INT_EQ(rs->protect_lineage, 1);
     ASSERT(rs->max_delete_fraction > 0.099 && rs->max_delete_fraction < 0.101);
+    ASSERT_INT_EQ(rs->max_mlflow_age_s, 3600); /* limits.max_mlflow_age by default */
     ASSERT_INT_EQ(rs->v[0].min_size, 1048576);
     ASSERT_INT_EQ(rs->v[0].older_than_s, 2592000);
     ASSERT_INT_EQ(rs->v[2].count, 5);
