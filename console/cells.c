@@ -213,35 +213,12 @@ void cell_graph(hb *b, json_t *graph) {
 /* Retention runs, each linked to its audit and its plan, with the count of
  * each result when the document has them. */
 void cell_runs(hb *b, json_t *runs) {
-    static const char *const t[] = {"run", "plan", "mode", "started", "finished", "refused",
-                                    "results", NULL};
-    cell_head(b, t);
-    size_t i;
-    json_t *x;
-    json_array_foreach(runs, i, x) {
-        hb_raw(b, "<tr><td>");
-        cell_id(b, "/run", J(x, "id"));
-        hb_raw(b, "</td><td>");
-        if (json_is_integer(J(x, "plan_id")))
-            cell_id(b, "/plan", J(x, "plan_id"));
-        hb_raw(b, "</td><td>");
-        cell_value(b, J(x, "mode"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "started_at"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "finished_at"));
-        hb_raw(b, "</td><td>");
-        cell_value(b, J(x, "refused"));
-        hb_raw(b, "</td><td>");
-        const char *k;
-        json_t *v;
-        json_object_foreach(J(x, "results"), k, v) {
-            cell_state(b, k);
-            hb_rawf(b, " %lld ", (long long)json_integer_value(v));
-        }
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
+    static const cell_col cols[] = {
+        {"run", C_ID, "id", "/run"},            {"plan", C_ID, "plan_id", "/plan"},
+        {"mode", C_VALUE, "mode", NULL},        {"started", C_TIME, "started_at", NULL},
+        {"finished", C_TIME, "finished_at", NULL}, {"refused", C_VALUE, "refused", NULL},
+        {"results", C_COUNTS, "results", NULL}, {NULL, 0, NULL, NULL}};
+    cell_table(b, runs, cols);
 }
 
 /* ------------------------------------------------------------ frame */

@@ -34,6 +34,20 @@ void cell_error(hb *b, const char *why);
 /* The nodes of a lineage walk as a table, and a lineage document as SVG. */
 void cell_walk(hb *b, json_t *nodes, const char *store);
 void cell_graph(hb *b, json_t *graph);
+/* A table declared by its columns: title (a literal), what kind of cell,
+ * which member of the row (arg: C_ID's page, such as "/run"). The columns
+ * end with a NULL title. */
+typedef enum {
+    C_TEXT, C_CODE, C_VALUE, C_NUM, C_BYTES, C_DAYS, C_TIME, C_SHA, C_STATE, C_LIVE, C_OBJECT,
+    C_BUCKET, C_ID, C_COUNTS
+} cell_kind;
+typedef struct cell_col {
+    const char *title;
+    cell_kind kind;
+    const char *field;
+    const char *arg;
+} cell_col;
+void cell_table(hb *b, json_t *rows, const cell_col *cols);
 /* Retention runs as a table, each linked to its audit and plan. */
 void cell_runs(hb *b, json_t *runs);
 

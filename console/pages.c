@@ -29,33 +29,13 @@ void page_home(hb *b, json_t *doc, const aw_request *rq) {
         hb_text(b, cell_str(in, "error"));
         hb_raw(b, ")</p>");
     }
-    static const char *const bt[] = {"store", "bucket", "live versions", "versions", "live bytes",
-                                     "last indexed", NULL};
+    static const cell_col buckets[] = {
+        {"store", C_TEXT, "store", NULL},          {"bucket", C_BUCKET, "bucket", NULL},
+        {"live versions", C_NUM, "live_versions", NULL}, {"versions", C_NUM, "versions", NULL},
+        {"live bytes", C_BYTES, "live_bytes", NULL}, {"last indexed", C_TIME, "last_indexed_at", NULL},
+        {NULL, 0, NULL, NULL}};
     hb_raw(b, "<h2>Stores and buckets</h2>");
-    cell_head(b, bt);
-    size_t i;
-    json_t *x;
-    json_array_foreach(J(doc, "buckets"), i, x) {
-        hb_raw(b, "<tr><td>");
-        hb_text(b, cell_str(x, "store"));
-        hb_raw(b, "</td><td><a href=\"/search?q=&amp;bucket=");
-        hb_query(b, cell_str(x, "bucket"));
-        hb_raw(b, "\">");
-        hb_text(b, cell_str(x, "bucket"));
-        hb_raw(b, "</a></td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "live_versions"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "versions"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_bytes(b, J(x, "live_bytes"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "last_indexed_at"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
+    cell_table(b, J(doc, "buckets"), buckets);
     json_t *al = J(doc, "alerts"), *sc = J(doc, "scrub");
     hb_rawf(b, "<h2>Integrity</h2><p><a href=\"/alerts\"><strong>%lld</strong> open alert(s)</a>",
             (long long)json_integer_value(J(al, "open")));
@@ -78,32 +58,11 @@ void page_home(hb *b, json_t *doc, const aw_request *rq) {
 
 /* ------------------------------------------------------------ search */
 
-static void version_rows(hb *b, json_t *rows) {
-    static const char *const t[] = {"object", "store", "version", "state", "size", "sha256",
-                                    "event time", NULL};
-    cell_head(b, t);
-    size_t i;
-    json_t *x;
-    json_array_foreach(rows, i, x) {
-        hb_raw(b, "<tr><td>");
-        cell_object(b, cell_str(x, "store"), cell_str(x, "bucket"), cell_str(x, "key"), NULL);
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "store"));
-        hb_raw(b, "</td><td><code>");
-        hb_text(b, cell_str(x, "version"));
-        hb_raw(b, "</code></td><td>");
-        cell_state(b, json_is_true(J(x, "deleted")) ? "deleted" : cell_str(x, "state"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_bytes(b, J(x, "size"));
-        hb_raw(b, "</td><td>");
-        cell_sha(b, J(x, "sha256"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "event_time"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
-}
+static const cell_col version_cols[] = {
+    {"object", C_OBJECT, NULL, NULL},   {"store", C_TEXT, "store", NULL},
+    {"version", C_CODE, "version", NULL}, {"state", C_LIVE, "state", NULL},
+    {"size", C_BYTES, "size", NULL},    {"sha256", C_SHA, "sha256", NULL},
+    {"event time", C_TIME, "event_time", NULL}, {NULL, 0, NULL, NULL}};
 
 void page_search(hb *b, json_t *doc, const aw_request *rq) {
     (void)rq;
@@ -121,7 +80,7 @@ void page_search(hb *b, json_t *doc, const aw_request *rq) {
     hb_rawf(b, ": %zu version(s)%s</p>", n,
             (json_int_t)n >= json_integer_value(J(doc, "limit")) ? " (the first ones; narrow it)"
                                                                  : "");
-    version_rows(b, J(doc, "results"));
+    cell_table(b, J(doc, "results"), version_cols);
 }
 
 /* ------------------------------------------------------------ object */
@@ -186,32 +145,17 @@ static void object_versions(hb *b, json_t *doc) {
     hb_raw(b, "</tbody></table>");
 }
 
-static void object_alerts(hb *b, json_t *alerts) {
-    static const char *const t[] = {"alert", "kind", "state", "expected", "actual", "last seen",
-                                    "blast radius", NULL};
-    cell_head(b, t);
-    size_t i;
-    json_t *x;
-    json_array_foreach(alerts, i, x) {
-        hb_raw(b, "<tr><td>");
-        cell_id(b, "/alert", J(x, "id"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "kind"));
-        hb_raw(b, "</td><td>");
-        cell_state(b, cell_str(x, "state"));
-        hb_raw(b, "</td><td>");
-        cell_sha(b, J(x, "expected"));
-        hb_raw(b, "</td><td>");
-        cell_sha(b, J(x, "actual"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "last_seen_at"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "blast_radius"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
-}
+static const cell_col alert_cols[] = {
+    {"alert", C_ID, "id", "/alert"},      {"kind", C_TEXT, "kind", NULL},
+    {"state", C_STATE, "state", NULL},    {"expected", C_SHA, "expected", NULL},
+    {"actual", C_SHA, "actual", NULL},    {"last seen", C_TIME, "last_seen_at", NULL},
+    {"blast radius", C_NUM, "blast_radius", NULL}, {NULL, 0, NULL, NULL}};
+
+static const cell_col action_cols[] = {
+    {"run", C_ID, "run_id", "/run"},      {"plan", C_ID, "plan_id", "/plan"},
+    {"rule", C_TEXT, "rule", NULL},       {"action", C_TEXT, "action", NULL},
+    {"result", C_STATE, "result", NULL},  {"message", C_VALUE, "message", NULL},
+    {"acted", C_TIME, "acted_at", NULL},  {NULL, 0, NULL, NULL}};
 
 void page_object(hb *b, json_t *doc, const aw_request *rq) {
     (void)rq;
@@ -234,7 +178,7 @@ void page_object(hb *b, json_t *doc, const aw_request *rq) {
     hb_raw(b, "<h2>Made from it (3 steps)</h2>");
     cell_walk(b, J(doc, "downstream"), store);
     hb_raw(b, "<h2>Alerts</h2>");
-    object_alerts(b, J(doc, "alerts"));
+    cell_table(b, J(doc, "alerts"), alert_cols);
     static const char *const st[] = {"sidecar", "kind", "declared sha256", "run", "commit",
                                      "problem", NULL};
     hb_raw(b, "<h2>Sidecars</h2>");
@@ -257,29 +201,7 @@ void page_object(hb *b, json_t *doc, const aw_request *rq) {
         hb_raw(b, "</td></tr>");
     }
     hb_raw(b, "</tbody></table><h2>Retention</h2>");
-    static const char *const rt[] = {"run", "plan", "rule", "action", "result", "message",
-                                     "acted", NULL};
-    cell_head(b, rt);
-    json_array_foreach(J(doc, "retention"), i, x) {
-        hb_raw(b, "<tr><td>");
-        if (json_is_integer(J(x, "run_id")))
-            cell_id(b, "/run", J(x, "run_id"));
-        hb_raw(b, "</td><td>");
-        if (json_is_integer(J(x, "plan_id")))
-            cell_id(b, "/plan", J(x, "plan_id"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "rule"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "action"));
-        hb_raw(b, "</td><td>");
-        cell_state(b, cell_str(x, "result"));
-        hb_raw(b, "</td><td>");
-        cell_value(b, J(x, "message"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "acted_at"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
+    cell_table(b, J(doc, "retention"), action_cols);
 }
 
 /* ------------------------------------------------------------ lineage */

@@ -19,33 +19,14 @@ void page_alerts(hb *b, json_t *doc, const aw_request *rq) {
                 states[i], strcmp(cell_str(doc, "state"), states[i]) ? "" : "<strong>", states[i],
                 strcmp(cell_str(doc, "state"), states[i]) ? "" : "</strong>");
     hb_raw(b, "</p>");
-    static const char *const t[] = {"alert", "kind", "state", "object", "blast radius",
-                                    "first seen", "last seen", "seen", NULL};
-    cell_head(b, t);
-    size_t i;
-    json_t *x;
-    json_array_foreach(J(doc, "alerts"), i, x) {
-        hb_raw(b, "<tr><td>");
-        cell_id(b, "/alert", J(x, "id"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "kind"));
-        hb_raw(b, "</td><td>");
-        cell_state(b, cell_str(x, "state"));
-        hb_raw(b, "</td><td>");
-        cell_object(b, cell_str(x, "store"), cell_str(x, "bucket"), cell_str(x, "key"), NULL);
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "blast_radius"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "first_seen_at"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "last_seen_at"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "seen_count"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
+    static const cell_col cols[] = {
+        {"alert", C_ID, "id", "/alert"},   {"kind", C_TEXT, "kind", NULL},
+        {"state", C_STATE, "state", NULL}, {"object", C_OBJECT, NULL, NULL},
+        {"blast radius", C_NUM, "blast_radius", NULL},
+        {"first seen", C_TIME, "first_seen_at", NULL},
+        {"last seen", C_TIME, "last_seen_at", NULL}, {"seen", C_NUM, "seen_count", NULL},
+        {NULL, 0, NULL, NULL}};
+    cell_table(b, J(doc, "alerts"), cols);
 }
 
 void page_alert(hb *b, json_t *doc, const aw_request *rq) {
@@ -83,25 +64,12 @@ void page_alert(hb *b, json_t *doc, const aw_request *rq) {
 void page_retention(hb *b, json_t *doc, const aw_request *rq) {
     (void)rq;
     hb_raw(b, "<h1>Retention</h1><h2>Plans</h2>");
-    static const char *const pt[] = {"plan", "made", "rules", "rules sha256", "actions", NULL};
-    cell_head(b, pt);
-    size_t i;
-    json_t *x;
-    json_array_foreach(J(doc, "plans"), i, x) {
-        hb_raw(b, "<tr><td>");
-        cell_id(b, "/plan", J(x, "id"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "generated_at"));
-        hb_raw(b, "</td><td>");
-        cell_value(b, J(x, "rules_path"));
-        hb_raw(b, "</td><td>");
-        cell_sha(b, J(x, "rules_sha256"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "actions"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table><h2>Runs</h2>");
+    static const cell_col cols[] = {
+        {"plan", C_ID, "id", "/plan"},           {"made", C_TIME, "generated_at", NULL},
+        {"rules", C_VALUE, "rules_path", NULL},  {"rules sha256", C_SHA, "rules_sha256", NULL},
+        {"actions", C_NUM, "actions", NULL},     {NULL, 0, NULL, NULL}};
+    cell_table(b, J(doc, "plans"), cols);
+    hb_raw(b, "<h2>Runs</h2>");
     cell_runs(b, J(doc, "runs"));
 }
 
@@ -162,35 +130,13 @@ void page_plan(hb *b, json_t *doc, const aw_request *rq) {
     hb_raw(b, "</p>");
     plan_buckets(b, doc);
     hb_raw(b, "<h2>Actions</h2>");
-    static const char *const t[] = {"#", "action", "rule", "object", "version", "size", "age",
-                                    "wave", "why", NULL};
-    cell_head(b, t);
-    json_array_foreach(J(doc, "actions"), i, x) {
-        hb_raw(b, "<tr>");
-        cell_td(b, true);
-        cell_value(b, J(x, "ordinal"));
-        hb_raw(b, "</td><td>");
-        cell_state(b, cell_str(x, "action"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "rule"));
-        hb_raw(b, "</td><td>");
-        cell_object(b, cell_str(x, "store"), cell_str(x, "bucket"), cell_str(x, "key"), NULL);
-        hb_raw(b, "</td><td><code>");
-        hb_text(b, cell_str(x, "version_id"));
-        hb_raw(b, "</code></td>");
-        cell_td(b, true);
-        cell_bytes(b, J(x, "size"));
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        hb_rawf(b, "%lldd", (long long)json_integer_value(J(x, "age_s")) / 86400);
-        hb_raw(b, "</td>");
-        cell_td(b, true);
-        cell_value(b, J(x, "wave"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "reason"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
+    static const cell_col cols[] = {
+        {"#", C_NUM, "ordinal", NULL},          {"action", C_STATE, "action", NULL},
+        {"rule", C_TEXT, "rule", NULL},         {"object", C_OBJECT, NULL, NULL},
+        {"version", C_CODE, "version_id", NULL}, {"size", C_BYTES, "size", NULL},
+        {"age", C_DAYS, "age_s", NULL},         {"wave", C_NUM, "wave", NULL},
+        {"why", C_TEXT, "reason", NULL},        {NULL, 0, NULL, NULL}};
+    cell_table(b, J(doc, "actions"), cols);
 }
 
 void page_run(hb *b, json_t *doc, const aw_request *rq) {
@@ -208,34 +154,12 @@ void page_run(hb *b, json_t *doc, const aw_request *rq) {
         hb_raw(b, "</dd>");
     }
     hb_raw(b, "</dl><h2>Audit: every action, in the order it was taken</h2>");
-    static const char *const t[] = {"#", "action", "rule", "object", "version", "result", "HTTP",
-                                    "message", "pending at", "acted at", NULL};
-    cell_head(b, t);
-    size_t i;
-    json_t *x;
-    json_array_foreach(J(doc, "actions"), i, x) {
-        hb_raw(b, "<tr>");
-        cell_td(b, true);
-        cell_value(b, J(x, "id"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "action"));
-        hb_raw(b, "</td><td>");
-        hb_text(b, cell_str(x, "rule"));
-        hb_raw(b, "</td><td>");
-        cell_object(b, cell_str(x, "store"), cell_str(x, "bucket"), cell_str(x, "key"), NULL);
-        hb_raw(b, "</td><td><code>");
-        hb_text(b, cell_str(x, "version_id"));
-        hb_raw(b, "</code></td><td>");
-        cell_state(b, cell_str(x, "result"));
-        hb_raw(b, "</td><td>");
-        cell_value(b, J(x, "http_status"));
-        hb_raw(b, "</td><td>");
-        cell_value(b, J(x, "message"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "pending_at"));
-        hb_raw(b, "</td><td>");
-        cell_time(b, J(x, "acted_at"));
-        hb_raw(b, "</td></tr>");
-    }
-    hb_raw(b, "</tbody></table>");
+    static const cell_col cols[] = {
+        {"#", C_NUM, "id", NULL},                 {"action", C_TEXT, "action", NULL},
+        {"rule", C_TEXT, "rule", NULL},           {"object", C_OBJECT, NULL, NULL},
+        {"version", C_CODE, "version_id", NULL},  {"result", C_STATE, "result", NULL},
+        {"HTTP", C_VALUE, "http_status", NULL},   {"message", C_VALUE, "message", NULL},
+        {"pending at", C_TIME, "pending_at", NULL}, {"acted at", C_TIME, "acted_at", NULL},
+        {NULL, 0, NULL, NULL}};
+    cell_table(b, J(doc, "actions"), cols);
 }
