@@ -6,6 +6,7 @@
  * which it shares nothing with but libcurl.
  */
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,15 @@ int aw_http_json(const char *method, const char *url, const char *auth, const ch
     CURLcode c = curl_easy_perform(e);
     int rc = AW_OK;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status); /* also when the answer was cut */
-    if (c != CURLE_OK) {
+    bool cut = c == CURLE_WRITE_ERROR && reply && reply->max && reply->len == reply->max;
+    if (cut) {
+        snprintf(errstr, n, "the answer is larger than %zu bytes", reply->max);
+        rc = AW_EPARSE; /* its first max bytes are in reply */
+    } else if (c == CURLE_WRITE_ERROR && reply) {
+        rc = AW_ENOMEM;
+    } else if (c != CURLE_OK) {
         /* not the URL: it may carry credentials, and the caller names it masked */
-        snprintf(errstr, n, "%s", c == CURLE_WRITE_ERROR ? "the answer is larger than allowed"
-                                  : cerr[0] ? cerr : curl_easy_strerror(c));
+        snprintf(errstr, n, "%s", cerr[0] ? cerr : curl_easy_strerror(c));
         rc = AW_EHTTP;
     }
     curl_slist_free_all(h);
@@ -82,7 +88,7 @@ int aw_http_post_json(const char *url, const char *body, long timeout_ms, long *
         reply[0] = '\0';
     int rc = aw_http_json("POST", url, NULL, body, timeout_ms, status, reply ? &b : NULL,
                           errstr, n);
-    if (rc == AW_EHTTP && reply && b.len == b.max) /* the start of a long answer is enough */
+    if (rc == AW_EPARSE) /* the start of a long answer is enough */
         rc = AW_OK;
     if (reply && reply_size) {
         memcpy(reply, b.p ? b.p : "", b.len);

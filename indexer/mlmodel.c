@@ -4,8 +4,10 @@
  * objects (keys as text), sequences arrays, plain scalars true/false, null,
  * numbers or strings, quoted scalars strings. libyaml resolves an alias to
  * the node it names, so a few lines of anchors can stand for billions of
- * nodes: the conversion counts every node it visits and gives up past
- * MAX_NODES (an MLmodel has a few dozen); nesting is bounded too.
+ * nodes, or one long string copied thousands of times: the conversion
+ * counts every node it visits and every byte of text it copies, and gives
+ * up past MAX_NODES nodes or 16 times the file's size (an MLmodel has a few
+ * dozen nodes and no aliases); nesting is bounded too.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +19,21 @@
 
 #define MAX_DEPTH 64
 #define MAX_NODES 20000
+
+typedef struct budget {
+    long nodes;
+    size_t bytes;
+    bool spent;
+} budget;
+
+/* Takes a node of n bytes of text from the budget; false when it is spent. */
+static bool spend(budget *bg, size_t n) {
+    if (bg->nodes-- <= 0 || n > bg->bytes)
+        bg->spent = true;
+    else
+        bg->bytes -= n;
+    return !bg->spent;
+}
 
 static json_t *scalar(const yaml_node_t *n) {
     const char *v = (const char *)n->data.scalar.value;
@@ -36,8 +53,9 @@ static json_t *scalar(const yaml_node_t *n) {
     return json_stringn(v, l);
 }
 
-static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, long *budget) {
-    if (!n || depth > MAX_DEPTH || --*budget < 0)
+static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, budget *bg) {
+    if (!n || depth > MAX_DEPTH ||
+        !spend(bg, n->type == YAML_SCALAR_NODE ? n->data.scalar.length : 0))
         return NULL;
     if (n->type == YAML_SCALAR_NODE)
         return scalar(n);
@@ -45,7 +63,7 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, long *bu
         json_t *a = json_array();
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              a && it < n->data.sequence.items.top; it++) {
-            json_t *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1, budget);
+            json_t *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1, bg);
             if (!v || json_array_append_new(a, v)) {
                 json_decref(a);
                 return NULL;
@@ -58,8 +76,8 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *n, int depth, long *bu
          o && p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         json_t *v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1,
-                            budget);
-        if (!k || k->type != YAML_SCALAR_NODE || !v ||
+                            bg);
+        if (!k || k->type != YAML_SCALAR_NODE || !v || !spend(bg, k->data.scalar.length) ||
             json_object_setn_new(o, (const char *)k->data.scalar.value, k->data.scalar.length,
                                  v)) {
             json_decref(v);
@@ -84,13 +102,14 @@ int aw_mlmodel_json(const char *body, size_t len, char **json, char *why, size_t
         return AW_EPARSE;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    long budget = MAX_NODES;
-    json_t *j = root ? convert(&doc, root, 0, &budget) : NULL;
+    budget bg = {.nodes = MAX_NODES, .bytes = 16 * len + 65536};
+    json_t *j = root ? convert(&doc, root, 0, &bg) : NULL;
     yaml_document_delete(&doc);
     yaml_parser_delete(&p);
     if (!j) {
         snprintf(why, n, "%s", !root       ? "empty"
-                               : budget < 0 ? "more than 20000 nodes (aliases that expand?)"
+                               : bg.spent ? "expands to more than 20000 nodes or 16 times its "
+                                            "size (aliases?)"
                                             : "nested deeper than 64 levels, or keys that are "
                                               "not text");
         return AW_EPARSE;

@@ -85,14 +85,10 @@ int mlf_call(mlf_client *c, const char *method, const char *path, const char *qu
                           err, sizeof err);
     free(text);
     if (rc != AW_OK) {
-        bool cut = b.max && b.len == b.max;
-        if (cut)
-            snprintf(errstr, n, "MLflow %s: the answer is larger than %u MiB", path,
-                     MAX_ANSWER >> 20);
-        else
-            snprintf(errstr, n, "MLflow %s: %s", path, err);
+        snprintf(errstr, n, "MLflow %s: %s", path, err);
         free(b.p);
-        return rc == AW_ENOMEM ? rc : cut ? AW_EPARSE : AW_EUNAVAILABLE;
+        /* a cut answer (AW_EPARSE) is not a server that is away */
+        return rc == AW_ENOMEM || rc == AW_EPARSE ? rc : AW_EUNAVAILABLE;
     }
     if (status != 200) {
         char words[600];

@@ -29,7 +29,7 @@ typedef struct syncer {
     mlf_client c;
     aw_pg *pg;
     aw_indexer *ix;
-    int runs, models, versions, elsewhere, linked;
+    int runs, models, versions, elsewhere, unplaced, linked;
 } syncer;
 
 /* What to do with one page of a search's results. */
@@ -52,8 +52,10 @@ static int search_all(syncer *s, const char *method, const char *path, json_t *b
         if (!body) {
             size_t pos = (size_t)snprintf(q, sizeof q, "%s%s", query,
                                           token[0] ? "&page_token=" : "");
-            if (token[0] && aw_uriencode(token, strlen(token), false, q, sizeof q, &pos))
+            if (token[0] && aw_uriencode(token, strlen(token), false, q, sizeof q, &pos)) {
+                snprintf(err, n, "MLflow %s: a page token too long for a request", path);
                 return AW_EINVAL;
+            }
         } else if (token[0]) {
             json_object_set_new(body, "page_token", json_string(token));
         }
@@ -64,6 +66,11 @@ static int search_all(syncer *s, const char *method, const char *path, json_t *b
         json_t *items = json_object_get(r, list);
         if (json_is_array(items))
             rc = fn ? fn(s, items, err, n) : json_array_extend(acc, items) ? AW_ENOMEM : AW_OK;
+        if (strlen(str(r, "next_page_token")) >= sizeof token) {
+            snprintf(err, n, "MLflow %s: a page token longer than %zu bytes", path,
+                     sizeof token - 1);
+            rc = AW_EPARSE;
+        }
         snprintf(token, sizeof token, "%s", str(r, "next_page_token"));
         json_decref(r);
         if (rc != AW_OK || !token[0])
@@ -167,7 +174,8 @@ static const char *const models_sql =
 static const char *const versions_sql =
     "INSERT INTO aw.mlflow_model_versions (name, version, run_id, model_id, source,"
     "  storage_location, bucket, prefix, aliases, stage, status, fetched_at)"
-    " SELECT x.name, x.version, NULLIF(x.run_id, ''), x.model_id, x.source, x.storage_location,"
+    " SELECT DISTINCT ON (x.name, x.version) x.name, x.version, NULLIF(x.run_id, ''), x.model_id,"
+    "  x.source, x.storage_location,"
     "  x.bucket, x.prefix, COALESCE(ARRAY(SELECT jsonb_array_elements_text(x.aliases)), '{}'),"
     "  x.stage, x.status, now()"
     " FROM jsonb_to_recordset($1::jsonb) AS x(name text, version text, run_id text,"
@@ -265,11 +273,32 @@ static int registry_aliases(syncer *s, json_t *by_version, char *err, size_t n) 
     return rc;
 }
 
+/* Where the registry put a version when it was last placed: its previous
+ * row's bucket and folder, or none. */
+static int placed_before(syncer *s, json_t *mv, char **bucket, char **folder, char *err,
+                         size_t n) {
+    const char *p[2] = {str(mv, "name"), str(mv, "version")};
+    aw_pg_result *r = NULL;
+    int rc = aw_pg_query(s->pg, "SELECT bucket, prefix FROM aw.mlflow_model_versions"
+                                " WHERE name = $1 AND version = $2 AND bucket IS NOT NULL",
+                         2, p, &r, err, n);
+    if (rc == AW_OK && aw_pg_result_rows(r) == 1) {
+        *bucket = strdup(aw_pg_result_get(r, 0, 0));
+        *folder = strdup(aw_pg_result_get(r, 0, 1));
+        if (!*bucket || !*folder)
+            rc = AW_ENOMEM;
+    }
+    aw_pg_result_free(r);
+    return rc;
+}
+
 /* Where a registered version's files are: a folder of a bucket, or
  * nowhere artifact-watch reads (*bucket NULL, AW_OK) for a place of another
- * kind (file:, dbfs:, gs:, ...). A place that should be readable and is not
- * found, or that would be a whole bucket, fails: retention must not take a
- * version it could not place for one that protects nothing. */
+ * kind (file:, dbfs:, gs:, ...). A place the server no longer knows (a run
+ * or logged model deleted since) keeps where it was placed before; a server
+ * that does not answer is asked again, then fails the pass, as does a place
+ * that would be a whole bucket: retention must not take a version it could
+ * not place for one that protects nothing. */
 static int version_folder(syncer *s, json_t *mv, char **bucket, char **folder, char *err,
                           size_t n) {
     const char *place = json_string_value(json_object_get(mv, "storage_location"));
@@ -281,10 +310,23 @@ static int version_folder(syncer *s, json_t *mv, char **bucket, char **folder, c
     bool readable = false;
     for (int i = 0; ours[i]; i++)
         readable = readable || !strncmp(place, ours[i], strlen(ours[i]));
-    if (!readable)
+    if (!readable) {
+        s->elsewhere++;
         return AW_OK;
+    }
     char *prefix = NULL, why[512];
-    int rc = mlf_locate(&s->c, place, bucket, &prefix, why, sizeof why);
+    int rc = AW_EUNAVAILABLE;
+    for (int try = 0; rc == AW_EUNAVAILABLE && try < 3 && !aw_stop; try++) {
+        if (try)
+            aw_nap(1000 * try);
+        rc = mlf_locate(&s->c, place, bucket, &prefix, why, sizeof why);
+    }
+    if (rc == AW_ENOTFOUND) {
+        AW_WARN(LOG, "model %s version %s: %s; it keeps the place it had", str(mv, "name"),
+                str(mv, "version"), why);
+        s->unplaced++;
+        return placed_before(s, mv, bucket, folder, err, n);
+    }
     if (rc == AW_OK && (!prefix || !*prefix)) {
         snprintf(why, sizeof why, "its files would be the whole bucket %s", *bucket);
         rc = AW_EPARSE;
@@ -348,14 +390,49 @@ static int replace_registry(syncer *s, json_t *rows, char *err, size_t n) {
     return rc;
 }
 
+/* The registered versions as a set of "name/version". */
+static json_t *version_set(json_t *mvs) {
+    json_t *set = json_object();
+    size_t i;
+    json_t *mv;
+    json_array_foreach(mvs, i, mv) {
+        char k[1200];
+        snprintf(k, sizeof k, "%s/%s", str(mv, "name"), str(mv, "version"));
+        json_object_set_new(set, k, json_true());
+    }
+    return set;
+}
+
+/* Every registered version, read twice: MLflow pages by offset, so a
+ * version registered or deleted during the read can shift another across a
+ * page and out of sight; two reads that agree saw the whole registry. */
+static int read_versions(syncer *s, json_t *mvs, char *err, size_t n) {
+    json_t *again = json_array();
+    int rc = search_all(s, "GET", "model-versions/search", NULL, "max_results=1000",
+                        "model_versions", mvs, NULL, err, n);
+    if (rc == AW_OK)
+        rc = search_all(s, "GET", "model-versions/search", NULL, "max_results=1000",
+                        "model_versions", again, NULL, err, n);
+    json_t *a = version_set(mvs), *b = version_set(again);
+    if (rc == AW_OK && (json_object_size(a) != json_array_size(mvs) || !json_equal(a, b))) {
+        snprintf(err, n, "the registry changed while it was read (%zu and %zu versions); the "
+                         "registry as read before stays until the next pass",
+                 json_array_size(mvs), json_array_size(again));
+        rc = AW_EUNAVAILABLE;
+    }
+    json_decref(a);
+    json_decref(b);
+    json_decref(again);
+    return rc;
+}
+
 /* Every registered model version, its aliases and where its files are;
  * the previous read stays unless this one is complete. */
 static int sync_registry(syncer *s, char *err, size_t n) {
     json_t *mvs = json_array(), *rows = json_array(), *by_version = json_object();
     int rc = registry_aliases(s, by_version, err, n);
     if (rc == AW_OK)
-        rc = search_all(s, "GET", "model-versions/search", NULL, "max_results=1000",
-                        "model_versions", mvs, NULL, err, n);
+        rc = read_versions(s, mvs, err, n);
     size_t i;
     json_t *mv;
     json_array_foreach(mvs, i, mv) {
@@ -367,7 +444,6 @@ static int sync_registry(syncer *s, char *err, size_t n) {
                                rows, version_row(mv, json_object_get(by_version, k), bucket,
                                                  folder)))
             rc = AW_ENOMEM;
-        s->elsewhere += rc == AW_OK && !bucket;
         free(bucket);
         free(folder);
     }
@@ -500,7 +576,7 @@ static int sync_once(syncer *s, char *err, size_t n) {
     size_t i;
     json_t *e;
     json_array_foreach(exps, i, e) json_array_append_new(ids, json_string(str(e, "experiment_id")));
-    s->runs = s->models = s->versions = s->elsewhere = s->linked = 0;
+    s->runs = s->models = s->versions = s->elsewhere = s->unplaced = s->linked = 0;
     if (rc == AW_OK)
         rc = sync_runs(s, ids, err, n);
     if (rc == AW_OK)
@@ -536,14 +612,15 @@ int aw_cmd_mlflow(aw_config *cfg) {
         return 2;
     aw_daemon_signals();
     syncer s = {.cfg = cfg};
-    char err[2048];
+    char err[2048] = "";
     int status = sync_open(&s, err, sizeof err);
     while (!status && !aw_stop) {
         int rc = sync_once(&s, err, sizeof err);
         if (rc == AW_OK)
             AW_INFO(LOG, "%d run(s), %d logged model(s), %d registered version(s) (%d of them "
-                         "in no store read here); %d run(s) linked to their data", s.runs,
-                    s.models, s.versions, s.elsewhere, s.linked);
+                         "in no store read here, %d no longer found by the server); %d run(s) "
+                         "linked to their data", s.runs, s.models, s.versions, s.elsewhere,
+                    s.unplaced, s.linked);
         else
             AW_ERROR(LOG, "%s", rc == AW_ENOMEM ? "out of memory" : err);
         if (cfg->mlflow_once) {

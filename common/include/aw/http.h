@@ -39,9 +39,10 @@ int aw_http_post_json(const char *url, const char *body, long timeout_ms, long *
 /*
  * One request with a JSON body (NULL for none) to an HTTP(S) URL: method
  * "GET" or "POST", auth a whole header ("Authorization: Bearer ...") or
- * NULL. The answer goes to reply (its max bounds it; AW_EHTTP past it).
- * *status is the HTTP status, 0 when no response came. AW_OK when a
- * response arrived; AW_EHTTP with curl's words (never the URL) otherwise.
+ * NULL. The answer goes to reply, up to its max: a longer one is AW_EPARSE
+ * with its first max bytes kept. *status is the HTTP status, 0 when no
+ * response came. AW_OK when a response arrived; AW_EHTTP with curl's words
+ * (never the URL) otherwise.
  */
 int aw_http_json(const char *method, const char *url, const char *auth, const char *body,
                  long timeout_ms, long *status, aw_membuf *reply, char *errstr,
