@@ -104,6 +104,7 @@ class History:
         self.ops = []
         self.violations = []
         self.rotted = {}                 # (store, bucket, key, version or "") -> rotted bytes' sha256
+        self.pristine = {}               # the same -> the bytes' sha256 before they first rotted
         self.rules_version = 0
         self.notes = []
         # what the index can know: keys of the default store written or
@@ -249,14 +250,24 @@ class History:
         st = os.stat(path)
         if not st.st_size:
             return
+        key = os.path.relpath(path, os.path.join(DISK, self.u))
+        k = ("default", self.u, key)
         with open(path, "r+b") as f:
             b = bytearray(f.read())
+            now = hashlib.sha256(bytes(b)).hexdigest()
+            if self.rotted.get(k) != now:  # not rotted, or written again since
+                self.pristine[k] = now
             b[self.rng.randrange(len(b))] ^= 0x20
             f.seek(0)
             f.write(b)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-        key = os.path.relpath(path, os.path.join(DISK, self.u))
-        self.rotted[("default", self.u, key)] = hashlib.sha256(bytes(b)).hexdigest()
+        sha = hashlib.sha256(bytes(b)).hexdigest()
+        if sha == self.pristine.get(k):
+            # the same byte flipped back (a small file): the bytes are fine again
+            del self.rotted[k]
+            self.log("rot s3://%s/%s, undoing the last one" % (self.u, key))
+            return
+        self.rotted[k] = sha
         self.log("rot s3://%s/%s" % (self.u, key))
 
     def op_scrub(self):

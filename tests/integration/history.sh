@@ -22,10 +22,19 @@ endpoint = $proxy_url
 access_key_id = $MIRROR_KEY
 secret_access_key = $MIRROR_SECRET
 EOF2
-HISTORY_PROXY_DEFAULT=$pa_url HISTORY_PROXY_MIRROR=$proxy_url HISTORY_MIRROR_URL=$mirror_url \
-HISTORY_MIRROR_KEY=$MIRROR_KEY HISTORY_MIRROR_SECRET=$MIRROR_SECRET \
-HISTORY_STORES_FILE=$work/stores.conf \
-    python3 "$(dirname "$0")/history.py" --histories "${HISTORY_COUNT:-12}" \
-    --seed "${HISTORY_SEED:-1}" ${HISTORY_VERBOSE:+--verbose} || fail "a history found a violation (above)"
-CHECKS=$((CHECKS + 1))
+export HISTORY_PROXY_DEFAULT=$pa_url HISTORY_PROXY_MIRROR=$proxy_url HISTORY_MIRROR_URL=$mirror_url \
+    HISTORY_MIRROR_KEY=$MIRROR_KEY HISTORY_MIRROR_SECRET=$MIRROR_SECRET \
+    HISTORY_STORES_FILE=$work/stores.conf
+history() {
+    python3 "$(dirname "$0")/history.py" --histories "$1" --seed "$2" ${HISTORY_VERBOSE:+--verbose} ||
+        fail "a history found a violation (above)"
+    CHECKS=$((CHECKS + 1))
+}
+history "${HISTORY_COUNT:-12}" "${HISTORY_SEED:-1}"
+# the seeds whose histories found something, kept as regression cases: 104
+# and 112 (retention before ingest had indexed a model's sidecar), 1751 (the
+# same byte rotted twice: the bytes are fine again, and so is the alert)
+if [[ -z ${HISTORY_SEED:-} ]]; then
+    for seed in 104 112 1751; do history 1 "$seed"; done
+fi
 done_ok
