@@ -24,18 +24,7 @@
 #define LOG "mlflow"
 #define MAX_PAGES 10000
 
-typedef struct syncer {
-    const aw_config *cfg;
-    mlf_client c;
-    aw_pg *pg;
-    aw_indexer *ix;
-    int runs, models, versions, elsewhere, unplaced, linked;
-} syncer;
-
-/* What to do with one page of a search's results. */
-typedef int (*page_fn)(struct syncer *s, json_t *items, char *err, size_t n);
-
-static const char *str(json_t *o, const char *k) {
+const char *mlf_str(json_t *o, const char *k) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
 }
@@ -43,9 +32,9 @@ static const char *str(json_t *o, const char *k) {
 /* Every page of a search, page_token until next_page_token is empty: each
  * page to fn when there is one (so memory holds one page), else into acc.
  * A GET search takes its arguments in query (page_token appended). */
-static int search_all(syncer *s, const char *method, const char *path, json_t *body,
-                      const char *query, const char *list, json_t *acc, page_fn fn,
-                      char *err, size_t n) {
+int mlf_search_all(syncer *s, const char *method, const char *path, json_t *body,
+                   const char *query, const char *list, json_t *acc, page_fn fn, char *err,
+                   size_t n) {
     char token[1024] = "";
     for (int page = 0; page < MAX_PAGES; page++) {
         char q[2048] = "";
@@ -66,12 +55,12 @@ static int search_all(syncer *s, const char *method, const char *path, json_t *b
         json_t *items = json_object_get(r, list);
         if (json_is_array(items))
             rc = fn ? fn(s, items, err, n) : json_array_extend(acc, items) ? AW_ENOMEM : AW_OK;
-        if (strlen(str(r, "next_page_token")) >= sizeof token) {
+        if (strlen(mlf_str(r, "next_page_token")) >= sizeof token) {
             snprintf(err, n, "MLflow %s: a page token longer than %zu bytes", path,
                      sizeof token - 1);
             rc = AW_EPARSE;
         }
-        snprintf(token, sizeof token, "%s", str(r, "next_page_token"));
+        snprintf(token, sizeof token, "%s", mlf_str(r, "next_page_token"));
         json_decref(r);
         if (rc != AW_OK || !token[0])
             return rc;
@@ -113,29 +102,29 @@ static json_t *run_row(syncer *s, json_t *run) {
     const char *commit = NULL;
     size_t i;
     json_t *t, *di;
-    json_array_foreach(tags, i, t) if (!strcmp(str(t, "key"), "mlflow.source.git.commit"))
-        commit = str(t, "value");
+    json_array_foreach(tags, i, t) if (!strcmp(mlf_str(t, "key"), "mlflow.source.git.commit"))
+        commit = mlf_str(t, "value");
     json_t *datasets = json_array();
     json_array_foreach(json_object_get(json_object_get(run, "inputs"), "dataset_inputs"), i, di) {
         json_t *d = json_object_get(di, "dataset");
-        char *uri = dataset_uri(s, str(d, "source"));
+        char *uri = dataset_uri(s, mlf_str(d, "source"));
         json_array_append_new(datasets, json_pack("{s:s, s:s, s:s, s:s, s:s?}", "name",
-                                                  str(d, "name"), "digest", str(d, "digest"),
-                                                  "source_type", str(d, "source_type"), "source",
-                                                  str(d, "source"), "uri", uri));
+                                                  mlf_str(d, "name"), "digest", mlf_str(d, "digest"),
+                                                  "source_type", mlf_str(d, "source_type"), "source",
+                                                  mlf_str(d, "source"), "uri", uri));
         free(uri);
     }
     /* a run still going has no end_time */
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O?, s:O?, s:o}", "run_id",
-                     str(info, "run_id"), "experiment_id", str(info, "experiment_id"), "run_name",
-                     str(info, "run_name"), "status", str(info, "status"), "lifecycle_stage",
-                     str(info, "lifecycle_stage"), "artifact_uri", str(info, "artifact_uri"),
+                     mlf_str(info, "run_id"), "experiment_id", mlf_str(info, "experiment_id"), "run_name",
+                     mlf_str(info, "run_name"), "status", mlf_str(info, "status"), "lifecycle_stage",
+                     mlf_str(info, "lifecycle_stage"), "artifact_uri", mlf_str(info, "artifact_uri"),
                      "git_commit", commit, "start_time", json_object_get(info, "start_time"),
                      "end_time", json_object_get(info, "end_time"), "datasets", datasets);
 }
 
 /* Writes a JSON array of rows with one statement that reads it as $1. */
-static int write_rows(syncer *s, const char *sql, json_t *rows, char *err, size_t n) {
+int mlf_write_rows(syncer *s, const char *sql, json_t *rows, char *err, size_t n) {
     char *text = json_dumps(rows, JSON_COMPACT);
     if (!text)
         return AW_ENOMEM;
@@ -171,17 +160,6 @@ static const char *const models_sql =
     "  source_run_id = excluded.source_run_id, artifact_uri = excluded.artifact_uri,"
     "  status = excluded.status, fetched_at = now()";
 
-static const char *const versions_sql =
-    "INSERT INTO aw.mlflow_model_versions (name, version, run_id, model_id, source,"
-    "  storage_location, bucket, prefix, aliases, stage, status, fetched_at)"
-    " SELECT DISTINCT ON (x.name, x.version) x.name, x.version, NULLIF(x.run_id, ''), x.model_id,"
-    "  x.source, x.storage_location,"
-    "  x.bucket, x.prefix, COALESCE(ARRAY(SELECT jsonb_array_elements_text(x.aliases)), '{}'),"
-    "  x.stage, x.status, now()"
-    " FROM jsonb_to_recordset($1::jsonb) AS x(name text, version text, run_id text,"
-    "  model_id text, source text, storage_location text, bucket text, prefix text,"
-    "  aliases jsonb, stage text, status text)";
-
 /* A search by experiment (runs, logged models): their ids a hundred at a
  * time, extra the rest of each request's body, each page to fn. */
 static int search_experiments(syncer *s, const char *path, const char *list, json_t *ids,
@@ -192,7 +170,7 @@ static int search_experiments(syncer *s, const char *path, const char *list, jso
         for (size_t i = at; i < at + 100 && i < json_array_size(ids); i++)
             json_array_append(chunk, json_array_get(ids, i));
         rc = body && !json_object_set_new(body, "experiment_ids", chunk)
-                 ? search_all(s, "POST", path, body, NULL, list, NULL, fn, err, n) : AW_ENOMEM;
+                 ? mlf_search_all(s, "POST", path, body, NULL, list, NULL, fn, err, n) : AW_ENOMEM;
         json_decref(body);
     }
     return rc;
@@ -203,7 +181,7 @@ static int write_page(syncer *s, const char *sql, json_t *rows, size_t want, int
                       char *err, size_t n) {
     int rc = json_array_size(rows) == want ? AW_OK : AW_ENOMEM;
     if (rc == AW_OK && want)
-        rc = write_rows(s, sql, rows, err, n);
+        rc = mlf_write_rows(s, sql, rows, err, n);
     if (rc == AW_OK)
         *count += (int)want;
     json_decref(rows);
@@ -233,12 +211,12 @@ static int models_page(syncer *s, json_t *models, char *err, size_t n) {
     json_array_foreach(models, i, m) {
         json_t *info = json_object_get(m, "info");
         json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "model_id",
-                                              str(info, "model_id"), "experiment_id",
-                                              str(info, "experiment_id"), "name",
-                                              str(info, "name"), "source_run_id",
-                                              str(info, "source_run_id"), "artifact_uri",
-                                              str(info, "artifact_uri"), "status",
-                                              str(info, "status")));
+                                              mlf_str(info, "model_id"), "experiment_id",
+                                              mlf_str(info, "experiment_id"), "name",
+                                              mlf_str(info, "name"), "source_run_id",
+                                              mlf_str(info, "source_run_id"), "artifact_uri",
+                                              mlf_str(info, "artifact_uri"), "status",
+                                              mlf_str(info, "status")));
     }
     return write_page(s, models_sql, rows, json_array_size(models), &s->models, err, n);
 }
@@ -250,210 +228,6 @@ static int sync_models(syncer *s, json_t *ids, char *err, size_t n) {
                                 err, n);
     json_decref(extra);
     return rc == AW_ENOTFOUND ? AW_OK : rc; /* MLflow 2: no logged models */
-}
-
-/* The aliases of every registered model, by "name/version". */
-static int registry_aliases(syncer *s, json_t *by_version, char *err, size_t n) {
-    json_t *rms = json_array();
-    int rc = search_all(s, "GET", "registered-models/search", NULL, "max_results=1000",
-                        "registered_models", rms, NULL, err, n);
-    size_t i, j;
-    json_t *rm, *al;
-    json_array_foreach(rms, i, rm) json_array_foreach(json_object_get(rm, "aliases"), j, al) {
-        char k[1200];
-        snprintf(k, sizeof k, "%s/%s", str(rm, "name"), str(al, "version"));
-        json_t *list = json_object_get(by_version, k);
-        if (!list) {
-            list = json_array();
-            json_object_set_new(by_version, k, list);
-        }
-        json_array_append_new(list, json_string(str(al, "alias")));
-    }
-    json_decref(rms);
-    return rc;
-}
-
-/* Where the registry put a version when it was last placed: its previous
- * row's bucket and folder, or none. */
-static int placed_before(syncer *s, json_t *mv, char **bucket, char **folder, char *err,
-                         size_t n) {
-    const char *p[2] = {str(mv, "name"), str(mv, "version")};
-    aw_pg_result *r = NULL;
-    int rc = aw_pg_query(s->pg, "SELECT bucket, prefix FROM aw.mlflow_model_versions"
-                                " WHERE name = $1 AND version = $2 AND bucket IS NOT NULL",
-                         2, p, &r, err, n);
-    if (rc == AW_OK && aw_pg_result_rows(r) == 1) {
-        *bucket = strdup(aw_pg_result_get(r, 0, 0));
-        *folder = strdup(aw_pg_result_get(r, 0, 1));
-        if (!*bucket || !*folder)
-            rc = AW_ENOMEM;
-    }
-    aw_pg_result_free(r);
-    return rc;
-}
-
-/* Where a registered version's files are: a folder of a bucket, or
- * nowhere artifact-watch reads (*bucket NULL, AW_OK) for a place of another
- * kind (file:, dbfs:, gs:, ...). A place the server no longer knows (a run
- * or logged model deleted since) keeps where it was placed before; a server
- * that does not answer is asked again, then fails the pass, as does a place
- * that would be a whole bucket: retention must not take a version it could
- * not place for one that protects nothing. */
-static int version_folder(syncer *s, json_t *mv, char **bucket, char **folder, char *err,
-                          size_t n) {
-    const char *place = json_string_value(json_object_get(mv, "storage_location"));
-    if (!place || !*place)
-        place = str(mv, "source");
-    *bucket = *folder = NULL;
-    static const char *const ours[] = {"s3://", "s3a://", "mlflow-artifacts:", "models:/",
-                                       "runs:/", NULL};
-    bool readable = false;
-    for (int i = 0; ours[i]; i++)
-        readable = readable || !strncmp(place, ours[i], strlen(ours[i]));
-    if (!readable) {
-        s->elsewhere++;
-        return AW_OK;
-    }
-    char *prefix = NULL, why[512];
-    int rc = AW_EUNAVAILABLE;
-    for (int try = 0; rc == AW_EUNAVAILABLE && try < 3 && !aw_stop; try++) {
-        if (try)
-            aw_nap(1000 * try);
-        rc = mlf_locate(&s->c, place, bucket, &prefix, why, sizeof why);
-    }
-    if (rc == AW_ENOTFOUND) {
-        AW_WARN(LOG, "model %s version %s: %s; it keeps the place it had", str(mv, "name"),
-                str(mv, "version"), why);
-        s->unplaced++;
-        return placed_before(s, mv, bucket, folder, err, n);
-    }
-    if (rc == AW_OK && (!prefix || !*prefix)) {
-        snprintf(why, sizeof why, "its files would be the whole bucket %s", *bucket);
-        rc = AW_EPARSE;
-    }
-    size_t pl = rc == AW_OK ? strlen(prefix) : 0;
-    if (rc == AW_OK && !(*folder = malloc(pl + 2)))
-        rc = AW_ENOMEM;
-    if (rc == AW_OK) /* a version's files are a folder */
-        snprintf(*folder, pl + 2, "%s%s", prefix, prefix[pl - 1] != '/' ? "/" : "");
-    else if (rc != AW_ENOMEM)
-        snprintf(err, n, "model %s version %s: its files are not found in a store (%s); the "
-                         "registry as read before stays", str(mv, "name"), str(mv, "version"),
-                 why);
-    free(prefix);
-    if (rc != AW_OK) {
-        free(*bucket);
-        *bucket = NULL;
-    }
-    return rc;
-}
-
-static json_t *version_row(json_t *mv, json_t *aliases, const char *bucket, const char *folder) {
-    const char *model_id = json_string_value(json_object_get(mv, "model_id"));
-    if (!model_id && !strncmp(str(mv, "source"), "models:/m-", 10))
-        model_id = str(mv, "source") + 8; /* MLflow 3 registers a logged model */
-    json_t *none = json_array();
-    json_t *row = json_pack(
-        "{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:O, s:s, s:s}", "name", str(mv, "name"),
-        "version", str(mv, "version"), "run_id", str(mv, "run_id"), "model_id", model_id,
-        "source", str(mv, "source"),
-        "storage_location", json_string_value(json_object_get(mv, "storage_location")),
-        "bucket", bucket, "prefix", folder, "aliases", json_is_array(aliases) ? aliases : none,
-        "stage", str(mv, "current_stage"), "status", str(mv, "status"));
-    json_decref(none);
-    return row;
-}
-
-/* The registry replaced as one, with the record of a complete read. */
-static const char *const sync_state_sql =
-    "INSERT INTO aw.mlflow_sync (synced_at, runs, logged_models, versions, elsewhere)"
-    " VALUES (now(), $1, $2, $3, $4) ON CONFLICT (one) DO UPDATE SET synced_at = now(),"
-    "  runs = excluded.runs, logged_models = excluded.logged_models,"
-    "  versions = excluded.versions, elsewhere = excluded.elsewhere";
-
-static int replace_registry(syncer *s, json_t *rows, char *err, size_t n) {
-    char a[4][16];
-    snprintf(a[0], sizeof a[0], "%d", s->runs);
-    snprintf(a[1], sizeof a[1], "%d", s->models);
-    snprintf(a[2], sizeof a[2], "%d", s->versions);
-    snprintf(a[3], sizeof a[3], "%d", s->elsewhere);
-    const char *p[4] = {a[0], a[1], a[2], a[3]};
-    int rc = aw_pg_exec_script(s->pg, "BEGIN; DELETE FROM aw.mlflow_model_versions", err, n);
-    if (rc == AW_OK)
-        rc = write_rows(s, versions_sql, rows, err, n);
-    if (rc == AW_OK)
-        rc = aw_pg_query(s->pg, sync_state_sql, 4, p, NULL, err, n);
-    if (rc == AW_OK)
-        rc = aw_pg_exec_script(s->pg, "COMMIT", err, n);
-    else
-        aw_pg_rollback(s->pg, rc);
-    return rc;
-}
-
-/* The registered versions as a set of "name/version". */
-static json_t *version_set(json_t *mvs) {
-    json_t *set = json_object();
-    size_t i;
-    json_t *mv;
-    json_array_foreach(mvs, i, mv) {
-        char k[1200];
-        snprintf(k, sizeof k, "%s/%s", str(mv, "name"), str(mv, "version"));
-        json_object_set_new(set, k, json_true());
-    }
-    return set;
-}
-
-/* Every registered version, read twice: MLflow pages by offset, so a
- * version registered or deleted during the read can shift another across a
- * page and out of sight; two reads that agree saw the whole registry. */
-static int read_versions(syncer *s, json_t *mvs, char *err, size_t n) {
-    json_t *again = json_array();
-    int rc = search_all(s, "GET", "model-versions/search", NULL, "max_results=1000",
-                        "model_versions", mvs, NULL, err, n);
-    if (rc == AW_OK)
-        rc = search_all(s, "GET", "model-versions/search", NULL, "max_results=1000",
-                        "model_versions", again, NULL, err, n);
-    json_t *a = version_set(mvs), *b = version_set(again);
-    if (rc == AW_OK && (json_object_size(a) != json_array_size(mvs) || !json_equal(a, b))) {
-        snprintf(err, n, "the registry changed while it was read (%zu and %zu versions); the "
-                         "registry as read before stays until the next pass",
-                 json_array_size(mvs), json_array_size(again));
-        rc = AW_EUNAVAILABLE;
-    }
-    json_decref(a);
-    json_decref(b);
-    json_decref(again);
-    return rc;
-}
-
-/* Every registered model version, its aliases and where its files are;
- * the previous read stays unless this one is complete. */
-static int sync_registry(syncer *s, char *err, size_t n) {
-    json_t *mvs = json_array(), *rows = json_array(), *by_version = json_object();
-    int rc = registry_aliases(s, by_version, err, n);
-    if (rc == AW_OK)
-        rc = read_versions(s, mvs, err, n);
-    size_t i;
-    json_t *mv;
-    json_array_foreach(mvs, i, mv) {
-        char *bucket = NULL, *folder = NULL, k[1200];
-        if (rc == AW_OK)
-            rc = version_folder(s, mv, &bucket, &folder, err, n);
-        snprintf(k, sizeof k, "%s/%s", str(mv, "name"), str(mv, "version"));
-        if (rc == AW_OK && json_array_append_new(
-                               rows, version_row(mv, json_object_get(by_version, k), bucket,
-                                                 folder)))
-            rc = AW_ENOMEM;
-        free(bucket);
-        free(folder);
-    }
-    s->versions = (int)json_array_size(rows);
-    if (rc == AW_OK)
-        rc = replace_registry(s, rows, err, n);
-    json_decref(mvs);
-    json_decref(rows);
-    json_decref(by_version);
-    return rc;
 }
 
 /* ------------------------------------------------------------ lineage */
@@ -570,19 +344,19 @@ static int sync_lineage(syncer *s, char *err, size_t n) {
 static int sync_once(syncer *s, char *err, size_t n) {
     json_t *exps = json_array(), *ids = json_array();
     json_t *body = json_pack("{s:i, s:s}", "max_results", 1000, "view_type", "ALL");
-    int rc = search_all(s, "POST", "experiments/search", body, NULL, "experiments", exps, NULL,
+    int rc = mlf_search_all(s, "POST", "experiments/search", body, NULL, "experiments", exps, NULL,
                         err, n);
     json_decref(body);
     size_t i;
     json_t *e;
-    json_array_foreach(exps, i, e) json_array_append_new(ids, json_string(str(e, "experiment_id")));
+    json_array_foreach(exps, i, e) json_array_append_new(ids, json_string(mlf_str(e, "experiment_id")));
     s->runs = s->models = s->versions = s->elsewhere = s->unplaced = s->linked = 0;
     if (rc == AW_OK)
         rc = sync_runs(s, ids, err, n);
     if (rc == AW_OK)
         rc = sync_models(s, ids, err, n);
     if (rc == AW_OK)
-        rc = sync_registry(s, err, n);
+        rc = mlf_sync_registry(s, err, n);
     if (rc == AW_OK)
         rc = sync_lineage(s, err, n);
     json_decref(exps);
