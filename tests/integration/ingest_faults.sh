@@ -19,6 +19,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+stack() { # up|down service: the local stack's own script, its words kept for a failure
+    "$STACK" "$@" >"$work/stack.log" 2>&1 || fail "scripts/stack $*: $(tail -n 5 "$work/stack.log")"
+}
 # Starts ingest (group twosig-$run_id) against an endpoint that accepts
 # connections and never answers, and waits until it is fetching; sets $pid
 # and $hole (the endpoint's pid).
@@ -47,14 +50,14 @@ upload_n "$b1" 5
 # are the only work left when PostgreSQL stops
 "$AW_BIN" ingest --group "faults-$run_id" --drain --log-level warn
 upload_n "${b1}b" 5
-"$STACK" down pg >/dev/null 2>&1
+stack down pg
 start_ingest "faults-$run_id" "$work/pg.log"
 wait_for "ingest to report PostgreSQL unavailable" 30 'grep -q "PostgreSQL unavailable" "$work/pg.log"' 
 expect_contains "ingest log while PostgreSQL is down" "$(cat "$work/pg.log")" "batch kept, partitions paused"
 expect_contains "ingest log while PostgreSQL is down" "$(cat "$work/pg.log")" \
     "PostgreSQL not ready at start"
 kill -0 "$pid" || fail "ingest exited while PostgreSQL was down"
-"$STACK" up pg >/dev/null 2>&1
+stack up pg
 wait_for "the 5 objects indexed after PostgreSQL returned" 60 '[[ $(rows "${b1}b") == 5 ]]' 
 # the writer commits before the main thread hears of it and says so
 wait_for "ingest to log that PostgreSQL is back" 15 'grep -q "PostgreSQL is back; resuming" "$work/pg.log"'
@@ -84,13 +87,16 @@ expect_eq "rows after a drain with nothing to do" "$before" "$(counts)"
 b2=$(unique_bucket s3down)
 upload_n "$b2" 4
 dlq_before=$("$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -c . || true)
-"$STACK" down s3 >/dev/null 2>&1
+stack down s3
 start_ingest "faults-$run_id" "$work/s3.log"
 wait_for "ingest to report the object store unavailable" 30 'grep -q "object store unavailable" "$work/s3.log"' 
 sleep 1
 expect_eq "rows while the S3 server is down" 0 "$(rows "$b2")"
-"$STACK" up s3 >/dev/null 2>&1
-wait_for "the 4 objects indexed after the S3 server returned" 60 '[[ $(rows "$b2") == 4 ]]' 
+stack up s3
+if ! (wait_for "the 4 objects indexed after the S3 server returned" 60 '[[ $(rows "$b2") == 4 ]]'); then
+    tail -n 40 "$work/s3.log" >&2
+    fail "ingest did not index the objects after the S3 server returned (its log above)"
+fi
 expect_eq "dead letters written during the outage" "$dlq_before" \
     "$("$ITEST_BIN/kafka_tool" dump "$AW_KAFKA_DLQ_TOPIC" | grep -c . || true)"
 
