@@ -184,8 +184,6 @@ static int check_object(vctx *c, const char *label, const char *bucket, const ch
 }
 
 #define MAX_MODEL_FILES 10000
-#define AW_STR_(x) #x
-#define AW_STR(x) AW_STR_(x)
 
 /* An MLflow model or run: every file the tracking server says it has, as
  * indexed (a folder's keys, or one key). */
@@ -201,14 +199,16 @@ static int check_mlflow(vctx *c, const char *uri) {
             c->status = 2;
         return AW_OK;
     }
-    const char *p[3] = {c->cfg->s3_store, bucket, prefix};
+    char most[16];
+    snprintf(most, sizeof most, "%d", MAX_MODEL_FILES);
+    const char *p[4] = {c->cfg->s3_store, bucket, prefix, most};
     aw_pg_result *keys = NULL;
     rc = aw_pg_query(c->pg, "SELECT DISTINCT v.key FROM aw.object_versions v"
                             " WHERE v.store = $1 AND v.bucket = $2 AND v.state = 'present'"
                             "   AND NOT v.deleted AND (v.key = $3 OR (starts_with(v.key, $3)"
                             "   AND (right($3, 1) = '/' OR $3 = '')) OR starts_with(v.key, $3 || '/'))"
-                            " ORDER BY v.key LIMIT " AW_STR(MAX_MODEL_FILES + 1),
-                     3, p, &keys, c->err, sizeof c->err);
+                            " ORDER BY v.key LIMIT $4 + 1",
+                     4, p, &keys, c->err, sizeof c->err);
     if (rc == AW_OK && aw_pg_result_rows(keys) > MAX_MODEL_FILES) {
         /* a model of more files than this is not checked in part and called good */
         verdict v = {.ok = true};

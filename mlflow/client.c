@@ -288,7 +288,7 @@ static int locate_depth(mlf_client *c, const char *uri, char **bucket, char **pr
         free(full);
         return rc;
     }
-    if (!aw_mlflow_uri(uri)) {
+    if (!mlf_readable(uri)) {
         char safe[300];
         aw_escape_text(uri, strlen(uri), safe, sizeof safe);
         snprintf(errstr, n, "\"%s\": not a place artifact-watch can read (s3://, "
@@ -306,6 +306,11 @@ static int locate_depth(mlf_client *c, const char *uri, char **bucket, char **pr
 int mlf_locate(mlf_client *c, const char *uri, char **bucket, char **prefix, char *errstr,
                size_t n) {
     return locate_depth(c, uri, bucket, prefix, 0, errstr, n);
+}
+
+bool mlf_readable(const char *uri) {
+    return !strncmp(uri, "s3://", 5) || !strncmp(uri, "s3a://", 6) ||
+           !strncmp(uri, "mlflow-artifacts:", 17) || aw_mlflow_uri(uri);
 }
 
 bool aw_mlflow_uri(const char *uri) {

@@ -10,6 +10,7 @@
 #define AW_MLFLOW_INTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "aw/config.h"
@@ -34,6 +35,9 @@ int mlf_open(const aw_config *cfg, mlf_client *c, char *errstr, size_t n) AW_WUR
 int mlf_call(mlf_client *c, const char *method, const char *path, const char *query,
              json_t *body, json_t **out, char *errstr, size_t n) AW_WUR;
 
+/* Whether uri names a place mlf_locate can read: s3://, s3a://,
+ * mlflow-artifacts:, models:/ or runs:/. */
+bool mlf_readable(const char *uri);
 /* Where uri's files are (see aw_mlflow_resolve). */
 int mlf_locate(mlf_client *c, const char *uri, char **bucket, char **prefix, char *errstr,
                size_t n) AW_WUR;

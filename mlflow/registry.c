@@ -18,8 +18,7 @@
 static const char *const versions_sql =
     "INSERT INTO aw.mlflow_model_versions (name, version, run_id, model_id, source,"
     "  storage_location, bucket, prefix, aliases, stage, status, fetched_at)"
-    " SELECT DISTINCT ON (x.name, x.version) x.name, x.version, NULLIF(x.run_id, ''), x.model_id,"
-    "  x.source, x.storage_location,"
+    " SELECT x.name, x.version, NULLIF(x.run_id, ''), x.model_id, x.source, x.storage_location,"
     "  x.bucket, x.prefix, COALESCE(ARRAY(SELECT jsonb_array_elements_text(x.aliases)), '{}'),"
     "  x.stage, x.status, now()"
     " FROM jsonb_to_recordset($1::jsonb) AS x(name text, version text, run_id text,"
@@ -79,12 +78,7 @@ static int version_folder(syncer *s, json_t *mv, char **bucket, char **folder, c
     if (!place || !*place)
         place = mlf_str(mv, "source");
     *bucket = *folder = NULL;
-    static const char *const ours[] = {"s3://", "s3a://", "mlflow-artifacts:", "models:/",
-                                       "runs:/", NULL};
-    bool readable = false;
-    for (int i = 0; ours[i]; i++)
-        readable = readable || !strncmp(place, ours[i], strlen(ours[i]));
-    if (!readable) {
+    if (!mlf_readable(place)) {
         s->elsewhere++;
         return AW_OK;
     }

@@ -176,24 +176,25 @@ static int search_experiments(syncer *s, const char *path, const char *list, jso
     return rc;
 }
 
-/* Writes one page of rows; a row that could not be made is out of memory. */
-static int write_page(syncer *s, const char *sql, json_t *rows, size_t want, int *count,
-                      char *err, size_t n) {
-    int rc = json_array_size(rows) == want ? AW_OK : AW_ENOMEM;
-    if (rc == AW_OK && want)
+/* One page of a search written as rows of sql, each item made a row by
+ * row; count adds them. A row that could not be made is out of memory. */
+static int write_page(syncer *s, json_t *items, json_t *(*row)(syncer *, json_t *),
+                      const char *sql, int *count, char *err, size_t n) {
+    json_t *rows = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(items, i, x) json_array_append_new(rows, row(s, x));
+    int rc = json_array_size(rows) == json_array_size(items) ? AW_OK : AW_ENOMEM;
+    if (rc == AW_OK && json_array_size(rows))
         rc = mlf_write_rows(s, sql, rows, err, n);
     if (rc == AW_OK)
-        *count += (int)want;
+        *count += (int)json_array_size(rows);
     json_decref(rows);
     return rc;
 }
 
 static int runs_page(syncer *s, json_t *runs, char *err, size_t n) {
-    json_t *rows = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(runs, i, r) json_array_append_new(rows, run_row(s, r));
-    return write_page(s, runs_sql, rows, json_array_size(runs), &s->runs, err, n);
+    return write_page(s, runs, run_row, runs_sql, &s->runs, err, n);
 }
 
 /* Runs of every experiment (deleted ones too). */
@@ -204,21 +205,19 @@ static int sync_runs(syncer *s, json_t *ids, char *err, size_t n) {
     return rc;
 }
 
+/* One logged model of logged-models/search as a row of aw.mlflow_logged_models. */
+static json_t *model_row(syncer *s, json_t *m) {
+    (void)s;
+    json_t *info = json_object_get(m, "info");
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "model_id", mlf_str(info, "model_id"),
+                     "experiment_id", mlf_str(info, "experiment_id"), "name",
+                     mlf_str(info, "name"), "source_run_id", mlf_str(info, "source_run_id"),
+                     "artifact_uri", mlf_str(info, "artifact_uri"), "status",
+                     mlf_str(info, "status"));
+}
+
 static int models_page(syncer *s, json_t *models, char *err, size_t n) {
-    json_t *rows = json_array();
-    size_t i;
-    json_t *m;
-    json_array_foreach(models, i, m) {
-        json_t *info = json_object_get(m, "info");
-        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "model_id",
-                                              mlf_str(info, "model_id"), "experiment_id",
-                                              mlf_str(info, "experiment_id"), "name",
-                                              mlf_str(info, "name"), "source_run_id",
-                                              mlf_str(info, "source_run_id"), "artifact_uri",
-                                              mlf_str(info, "artifact_uri"), "status",
-                                              mlf_str(info, "status")));
-    }
-    return write_page(s, models_sql, rows, json_array_size(models), &s->models, err, n);
+    return write_page(s, models, model_row, models_sql, &s->models, err, n);
 }
 
 /* MLflow 3's logged models; a server without them is not an error. */
