@@ -39,6 +39,8 @@ static int progress_begin(backfill *bf, char **after, int64_t *expected, char *e
     aw_pg_result *res = NULL;
     *after = NULL;
     *expected = 0;
+    if (bf->ephemeral)
+        return AW_OK;
     if (aw_pg_query(bf->pg,
                     "SELECT after_key, listed, indexed, deleted, bytes, finished_at IS NOT NULL"
                     " FROM aw.backfill_progress WHERE store = $1 AND bucket = $2 AND prefix = $3",
@@ -74,7 +76,7 @@ static int progress_begin(backfill *bf, char **after, int64_t *expected, char *e
 
 static int progress_save(backfill *bf, const char *after, bool finished, char *errstr,
                          size_t errn) {
-    if (bf->dry_run)
+    if (bf->dry_run || bf->ephemeral)
         return AW_OK;
     char l[24], ix[24], d[24], b[24];
     snprintf(l, sizeof l, "%lld", (long long)bf->c.listed);
@@ -227,10 +229,7 @@ static int take_page(backfill *bf, aw_listing_page *pg, bool more, walk *w, char
 /* Lists and settles s3://bf->bucket/bf->prefix. AW_OK when the listing
  * reached its end. */
 static int backfill_target(backfill *bf, char *errstr, size_t errn) {
-    aw_membuf xml = {0};
-    int rc = bf_get_xml(bf->s3, &bf->pol, bf->bucket, "versioning=", &xml, errstr, errn);
-    if (rc == AW_OK)
-        rc = aw_listing_versioning(xml.p, xml.len, &bf->versioned, errstr, errn);
+    int rc = aw_s3_versioned(bf->s3, &bf->pol, bf->bucket, &bf->versioned, errstr, errn);
     char *after = NULL;
     int64_t expected = 0;
     if (rc == AW_OK)
@@ -272,7 +271,7 @@ static int backfill_target(backfill *bf, char *errstr, size_t errn) {
     bf_lister_stop(lister);
     aw_listing_page_clear(&pg);
     carry_free(w.carry, w.ncarry);
-    free(w.done), free(xml.p);
+    free(w.done);
     return rc;
 }
 
@@ -292,7 +291,7 @@ static int parse_target(const char *arg, char **bucket, char **prefix) {
     return AW_OK;
 }
 
-static int run_target(backfill *bf, const char *bucket, const char *prefix) {
+int bf_run_target(backfill *bf, const char *bucket, const char *prefix) {
     memset(&bf->c, 0, sizeof bf->c);
     memset(&bf->shown, 0, sizeof bf->shown);
     bf->bucket = bucket;
@@ -356,23 +355,20 @@ int aw_cmd_backfill(aw_config *cfg) {
         aw_daemon_signals();
     }
     if (!status && cfg->backfill_all_buckets) {
-        aw_membuf xml = {0};
         aw_listing_page pg = {0};
-        int rc = bf_get_xml(bf.s3, &bf.pol, NULL, NULL, &xml, err, sizeof err);
-        if (rc == AW_OK)
-            rc = aw_listing_parse(xml.p, xml.len, &pg, err, sizeof err);
-        free(xml.p);
+        aw_list_req q = {0};
+        int rc = aw_s3_list(bf.s3, &bf.pol, &q, &pg, err, sizeof err);
         if (rc != AW_OK) {
             AW_ERROR(BLOG, "ListBuckets: %s", err);
             status = 1;
         }
         for (size_t i = 0; i < pg.nbuckets && !aw_stop; i++)
-            status |= run_target(&bf, pg.buckets[i], "");
+            status |= bf_run_target(&bf, pg.buckets[i], "");
         aw_listing_page_clear(&pg);
     }
     bool ready = !status;
     for (size_t i = 0; ready && !cfg->backfill_all_buckets && i < nt && !aw_stop; i++)
-        status |= run_target(&bf, buckets[i], prefixes[i]);
+        status |= bf_run_target(&bf, buckets[i], prefixes[i]);
     for (size_t i = 0; i < nt; i++) {
         free(buckets[i]);
         free(prefixes[i]);

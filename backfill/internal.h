@@ -34,6 +34,8 @@ typedef struct backfill {
     aw_pg *pg;              /* reads and progress; the indexer has its own */
     aw_fetch_policy pol;
     bool dry_run;
+    bool ephemeral;         /* no progress rows (watch's passes start over anyway) */
+    const char *event_name; /* the observations' word: NULL "Listing" */
     /* the target being worked on */
     const char *bucket, *prefix;
     bool versioned;
@@ -46,11 +48,14 @@ typedef struct backfill {
 /*
  * The key range a page settles: index entries with after < key <= upto
  * (upto_inclusive) or < upto, or every key after `after` when upto is NULL
- * (the last page). after is "" at the start of the bucket.
+ * (the last page). after is "" at the start of the bucket. With only, the
+ * page settles just those keys of the range (watch: the files that changed).
  */
 typedef struct bf_range {
     const char *after, *upto;
     bool upto_inclusive;
+    const char *const *only; /* when not NULL: of the range, only these keys */
+    size_t nonly;
 } bf_range;
 
 /*
@@ -64,10 +69,9 @@ typedef struct bf_range {
 int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, char *errstr,
             size_t errstr_size) AW_WUR;
 
-/* GETs a bucket-level resource (bucket NULL: the service) into out, a
- * listing-sized body at most. AW_EUNAVAILABLE, AW_EHTTP with errstr. */
-int bf_get_xml(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket, const char *query,
-               aw_membuf *out, char *errstr, size_t errstr_size) AW_WUR;
+/* Lists and settles bucket/prefix to the end of its listing, with a
+ * summary line; 0 when it got there with nothing failing, else 1. */
+int bf_run_target(backfill *bf, const char *bucket, const char *prefix);
 
 /* The listing of bf's target after key `after` ("": from the start), on a
  * thread with a client of its own (list.c). */
@@ -80,5 +84,29 @@ int bf_lister_next(bf_lister *l, aw_listing_page *page, bool *end, char *errstr,
                    size_t errstr_size) AW_WUR;
 /* Stops and joins the lister; NULL is ignored. */
 void bf_lister_stop(bf_lister *l);
+
+/* ------------------------------------------------------------ watch's table */
+
+typedef struct bf_hent {
+    struct bf_hent *next;
+    char *key;
+    int root;               /* the root (bucket) it belongs to */
+    int64_t due;            /* dirty paths: when to settle it */
+    char *dir;              /* watches: the directory's key prefix ("" or "a/b/") */
+} bf_hent;
+
+typedef struct bf_htab {
+    bf_hent **b;
+    size_t nb, n;
+} bf_htab;
+
+/* The entry of key, or NULL. */
+bf_hent *bf_hfind(const bf_htab *t, const char *key);
+/* The entry of key, made (zeroed but for key) if new, *made saying so;
+ * NULL when out of memory. */
+bf_hent *bf_hget(bf_htab *t, const char *key, bool *made);
+/* Removes key's entry, if any. */
+void bf_hdel(bf_htab *t, const char *key);
+void bf_hfree(bf_htab *t);
 
 #endif

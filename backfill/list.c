@@ -32,67 +32,6 @@ struct bf_lister {
     char err[1024];
 };
 
-int bf_get_xml(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket, const char *query,
-               aw_membuf *out, char *errstr, size_t errn) {
-    out->max = 64u << 20; /* no listing is this large */
-    aw_fetch f = {.bucket = bucket, .query = query, .on_start = aw_membuf_start,
-                  .on_body = aw_membuf_put, .ud = out};
-    if (aw_s3_fetch_many(s3, &f, 1, pol, &aw_stop) != AW_OK)
-        return aw_stop ? AW_EINTERRUPTED : AW_ENOMEM;
-    if (f.outcome == AW_FETCH_OK)
-        return AW_OK;
-    snprintf(errstr, errn, "GET %s%s?%s: %s", bucket ? "s3://" : "/", bucket ? bucket : "",
-             query ? query : "", f.error[0] ? f.error : "failed");
-    return f.outcome == AW_FETCH_UNAVAILABLE ? AW_EUNAVAILABLE : AW_EHTTP;
-}
-
-/* Appends name=VALUE (URI-encoded), after a '&' unless q is empty. */
-static int q_add(char *q, size_t cap, size_t *pos, const char *name, const char *value) {
-    if (!value)
-        return AW_OK;
-    size_t n = strlen(name);
-    if (*pos + n + 2 >= cap)
-        return AW_EINVAL;
-    if (*pos)
-        q[(*pos)++] = '&';
-    memcpy(q + *pos, name, n);
-    *pos += n;
-    q[(*pos)++] = '=';
-    int rc = aw_uriencode(value, strlen(value), false, q, cap, pos);
-    if (rc == AW_OK && *pos < cap)
-        q[*pos] = '\0';
-    return *pos < cap ? rc : AW_EINVAL;
-}
-
-/* The request for the page after prev (NULL: the first, after l->after).
- * SigV4 signs the query sorted by name, and curl before 8.x signs it as
- * given: the names go in sorted order. */
-static int page_query(const bf_lister *l, const aw_listing_page *prev, char *q, size_t cap) {
-    char max[16];
-    size_t pos = 0;
-    q[0] = '\0';
-    snprintf(max, sizeof max, "%ld", l->cfg->backfill_page_size);
-    const char *prefix = *l->prefix ? l->prefix : NULL;
-    const char *start = !prev && *l->after ? l->after : NULL;
-    int rc;
-    if (l->versioned) {
-        rc = q_add(q, cap, &pos, "encoding-type", "url");
-        rc |= q_add(q, cap, &pos, "key-marker", prev ? prev->next_key_marker : start);
-        rc |= q_add(q, cap, &pos, "max-keys", max);
-        rc |= q_add(q, cap, &pos, "prefix", prefix);
-        rc |= q_add(q, cap, &pos, "version-id-marker", prev ? prev->next_version_marker : NULL);
-        rc |= q_add(q, cap, &pos, "versions", "");
-    } else {
-        rc = q_add(q, cap, &pos, "continuation-token", prev ? prev->next_token : NULL);
-        rc |= q_add(q, cap, &pos, "encoding-type", "url");
-        rc |= q_add(q, cap, &pos, "list-type", "2");
-        rc |= q_add(q, cap, &pos, "max-keys", max);
-        rc |= q_add(q, cap, &pos, "prefix", prefix);
-        rc |= q_add(q, cap, &pos, "start-after", start);
-    }
-    return rc == AW_OK ? AW_OK : AW_EINVAL;
-}
-
 static bool same(const char *a, const char *b) { return a && b ? !strcmp(a, b) : a == b; }
 
 /* Whether page, listed after prev's markers, names those markers again: a
@@ -106,22 +45,17 @@ static bool no_progress(const bf_lister *l, const aw_listing_page *page,
 
 static void *lister_main(void *arg) {
     bf_lister *l = arg;
-    aw_membuf xml = {0};
     aw_listing_page page = {0}, prev = {0};
     bool first = true;
     int rc = AW_OK;
     char err[1024] = "";
     for (;;) {
-        char q[8192];
-        if (page_query(l, first ? NULL : &prev, q, sizeof q) != AW_OK) {
-            snprintf(err, sizeof err, "listing request too long");
-            rc = AW_EINVAL;
-            break;
-        }
         bool after_prev = !first;
+        aw_list_req q = {.bucket = l->bucket, .prefix = l->prefix, .start_after = l->after,
+                         .prev = first ? NULL : &prev, .versioned = l->versioned,
+                         .max_keys = l->cfg->backfill_page_size};
         first = false;
-        if ((rc = bf_get_xml(l->s3, &l->pol, l->bucket, q, &xml, err, sizeof err)) != AW_OK ||
-            (rc = aw_listing_parse(xml.p, xml.len, &page, err, sizeof err)) != AW_OK)
+        if ((rc = aw_s3_list(l->s3, &l->pol, &q, &page, err, sizeof err)) != AW_OK)
             break;
         AW_DEBUG(BLOG, "s3://%s: listed a page of %zu entr%s%s", l->bucket, page.n,
                  page.n == 1 ? "y" : "ies", page.truncated ? ", more to come" : "");
@@ -172,7 +106,6 @@ static void *lister_main(void *arg) {
     pthread_mutex_unlock(&l->mu);
     aw_listing_page_clear(&page);
     aw_listing_page_clear(&prev);
-    free(xml.p);
     return NULL;
 }
 

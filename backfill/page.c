@@ -157,7 +157,8 @@ static const char *const missing_sql =
     "  ($4::text IS NULL OR v.key COLLATE \"C\" < $4 OR ($5 AND v.key = $4)) AND"
     "  starts_with(v.key, $6) AND v.state = 'present' AND NOT v.deleted AND"
     "  NOT EXISTS (SELECT 1 FROM unnest($7::text[], $9::text[]) l(key, vid)"
-    "   WHERE l.key = v.key AND (NOT $8 OR l.vid IS NOT DISTINCT FROM v.version_id))"
+    "   WHERE l.key = v.key AND (NOT $8 OR l.vid IS NOT DISTINCT FROM v.version_id)) AND"
+    "  ($10::text[] IS NULL OR v.key = ANY ($10::text[]))"
     " ORDER BY 1, 2";
 
 /* Each listed version's row in the index, if any, and its sequencer key
@@ -414,7 +415,8 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
                 .content_type = j->content_type[0] ? j->content_type : NULL,
                 .event_time = iso_ok(l->last_modified) ? l->last_modified : NULL,
                 .last_modified = iso_ok(l->last_modified) ? l->last_modified : NULL,
-                .event_name = "Listing", .listed = true, .kind = AW_OBS_CREATED,
+                .event_name = bf->event_name ? bf->event_name : "Listing", .listed = true, .kind = AW_OBS_CREATED,
+                .root_path = aw_s3_root(bf->s3, bf->bucket),
                 .order_key = j->order_key,
                 .state = AW_OBS_PRESENT, .size = j->s.bytes, .has_sha256 = true,
                 .has_md5 = bf->cfg->verify_md5, .has_body = j->s.kept.max > 0,
@@ -525,7 +527,7 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, c
     job *jobs = calloc(n ? n : 1, sizeof *jobs);
     aw_pg_result *missing = NULL;
     aw_observation *obs = NULL;
-    sbuf keys = {0}, vids = {0};
+    sbuf keys = {0}, vids = {0}, only = {0};
     size_t nj = 0, nobs = 0;
     char when[32];
     int rc = need && jobs && order ? AW_OK : AW_ENOMEM;
@@ -542,11 +544,16 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, c
         arr_add(&keys, items[i].key);
         arr_add(&vids, items[i].version_id);
     }
-    const char *p[9] = {bf->cfg->s3_store, bf->bucket, r->after, r->upto,
-                        r->upto_inclusive ? "true" : "false", bf->prefix, arr_end(&keys),
-                        bf->versioned ? "true" : "false", arr_end(&vids)};
+    for (size_t i = 0; i < r->nonly; i++)
+        arr_add(&only, r->only[i]);
+    const char *p[10] = {bf->cfg->s3_store, bf->bucket, r->after, r->upto,
+                         r->upto_inclusive ? "true" : "false", bf->prefix, arr_end(&keys),
+                         bf->versioned ? "true" : "false", arr_end(&vids),
+                         r->only ? arr_end(&only) : NULL};
     if (rc == AW_OK)
-        rc = p[6] && p[8] ? query(bf, missing_sql, 9, p, &missing, errstr, errn) : AW_ENOMEM;
+        rc = p[6] && p[8] && (!r->only || p[9]) ? query(bf, missing_sql, 10, p, &missing, errstr,
+                                                        errn)
+                                                : AW_ENOMEM;
     t[2] = aw_now_ms();
     size_t cap = n + (missing ? (size_t)aw_pg_result_rows(missing) : 0) + 1;
     if (rc == AW_OK && !(obs = calloc(cap, sizeof *obs)))
@@ -558,7 +565,7 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, c
                 .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = items[i].key,
                 .version_id = items[i].version_id,
                 .event_time = iso_ok(items[i].last_modified) ? items[i].last_modified : NULL,
-                .event_name = "Listing", .listed = true, .kind = AW_OBS_DELETE_MARKER,
+                .event_name = bf->event_name ? bf->event_name : "Listing", .listed = true, .kind = AW_OBS_DELETE_MARKER,
                 .order_key = order[i], .state = AW_OBS_TOMBSTONE, .size = -1};
     if (rc == AW_OK && nj)
         rc = fetch_jobs(bf, jobs, nj, obs, &nobs, errstr, errn);
@@ -588,5 +595,6 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, c
     free(need);
     free(keys.p);
     free(vids.p);
+    free(only.p);
     return rc;
 }

@@ -48,6 +48,8 @@ static const command commands[] = {
     {"backfill", AW_CMD_BACKFILL, aw_cmd_backfill, " s3://BUCKET[/PREFIX]...", 0,
      AW_CONFIG_MAX_ARGS,
      "index objects that exist in a bucket but were never announced"},
+    {"watch", AW_CMD_WATCH, aw_cmd_watch, " [DIR...]", 0, AW_CONFIG_MAX_ARGS,
+     "index local folders as files are written, renamed and deleted (inotify)"},
     {"mlflow", AW_CMD_MLFLOW, aw_cmd_mlflow, " sync", 1, 1,
      "read MLflow's runs, logged models and registry; link runs to their data"},
     {"console", AW_CMD_CONSOLE, aw_cmd_console, "", 0, 0,

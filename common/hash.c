@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/opensslv.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -258,4 +259,26 @@ int aw_base64(const void *in, size_t len, char *out, size_t cap) {
         return AW_EINVAL;
     EVP_EncodeBlock((unsigned char *)out, in, (int)len);
     return AW_OK;
+}
+
+int aw_unbase64(const char *b64, uint8_t *out, size_t cap, size_t *outlen) {
+    size_t l = strlen(b64);
+    if (!l || l % 4 || l > (size_t)1 << 20 || cap < l / 4 * 3)
+        return AW_EINVAL;
+    for (size_t i = 0; i < l; i++)
+        if (!isalnum((unsigned char)b64[i]) && b64[i] != '+' && b64[i] != '/' &&
+            !(b64[i] == '=' && i >= l - 2 && (i == l - 1 || b64[l - 1] == '=')))
+            return AW_EINVAL;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)l);
+    if (n < 0)
+        return AW_EINVAL;
+    *outlen = (size_t)n - (b64[l - 1] == '=') - (b64[l - 2] == '=');
+    return AW_OK;
+}
+
+int aw_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+                   uint8_t out[32]) {
+    unsigned int n = 32;
+    return HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n) && n == 32 ? AW_OK
+                                                                             : AW_ETLS;
 }

@@ -365,7 +365,8 @@ static int add_sidecar(aw_indexer *ix, const aw_observation *o, int n) {
     bool cut = o->body_cut || o->body_len > ix->sc_max;
     long long total = o->kind == AW_OBS_DOCUMENT ? (long long)o->body_len : (long long)o->size;
     aw_sidecar_doc doc;
-    int rc = aw_sidecar_parse(kind, o->body, cut ? 0 : o->body_len, cut, total, sn, &doc);
+    int rc = aw_sidecar_parse_at(kind, o->body, cut ? 0 : o->body_len, cut, total, sn,
+                                 o->root_path, &doc);
     if (rc == AW_OK && doc.created_at && !rows_timestamp_ok(doc.created_at))
         aw_sidecar_note(&doc, "%s: not a date and time that exists; not used",
                         kind == AW_SC_OPENLINEAGE ? "eventTime" : "created_at");

@@ -228,9 +228,12 @@ static int read_created_from(aw_sidecar_doc *d, json_t *cf) {
         rc = aw_object_uri_parse(path, &bucket, &key);
         if (rc == AW_ENOMEM)
             return rc;
+        if (rc != AW_OK && d->root && (rc = aw_sidecar_local_path(d->root, path, &bucket, &key)) == AW_ENOMEM)
+            return rc;
         if (rc != AW_OK) {
             char x[128];
-            aw_sidecar_note(d, "%s: \"%s\" is not an s3://bucket/key URI", where, excerpt(path, x));
+            aw_sidecar_note(d, "%s: \"%s\" is not an s3://bucket/key URI%s", where,
+                            excerpt(path, x), d->root ? " or a path in this folder" : "");
             continue;
         }
         rc = add_parent(d, where, bucket, key, sha[0] ? sha : NULL, NULL, NULL, "data");
@@ -463,8 +466,15 @@ static int parse_json(aw_sidecar_doc *d, const char *body, size_t len);
 
 int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool truncated,
                      long long total_size, const char *subject_name, aw_sidecar_doc *d) {
+    return aw_sidecar_parse_at(k, body, len, truncated, total_size, subject_name, NULL, d);
+}
+
+int aw_sidecar_parse_at(aw_sidecar_kind k, const char *body, size_t len, bool truncated,
+                        long long total_size, const char *subject_name, const char *root,
+                        aw_sidecar_doc *d) {
     memset(d, 0, sizeof *d);
     d->kind = k;
+    d->root = root && *root == '/' && strrchr(root, '/')[1] ? root : NULL;
     if (!body)
         body = "", len = 0;
     if (truncated) {

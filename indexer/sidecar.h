@@ -65,6 +65,7 @@ typedef struct aw_lineage_parent {
 
 typedef struct aw_sidecar_doc {
     aw_sidecar_kind kind;
+    const char *root;    /* a local folder's root while it is parsed, else NULL */
     char *json;          /* the document (valid JSON) for jsonb; NULL if unreadable */
     char error[512];     /* "" when everything was understood */
     char sha256[65];     /* .sha256: the declared digest, else "" */
@@ -116,7 +117,21 @@ int aw_sidecar_parse(aw_sidecar_kind k, const char *body, size_t len, bool trunc
                      long long total_size, const char *subject_name,
                      aw_sidecar_doc *out) AW_WUR;
 
+/* aw_sidecar_parse of a sidecar in a local folder whose root directory
+ * (realpath, its last component the bucket) is root: created_from may name
+ * files in it by file:/// URI, absolute path or path relative to root. */
+int aw_sidecar_parse_at(aw_sidecar_kind k, const char *body, size_t len, bool truncated,
+                        long long total_size, const char *subject_name, const char *root,
+                        aw_sidecar_doc *out) AW_WUR;
+
 void aw_sidecar_doc_clear(aw_sidecar_doc *d);
+
+/* A path a sidecar in the local folder root (realpath) names: file:///...
+ * or an absolute path below root, or a path relative to root, as its bucket
+ * (root's last component) and key, malloc'd. AW_EPARSE for anything else
+ * (a path elsewhere, another host, "." or ".." or empty components, a
+ * directory); AW_ENOMEM. */
+int aw_sidecar_local_path(const char *root, const char *path, char **bucket, char **key) AW_WUR;
 
 /* Appends to d's parse error ("; " between), kept valid UTF-8 when it fills. */
 void aw_sidecar_note(aw_sidecar_doc *d, const char *fmt, ...) AW_PRINTF(2, 3);

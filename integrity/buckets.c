@@ -20,23 +20,21 @@
 
 /* Whether a read's failure is one a bucket-wide problem would give. */
 bool bucket_failure(const aw_fetch *f) {
-    if (f->outcome == AW_FETCH_NOT_FOUND) /* NoSuchKey and NoSuchVersion are the object's */
-        return strcmp(f->info.error_code, "NoSuchKey") && strcmp(f->info.error_code, "NoSuchVersion");
+    if (f->outcome == AW_FETCH_NOT_FOUND) /* NoSuchKey, NoSuchVersion, BlobNotFound: the object's */
+        return strcmp(f->info.error_code, "NoSuchKey") &&
+               strcmp(f->info.error_code, "NoSuchVersion") &&
+               strcmp(f->info.error_code, "BlobNotFound");
     return f->outcome == AW_FETCH_DENIED ||
            (f->outcome == AW_FETCH_FAILED && (f->info.status == 403 || f->info.status == 404));
 }
 
 bool bucket_readable(aw_s3 *s3, const char *bucket, char *why, size_t n) {
-    aw_membuf body = {.max = 1 << 20};
-    aw_fetch f = {.bucket = bucket, .query = "list-type=2&max-keys=1",
-                  .on_start = aw_membuf_start, .on_body = aw_membuf_put, .ud = &body};
     /* one question: the reads that made us ask were retried already */
     aw_fetch_policy pol = {.concurrency = 1, .retries = 0, .stop_grace_ms = 2000};
-    bool ok = aw_s3_fetch_many(s3, &f, 1, &pol, &aw_stop) == AW_OK && f.outcome == AW_FETCH_OK;
-    if (!ok)
-        snprintf(why, n, "HTTP %ld%s%s: %s", f.info.status, f.info.error_code[0] ? " " : "",
-                 f.info.error_code, f.error[0] ? f.error : "no answer");
-    free(body.p);
+    aw_list_req q = {.bucket = bucket, .max_keys = 1};
+    aw_listing_page page = {0};
+    bool ok = aw_s3_list(s3, &pol, &q, &page, why, n) == AW_OK;
+    aw_listing_page_clear(&page);
     return ok;
 }
 

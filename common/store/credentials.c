@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aw/codec.h"
 #include "internal.h"
@@ -126,4 +127,67 @@ int aw_s3_creds_read_file(const char *path, const char *profile, aw_s3_creds *ou
     if (rc != AW_OK)
         aw_s3_creds_clear(out);
     return rc;
+}
+
+static void wipe_str(char **p) {
+    if (*p) {
+        memset(*p, 0, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+int aw_s3_auth_use(aw_s3_auth *a, const aw_s3_creds *c) {
+    char *userpwd = NULL, *h0 = NULL, *h1 = NULL;
+    if (c->access_key && *c->access_key) {
+        size_t ul = strlen(c->access_key) + strlen(c->secret_key) + 2;
+        bool tok = c->session_token && *c->session_token;
+        size_t tl = tok ? strlen(c->session_token) + 32 : 0;
+        userpwd = malloc(ul);
+        h0 = strdup("x-amz-content-sha256: " EMPTY_SHA256);
+        h1 = tok ? malloc(tl) : NULL;
+        if (!userpwd || !h0 || (tok && !h1)) {
+            free(userpwd), free(h0), free(h1);
+            return AW_ENOMEM;
+        }
+        snprintf(userpwd, ul, "%s:%s", c->access_key, c->secret_key);
+        if (tok)
+            snprintf(h1, tl, "x-amz-security-token: %s", c->session_token);
+    }
+    wipe_str(&a->userpwd), wipe_str(&a->headers[0]), wipe_str(&a->headers[1]);
+    a->userpwd = userpwd;
+    a->headers[0] = h0;
+    a->headers[1] = h1;
+    return AW_OK;
+}
+
+int aw_s3_auth_refresh(aw_s3_auth *a, char *errstr, size_t n) {
+    struct stat st;
+    if (!a->cred_file)
+        return AW_OK;
+    if (stat(a->cred_file, &st) != 0) {
+        snprintf(errstr, n, "credentials file %s: %s", a->cred_file, strerror(errno));
+        return AW_ECONFIG;
+    }
+    if (st.st_mtim.tv_sec == a->cred_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == a->cred_mtime.tv_nsec && st.st_size == a->cred_size)
+        return AW_OK;
+    aw_s3_creds c;
+    int rc = aw_s3_creds_read_file(a->cred_file, a->profile, &c, errstr, n);
+    if (rc == AW_OK)
+        rc = aw_s3_auth_use(a, &c);
+    aw_s3_creds_clear(&c);
+    if (rc == AW_OK) {
+        a->cred_mtime = st.st_mtim;
+        a->cred_size = st.st_size;
+    }
+    return rc;
+}
+
+void aw_s3_auth_clear(aw_s3_auth *a) {
+    wipe_str(&a->userpwd), wipe_str(&a->headers[0]), wipe_str(&a->headers[1]);
+    free(a->cred_file), free(a->profile);
+    a->cred_file = a->profile = NULL;
 }

@@ -17,11 +17,10 @@
 #include <unistd.h>
 
 #include "aw/codec.h"
+#include "aw/hash.h"
 #include "aw/log.h"
 #include "aw/util.h"
 #include "internal.h"
-
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 typedef struct slot slot;
 
@@ -32,15 +31,25 @@ struct aw_s3 {
     unsigned seed;
     char *endpoint; /* without trailing slash */
     char sigv4[128];
-    char *userpwd;  /* "access:secret", NULL for unsigned */
-    struct curl_slist *headers;
+    aw_s3_auth auth; /* SigV4's key pair and headers, maybe from a file */
     bool path_style;
     long timeout_ms;
-    /* credentials from a shared credentials file, re-read when it changes */
-    char *cred_file, *profile;
-    struct timespec cred_mtime;
-    off_t cred_size;
+    aw_store_kind kind;
+    /* Azure */
+    char *account, *sas;
+    uint8_t key[96];
+    size_t keylen;
+    /* file */
+    aw_fstore *file;
 };
+
+aw_store_kind aw_s3_kind(const aw_s3 *s3) { return s3->kind; }
+
+aw_fstore *aw_s3_fstore(const aw_s3 *s3) { return s3->file; }
+
+const char *aw_s3_root(const aw_s3 *s3, const char *bucket) {
+    return s3 && s3->file ? aw_fstore_root(s3->file, bucket) : NULL;
+}
 
 const char *aw_http_version(void) { return "libcurl " LIBCURL_VERSION; }
 
@@ -58,81 +67,16 @@ void aw_s3_destroy(aw_s3 *s3) {
     slots_free(s3);
     if (s3->multi)
         curl_multi_cleanup(s3->multi);
-    curl_slist_free_all(s3->headers);
+    aw_s3_auth_clear(&s3->auth);
     free(s3->endpoint);
-    if (s3->userpwd) {
-        memset(s3->userpwd, 0, strlen(s3->userpwd));
-        free(s3->userpwd);
+    free(s3->account);
+    if (s3->sas) {
+        memset(s3->sas, 0, strlen(s3->sas));
+        free(s3->sas);
     }
-    free(s3->cred_file);
-    free(s3->profile);
+    memset(s3->key, 0, sizeof s3->key);
+    aw_fstore_destroy(s3->file);
     free(s3);
-}
-
-/* Makes c the credentials of every request from now on. */
-static int use_credentials(aw_s3 *s3, const aw_s3_creds *c) {
-    char *userpwd = NULL;
-    struct curl_slist *headers = NULL;
-    if (c->access_key && *c->access_key) {
-        size_t ul = strlen(c->access_key) + strlen(c->secret_key) + 2;
-        userpwd = malloc(ul);
-        if (!userpwd)
-            return AW_ENOMEM;
-        snprintf(userpwd, ul, "%s:%s", c->access_key, c->secret_key);
-        headers = curl_slist_append(NULL, "x-amz-content-sha256: " EMPTY_SHA256);
-        if (headers && c->session_token && *c->session_token) {
-            size_t tl = strlen(c->session_token) + 32;
-            char *tok = malloc(tl);
-            struct curl_slist *h = NULL;
-            if (tok) {
-                snprintf(tok, tl, "x-amz-security-token: %s", c->session_token);
-                h = curl_slist_append(headers, tok);
-                free(tok);
-            }
-            if (!h) {
-                curl_slist_free_all(headers);
-                headers = NULL;
-            }
-        }
-        if (!headers) {
-            free(userpwd);
-            return AW_ENOMEM;
-        }
-    }
-    if (s3->userpwd) {
-        memset(s3->userpwd, 0, strlen(s3->userpwd));
-        free(s3->userpwd);
-    }
-    curl_slist_free_all(s3->headers);
-    s3->userpwd = userpwd;
-    s3->headers = headers;
-    return AW_OK;
-}
-
-/* Re-reads the credentials file when it changed since the last read (or
- * was never read). A file that cannot be used now keeps the credentials in
- * use and says why in errstr. */
-static int refresh_credentials(aw_s3 *s3, char *errstr, size_t n) {
-    struct stat st;
-    if (!s3->cred_file)
-        return AW_OK;
-    if (stat(s3->cred_file, &st) != 0) {
-        snprintf(errstr, n, "credentials file %s: %s", s3->cred_file, strerror(errno));
-        return AW_ECONFIG;
-    }
-    if (st.st_mtim.tv_sec == s3->cred_mtime.tv_sec &&
-        st.st_mtim.tv_nsec == s3->cred_mtime.tv_nsec && st.st_size == s3->cred_size)
-        return AW_OK;
-    aw_s3_creds c;
-    int rc = aw_s3_creds_read_file(s3->cred_file, s3->profile, &c, errstr, n);
-    if (rc == AW_OK)
-        rc = use_credentials(s3, &c);
-    aw_s3_creds_clear(&c);
-    if (rc == AW_OK) {
-        s3->cred_mtime = st.st_mtim;
-        s3->cred_size = st.st_size;
-    }
-    return rc;
 }
 
 int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
@@ -140,6 +84,16 @@ int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
     aw_s3 *s3 = calloc(1, sizeof *s3);
     if (!s3)
         return AW_ENOMEM;
+    s3->kind = o->kind;
+    if (o->kind == AW_STORE_FILE) {
+        int frc = aw_fstore_new(o->roots, o->nroots, &s3->file, errstr, n);
+        if (frc != AW_OK || !(s3->endpoint = strdup("file://"))) {
+            aw_s3_destroy(s3);
+            return frc != AW_OK ? frc : AW_ENOMEM;
+        }
+        *out = s3;
+        return AW_OK;
+    }
     const char *region = o->region && *o->region ? o->region : "us-east-1";
     char defep[256];
     const char *ep = o->endpoint;
@@ -168,20 +122,24 @@ int aw_s3_new(const aw_s3_opts *o, aw_s3 **out, char *errstr, size_t n) {
         rc = AW_ECONFIG;
         goto fail;
     }
-    if (o->access_key && *o->access_key) {
+    if (o->kind == AW_STORE_AZURE) {
+        if ((rc = aw_azure_setup(o, &s3->account, s3->key, sizeof s3->key, &s3->keylen,
+                                 &s3->sas, errstr, n)) != AW_OK)
+            goto fail;
+    } else if (o->access_key && *o->access_key) {
         /* static credentials (environment, flags): they win, as in the SDKs */
         aw_s3_creds c = {(char *)o->access_key, (char *)o->secret_key,
                          (char *)o->session_token};
         if ((rc = aw_s3_creds_check(&c, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/"
                                         "AWS_SESSION_TOKEN", errstr, n)) != AW_OK ||
-            (rc = use_credentials(s3, &c)) != AW_OK)
+            (rc = aw_s3_auth_use(&s3->auth, &c)) != AW_OK)
             goto fail;
     } else if (o->credentials_file && *o->credentials_file) {
         rc = AW_ENOMEM;
-        if (!(s3->cred_file = strdup(o->credentials_file)) ||
-            !(s3->profile = strdup(o->profile && *o->profile ? o->profile : "default")))
+        if (!(s3->auth.cred_file = strdup(o->credentials_file)) ||
+            !(s3->auth.profile = strdup(o->profile && *o->profile ? o->profile : "default")))
             goto fail;
-        if ((rc = refresh_credentials(s3, errstr, n)) != AW_OK)
+        if ((rc = aw_s3_auth_refresh(&s3->auth, errstr, n)) != AW_OK)
             goto fail;
     }
     s3->path_style = o->path_style;
@@ -259,10 +217,11 @@ static int slot_headers(const aw_s3 *s3, slot *s, aw_fetch *r) {
             return AW_ENOMEM;
         snprintf(im, l, "If-Match: \"%s\"", r->if_match);
     }
-    const char *more[2] = {im, r->checksum_mode ? "x-amz-checksum-mode: ENABLED" : NULL};
+    const char *more[2] = {im, r->checksum_mode && s3->kind == AW_STORE_S3
+                                   ? "x-amz-checksum-mode: ENABLED" : NULL};
     int rc = AW_OK;
-    for (const struct curl_slist *h = s3->headers; rc == AW_OK && h; h = h->next) {
-        struct curl_slist *n = curl_slist_append(s->headers, h->data);
+    for (int i = 0; rc == AW_OK && i < 2 && s3->auth.headers[i]; i++) {
+        struct curl_slist *n = curl_slist_append(s->headers, s3->auth.headers[i]);
         rc = n ? AW_OK : AW_ENOMEM;
         s->headers = n ? n : s->headers;
     }
@@ -308,14 +267,32 @@ static void slot_options(const aw_s3 *s3, slot *s, const aw_fetch *r, const char
     if (head)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     /* credentials are set (or cleared) every time, as they may rotate */
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->userpwd ? s3->sigv4 : NULL);
-    curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->auth.userpwd ? s3->sigv4 : NULL);
+    curl_easy_setopt(e, CURLOPT_USERPWD, s3->auth.userpwd);
+}
+
+/* Azure's headers of r at url after the slot's others (aw_azure_headers). */
+static int azure_headers(const aw_s3 *s3, slot *s, const aw_fetch *r, const char *url) {
+    char h[3][300];
+    int rc = aw_azure_headers(s3->account, s3->key, s3->keylen, r, url, h);
+    for (int i = 0; rc == AW_OK && i < 3; i++) {
+        if (!h[i][0])
+            continue;
+        struct curl_slist *nl = curl_slist_append(s->headers, h[i]);
+        if (!nl)
+            return AW_ENOMEM;
+        s->headers = nl;
+    }
+    return rc;
 }
 
 static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     char url[8192];
-    int urc = aw_s3_url(s3->endpoint, s3->path_style, r->bucket, r->key, r->version_id,
-                        r->query, url, sizeof url);
+    int urc = s3->kind == AW_STORE_AZURE
+              ? aw_azure_url(s3->endpoint, r->bucket, r->key, r->version_id, r->query, s3->sas,
+                             url, sizeof url)
+              : aw_s3_url(s3->endpoint, s3->path_style, r->bucket, r->key, r->version_id,
+                          r->query, url, sizeof url);
     if (urc != AW_OK) {
         snprintf(r->error, sizeof r->error, "%s", urc == AW_EINVALID
                  ? (s3->path_style ? "not a valid bucket name"
@@ -329,6 +306,8 @@ static int slot_start(aw_s3 *s3, slot *s, aw_fetch *r) {
     s->errlen = 0;
     aw_s3_info_reset(&r->info);
     int rc = slot_headers(s3, s, r);
+    if (rc == AW_OK && s3->kind == AW_STORE_AZURE && (rc = azure_headers(s3, s, r, url)) != AW_OK)
+        snprintf(r->error, sizeof r->error, "cannot sign the request: %s", aw_strerror(rc));
     if (rc != AW_OK)
         return rc;
     slot_options(s3, s, r, url);
@@ -366,7 +345,8 @@ static aw_verdict classify(slot *s, CURLcode cc) {
     }
     curl_off_t got = 0;
     curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
-    aw_s3_error_code(s->errbody, s->errlen, r->info.error_code, sizeof r->info.error_code);
+    if (s->errlen) /* else the header's code (Azure's x-ms-error-code), if any */
+        aw_s3_error_code(s->errbody, s->errlen, r->info.error_code, sizeof r->info.error_code);
     /* a HEAD has no body to count */
     int64_t want = r->method && !strcmp(r->method, "HEAD") ? -1 : r->info.content_length;
     return aw_fetch_classify(end, r->info.status, r->info.error_code, want, (int64_t)got,
@@ -407,7 +387,10 @@ static void ended(aw_fetch *r) {
         r->on_end(r->ud);
 }
 
-void aw_s3_wakeup(aw_s3 *s3) { curl_multi_wakeup(s3->multi); }
+void aw_s3_wakeup(aw_s3 *s3) {
+    if (s3->multi)
+        curl_multi_wakeup(s3->multi);
+}
 
 /* One aw_s3_fetch_many: its requests, the free slots, and the queue of
  * requests waiting to (re)start, in order (a retry goes to the back). */
@@ -513,6 +496,8 @@ static void run_abandon(aw_s3 *s3) {
 
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
                      const volatile sig_atomic_t *stop) {
+    if (s3->file)
+        return aw_fstore_fetch_many(s3->file, reqs, n, policy, stop);
     int conc = policy->concurrency > 0 ? policy->concurrency : 1;
     if ((size_t)conc > n)
         conc = (int)n;
@@ -521,7 +506,7 @@ int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy 
     if (ensure_slots(s3, conc) != AW_OK)
         return AW_ENOMEM;
     char cerr[512];
-    if (refresh_credentials(s3, cerr, sizeof cerr) != AW_OK)
+    if (aw_s3_auth_refresh(&s3->auth, cerr, sizeof cerr) != AW_OK)
         AW_WARN("s3", "keeping the credentials in use: %s", cerr);
     curl_multi_setopt(s3->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)policy->concurrency);
     run u = {.s3 = s3, .reqs = reqs, .n = n, .qlen = n, .policy = policy, .nfree = conc,

@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "aw/store.h"
 
@@ -26,6 +29,14 @@ int aw_s3_object_url(const char *endpoint, bool path_style, const char *bucket,
  * key NULL the bucket; query is appended as given (already encoded). */
 int aw_s3_url(const char *endpoint, bool path_style, const char *bucket, const char *key,
               const char *version_id, const char *query, char *buf, size_t cap) AW_WUR;
+
+/* An Azure Blob URL: endpoint/container[/blob] with the blob URI-encoded
+ * ('/' kept), then query, versionid and the SAS token's parameters.
+ * container NULL: the account (List Containers). AW_EINVALID for a
+ * container name that may not stand there, AW_EINVAL if it does not fit. */
+int aw_azure_url(const char *endpoint, const char *container, const char *blob,
+                 const char *version_id, const char *query, const char *sas, char *buf,
+                 size_t cap) AW_WUR;
 
 /* Whether S3's error code (the <Code> of an error response) says the request's
  * credentials were refused (unknown key, bad signature, expired token, clock
@@ -83,6 +94,29 @@ typedef struct aw_s3_creds {
     char *access_key, *secret_key, *session_token;
 } aw_s3_creds;
 
+/* What SigV4 requests carry: curl's "access:secret" (NULL: unsigned) and
+ * the headers S3 wants with it (x-amz-content-sha256, the session token),
+ * from static credentials or a shared credentials file re-read whenever
+ * it changes. */
+typedef struct aw_s3_auth {
+    char *userpwd;
+    char *headers[2];       /* NULL-terminated early */
+    char *cred_file, *profile;
+    struct timespec cred_mtime;
+    off_t cred_size;
+} aw_s3_auth;
+
+/* Makes c the credentials of every request from now on. AW_ENOMEM. */
+int aw_s3_auth_use(aw_s3_auth *a, const aw_s3_creds *c) AW_WUR;
+
+/* Re-reads a->cred_file (if any) when it changed since the last read. A
+ * file that cannot be used now keeps the credentials in use and says why
+ * (AW_ECONFIG). */
+int aw_s3_auth_refresh(aw_s3_auth *a, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Wipes and frees everything of a. */
+void aw_s3_auth_clear(aw_s3_auth *a);
+
 /* Wipes and frees the strings; NULL is ignored. */
 void aw_s3_creds_clear(aw_s3_creds *c);
 
@@ -100,5 +134,84 @@ int aw_s3_creds_check(const aw_s3_creds *c, const char *source, char *errstr,
  */
 int aw_s3_creds_read_file(const char *path, const char *profile, aw_s3_creds *out,
                           char *errstr, size_t errstr_size) AW_WUR;
+
+/* ------------------------------------------------------------ Azure */
+
+/* What Shared Key signs of one request (azure.c). */
+typedef struct aw_azure_req {
+    const char *method;      /* "GET", "HEAD", "DELETE" */
+    const char *if_match;    /* the header's value as sent (quoted), or NULL */
+    const char *range;       /* "bytes=A-B" as sent, or NULL */
+    const char *date;        /* x-ms-date */
+    const char *version;     /* x-ms-version */
+    const char *account;
+    const char *path;        /* the URL's path exactly as sent, "/" at least */
+    const char *query;       /* the URL's query (encoded, no '?'), or NULL */
+} aw_azure_req;
+
+/* The string Shared Key signs for r, into out. AW_EINVAL when it does not
+ * fit, AW_ENOMEM. */
+int aw_azure_string_to_sign(const aw_azure_req *r, char *out, size_t cap) AW_WUR;
+
+/* The x-ms-version every request sends. */
+#define AW_AZURE_VERSION "2021-08-06"
+
+/* The Azure settings of o, checked: *account, the decoded key (*keylen
+ * bytes of keycap) or *sas (malloc'd). AW_ECONFIG with the reason. */
+int aw_azure_setup(const aw_s3_opts *o, char **account, uint8_t *key, size_t keycap,
+                   size_t *keylen, char **sas, char *errstr, size_t errstr_size) AW_WUR;
+
+/* The headers r at url needs: x-ms-date, x-ms-version and (keylen > 0)
+ * the Shared Key Authorization of exactly what is sent, If-Match and Range
+ * included; h[2] is "" when unsigned. */
+int aw_azure_headers(const char *account, const uint8_t *key, size_t keylen, const aw_fetch *r,
+                     const char *url, char h[3][300]) AW_WUR;
+
+/* "Authorization: SharedKey ACCOUNT:SIG" for r under key (decoded). */
+int aw_azure_authorization(const aw_azure_req *r, const uint8_t *key, size_t keylen, char *out,
+                           size_t cap) AW_WUR;
+
+/* ------------------------------------------------------------ file stores */
+
+typedef struct aw_fstore aw_fstore;
+
+/* roots: absolute directories (realpath'd here), each the bucket its last
+ * component names. AW_ECONFIG with the reason, AW_ENOMEM. */
+int aw_fstore_new(const char *const *roots, size_t n, aw_fstore **out, char *errstr,
+                  size_t errstr_size) AW_WUR;
+void aw_fstore_destroy(aw_fstore *fs);
+const char *aw_fstore_root(const aw_fstore *fs, const char *bucket);
+size_t aw_fstore_count(const aw_fstore *fs);
+const char *aw_fstore_bucket(const aw_fstore *fs, size_t i);
+
+/* aw_s3_fetch_many's contract, answered by the file system one request at
+ * a time (file.c). */
+int aw_fstore_fetch_many(aw_fstore *fs, aw_fetch *reqs, size_t n, const aw_fetch_policy *p,
+                         const volatile sig_atomic_t *stop) AW_WUR;
+
+/* AW_EUNAVAILABLE, with the reason, when a root cannot be read. */
+int aw_fstore_probe(const aw_fstore *fs, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Whether key can name a file below a root: not empty, relative, no empty,
+ * "." or ".." component, at most 1024 bytes. */
+bool aw_fstore_key_ok(const char *key);
+
+/* Opens the directory holding key (below the root of bucket) without
+ * following any link; *name points into key at its last component. -1 with
+ * errno set (ENXIO for an unknown bucket). key must be a valid relative
+ * path (no "." or ".." components). */
+int aw_fstore_open_parent(const aw_fstore *fs, const char *bucket, const char *key,
+                          const char **name);
+
+/* A file's listing entry (malloc'd strings) from its stat. AW_ENOMEM. */
+int aw_file_listed(const char *key, const struct stat *st, aw_listed *out) AW_WUR;
+
+/* One page of bucket's walk after key `after` (filelist.c), as aw_s3_list. */
+int aw_fstore_list(const aw_fstore *fs, const char *bucket, const char *prefix,
+                   const char *after, long max, aw_listing_page *page, char *errstr,
+                   size_t errstr_size) AW_WUR;
+
+/* The file store behind a client of kind AW_STORE_FILE, else NULL. */
+aw_fstore *aw_s3_fstore(const aw_s3 *s3);
 
 #endif

@@ -16,7 +16,9 @@ bool aw_s3_credential_error(const char *code) {
     static const char *const codes[] = {
         "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
         "TokenRefreshRequired", "RequestTimeTooSkewed", "AuthorizationHeaderMalformed",
-        "InvalidSecurity", "MissingSecurityHeader", "AccountProblem", NULL};
+        "InvalidSecurity", "MissingSecurityHeader", "AccountProblem",
+        /* Azure's (Azurite says AuthorizationFailure for a wrong key) */
+        "AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo", NULL};
     for (int i = 0; codes[i]; i++)
         if (!strcmp(code, codes[i]))
             return true;
@@ -145,6 +147,14 @@ void aw_s3_header(aw_s3_object_info *i, const char *line, size_t len) {
         char tmp[80], *slash; /* bytes FIRST-LAST/TOTAL */
         header_value(line, len, 14, tmp, sizeof tmp);
         i->range_total = (slash = strchr(tmp, '/')) ? strtoll(slash + 1, NULL, 10) : 0;
+    } else if (len > 16 && !strncasecmp(line, "x-ms-version-id:", 16)) {
+        header_value(line, len, 16, i->version_id, sizeof i->version_id);
+    } else if (len > 16 && !strncasecmp(line, "x-ms-error-code:", 16)) {
+        header_value(line, len, 16, i->error_code, sizeof i->error_code);
+        if (!aw_token_ok(i->error_code, sizeof i->error_code))
+            i->error_code[0] = '\0';
+    } else if (len > 12 && !strncasecmp(line, "content-md5:", 12)) {
+        header_value(line, len, 12, i->content_md5, sizeof i->content_md5);
     } else if (len > 21 && !strncasecmp(line, "x-amz-mp-parts-count:", 21)) {
         char tmp[32];
         header_value(line, len, 21, tmp, sizeof tmp);

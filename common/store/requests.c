@@ -9,7 +9,10 @@
 #include "internal.h"
 
 int aw_s3_probe(aw_s3 *s3, char *errstr, size_t n) {
-    aw_fetch r = {.method = "GET"};
+    if (aw_s3_kind(s3) == AW_STORE_FILE)
+        return aw_fstore_probe(aw_s3_fstore(s3), errstr, n);
+    aw_fetch r = {.method = "GET", /* Azure: List Containers; S3: ListBuckets */
+                  .query = aw_s3_kind(s3) == AW_STORE_AZURE ? "comp=list&maxresults=1" : NULL};
     aw_fetch_policy p = {.concurrency = 1, .retries = 1, .backoff_base_ms = 200,
                          .backoff_max_ms = 200};
     int rc = aw_s3_fetch_many(s3, &r, 1, &p, NULL);

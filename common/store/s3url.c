@@ -1,7 +1,8 @@
 /*
  * Request URLs for S3: path-style (endpoint/bucket/key) or virtual-hosted
- * (bucket.host/key), keys URI-encoded as SigV4 expects. No libcurl here, so
- * the rules are unit-tested on their own.
+ * (bucket.host/key), keys URI-encoded as SigV4 expects; and for Azure Blob
+ * (endpoint/container/blob). No libcurl here, so the rules are unit-tested
+ * on their own.
  */
 #include <string.h>
 
@@ -74,4 +75,42 @@ query:;
 int aw_s3_object_url(const char *ep, bool path_style, const char *bucket, const char *key,
                      const char *version_id, char *buf, size_t cap) {
     return aw_s3_url(ep, path_style, bucket, key, version_id, NULL, buf, cap);
+}
+
+int aw_azure_url(const char *ep, const char *container, const char *blob,
+                 const char *version_id, const char *query, const char *sas, char *buf,
+                 size_t cap) {
+    if (container && !aw_bucket_name_ok(container))
+        return AW_EINVALID;
+    if (aw_fmt(buf, cap, "%s/", ep) != AW_OK)
+        return AW_EINVAL;
+    size_t pos = strlen(buf);
+    if (container) {
+        pos--; /* no slash after the container itself */
+        if (pos + 1 >= cap)
+            return AW_EINVAL;
+        buf[pos++] = '/';
+        if (aw_uriencode(container, strlen(container), false, buf, cap, &pos) != AW_OK)
+            return AW_EINVAL;
+        if (blob) {
+            if (pos + 1 >= cap)
+                return AW_EINVAL;
+            buf[pos++] = '/';
+            if (aw_uriencode(blob, strlen(blob), true, buf, cap, &pos) != AW_OK)
+                return AW_EINVAL;
+        }
+        if (pos >= cap)
+            return AW_EINVAL;
+        buf[pos] = '\0';
+    }
+    char sep = '?';
+    if (query && *query && put_param(buf, cap, &pos, &sep, query) != AW_OK)
+        return AW_EINVAL;
+    if (version_id && *version_id &&
+        (put_param(buf, cap, &pos, &sep, "versionid=") != AW_OK ||
+         aw_uriencode(version_id, strlen(version_id), false, buf, cap, &pos) != AW_OK))
+        return AW_EINVAL;
+    if (sas && *sas && put_param(buf, cap, &pos, &sep, sas) != AW_OK)
+        return AW_EINVAL;
+    return AW_OK;
 }

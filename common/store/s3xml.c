@@ -6,6 +6,7 @@
  * whose key is not one (not UTF-8, a NUL, a bad escape) is counted and left
  * out, never guessed at.
  */
+#define _GNU_SOURCE /* strptime */
 #include "aw/store.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aw/codec.h"
 
@@ -28,7 +30,7 @@ static bool is(const xmlNode *n, const char *name) {
 
 /* The text of the first child element called name, malloc'd; NULL when absent. */
 static char *child_text(const xmlNode *parent, const char *name) {
-    for (const xmlNode *c = parent->children; c; c = c->next)
+    for (const xmlNode *c = parent ? parent->children : NULL; c; c = c->next)
         if (is(c, name)) {
             xmlChar *t = xmlNodeGetContent(c);
             char *s = t ? strdup((const char *)t) : strdup("");
@@ -127,17 +129,8 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
         free(l.last_modified);
         l.last_modified = NULL;
     }
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        aw_listed *ni = realloc(p->items, cap * sizeof *ni);
-        if (!ni) {
-            rc = AW_ENOMEM;
-            goto skip;
-        }
-        p->items = ni;
-        p->cap = cap;
-    }
-    p->items[p->n++] = l;
+    if ((rc = aw_listing_push(p, &l)) != AW_OK)
+        goto skip;
     free(raw);
     free(size);
     return AW_OK;
@@ -146,6 +139,19 @@ skip:
     free(raw);
     free(size);
     return rc;
+}
+
+int aw_listing_push(aw_listing_page *p, const aw_listed *l) {
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        aw_listed *ni = realloc(p->items, cap * sizeof *ni);
+        if (!ni)
+            return AW_ENOMEM;
+        p->items = ni;
+        p->cap = cap;
+    }
+    p->items[p->n++] = *l;
+    return AW_OK;
 }
 
 static bool digit(char c) { return c >= '0' && c <= '9'; }
@@ -224,6 +230,80 @@ static int order_versions(aw_listing_page *p) {
     return AW_OK;
 }
 
+/* The first child element of parent called name, or NULL. */
+static const xmlNode *child(const xmlNode *parent, const char *name) {
+    for (const xmlNode *c = parent ? parent->children : NULL; c; c = c->next)
+        if (is(c, name))
+            return c;
+    return NULL;
+}
+
+/* An HTTP date (Azure's Last-Modified) as ISO 8601, or NULL. Takes d. */
+static char *iso_of_http(char *d) {
+    struct tm tm = {0};
+    const char *end = d ? strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+    free(d);
+    char out[32];
+    if (!end || *end || !strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S.000Z", &tm))
+        return NULL;
+    return strdup(out);
+}
+
+/* One Azure <Blob> of List Blobs, as add_entry takes an S3 entry: its
+ * Name (percent-encoded when Encoded="true"), Properties' Content-Length,
+ * Etag and Last-Modified, VersionId and IsCurrentVersion. */
+static int add_blob(aw_listing_page *p, const xmlNode *b) {
+    aw_listed l = {.size = -1};
+    const xmlNode *nm = child(b, "Name"), *props = child(b, "Properties");
+    xmlChar *encoded = nm ? xmlGetProp(nm, (const xmlChar *)"Encoded") : NULL;
+    bool enc = encoded && !strcmp((const char *)encoded, "true");
+    xmlFree(encoded);
+    char *raw = child_text(b, "Name"), *size = child_text(props, "Content-Length");
+    l.version_id = child_text(b, "VersionId");
+    l.etag = plain_etag(child_text(props, "Etag"));
+    l.last_modified = iso_of_http(child_text(props, "Last-Modified"));
+    char *cur = child_text(b, "IsCurrentVersion");
+    l.is_latest = !cur || !strcmp(cur, "true");
+    free(cur);
+    int rc = AW_OK;
+    size_t klen = raw ? strlen(raw) : 0;
+    if (!raw || (enc && aw_urldecode(raw, klen, false, &l.key, &klen) != AW_OK)) {
+        note(p, "a blob without a readable Name");
+        goto skip;
+    }
+    if (!enc) {
+        l.key = raw;
+        raw = NULL;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = size ? strtoll(size, &end, 10) : -1;
+    if (!klen || klen > AW_KEY_MAX || !aw_utf8_valid(l.key, klen) || strlen(l.key) != klen) {
+        note(p, "a blob name of %zu bytes that is not 1 to 1024 bytes of UTF-8", klen);
+        goto skip;
+    }
+    if (!size || end == size || *end || errno || v < 0 || v > AW_OBJECT_SIZE_MAX) {
+        note(p, "blob \"%.200s\": Content-Length \"%.40s\" is not a byte count", l.key,
+             size ? size : "(none)");
+        goto skip;
+    }
+    l.size = v;
+    if (l.version_id && !aw_token_ok(l.version_id, AW_VERSION_ID_MAX)) {
+        note(p, "blob \"%.200s\": a version id that is not visible ASCII", l.key);
+        goto skip;
+    }
+    if ((rc = aw_listing_push(p, &l)) != AW_OK)
+        goto skip;
+    free(raw);
+    free(size);
+    return AW_OK;
+skip:
+    listed_free(&l);
+    free(raw);
+    free(size);
+    return rc;
+}
+
 static int add_bucket(aw_listing_page *p, const xmlNode *b) {
     char *name = child_text(b, "Name");
     if (!name || !aw_bucket_name_ok(name)) {
@@ -280,6 +360,27 @@ int aw_listing_parse(const char *xml, size_t len, aw_listing_page *p, char *errs
     const xmlNode *root = xmlDocGetRootElement(d);
     bool v2 = is(root, "ListBucketResult"), versions = is(root, "ListVersionsResult");
     bool buckets = is(root, "ListAllMyBucketsResult");
+    if (is(root, "EnumerationResults")) { /* Azure: List Blobs, List Containers */
+        int rc = AW_OK;
+        const xmlNode *blobs = child(root, "Blobs"), *conts = child(root, "Containers");
+        for (const xmlNode *c = blobs ? blobs->children : NULL; c && rc == AW_OK; c = c->next)
+            if (is(c, "Blob"))
+                rc = add_blob(p, c);
+        for (const xmlNode *c = conts ? conts->children : NULL; c && rc == AW_OK; c = c->next)
+            if (is(c, "Container"))
+                rc = add_bucket(p, c);
+        char *next = child_text(root, "NextMarker");
+        if (next && *next) {
+            p->truncated = true;
+            p->next_token = next;
+        } else {
+            free(next);
+        }
+        xmlFreeDoc(d);
+        if (rc != AW_OK)
+            aw_listing_page_clear(p);
+        return rc;
+    }
     if (!v2 && !versions && !buckets) {
         snprintf(errstr, errn, "<%.60s> is not a listing", (const char *)root->name);
         xmlFreeDoc(d);

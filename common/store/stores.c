@@ -18,6 +18,7 @@
 struct aw_stores {
     const aw_config *cfg;   /* the default store's settings, when no section names it */
     aw_store_def *defs;     /* the stores file's sections */
+    const aw_store_def *extra; /* the default store's, when no section describes it */
     size_t ndefs;
     size_t n;
     char **names;
@@ -54,6 +55,14 @@ void aw_store_defs_free(aw_store_def *defs, size_t n) {
         free(d->name), free(d->endpoint), free(d->region), free(d->access_key_id);
         free(d->secret_access_key), free(d->session_token), free(d->credentials_file);
         free(d->profile);
+        if (d->account_key)
+            memset(d->account_key, 0, strlen(d->account_key));
+        if (d->sas_token)
+            memset(d->sas_token, 0, strlen(d->sas_token));
+        free(d->account), free(d->account_key), free(d->sas_token);
+        for (size_t r = 0; r < d->nroots; r++)
+            free(d->roots[r]);
+        free(d->roots);
     }
     free(defs);
 }
@@ -69,7 +78,28 @@ static int set_key(aw_store_def *d, const char *k, const char *v) {
                 {"secret_access_key", offsetof(aw_store_def, secret_access_key)},
                 {"session_token", offsetof(aw_store_def, session_token)},
                 {"credentials_file", offsetof(aw_store_def, credentials_file)},
-                {"profile", offsetof(aw_store_def, profile)}};
+                {"profile", offsetof(aw_store_def, profile)},
+                {"account", offsetof(aw_store_def, account)},
+                {"account_key", offsetof(aw_store_def, account_key)},
+                {"sas_token", offsetof(aw_store_def, sas_token)}};
+    if (!strcmp(k, "kind")) {
+        if (!strcmp(v, "s3"))
+            d->kind = AW_STORE_S3;
+        else if (!strcmp(v, "azure"))
+            d->kind = AW_STORE_AZURE;
+        else if (!strcmp(v, "file"))
+            d->kind = AW_STORE_FILE;
+        else
+            return AW_EUNSUPPORTED;
+        return AW_OK;
+    }
+    if (!strcmp(k, "root")) {
+        char **nr = realloc(d->roots, (d->nroots + 1) * sizeof *nr);
+        if (!nr)
+            return AW_ENOMEM;
+        d->roots = nr;
+        return (d->roots[d->nroots] = strdup(v)) ? (d->nroots++, AW_OK) : AW_ENOMEM;
+    }
     if (!strcmp(k, "path_style")) {
         if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
             d->path_style = true;
@@ -162,12 +192,15 @@ int aw_stores_parse(const char *text, size_t len, const char *path, aw_store_def
         *eq = '\0';
         char *k = trim(s), *v = trim(eq + 1);
         int r = set_key(&(*defs)[*n - 1], k, v);
-        if (r == AW_ENOTFOUND || r == AW_EINVAL) {
+        if (r == AW_ENOTFOUND || r == AW_EINVAL || r == AW_EUNSUPPORTED) {
             aw_escape_text(k, strlen(k), x, sizeof x);
             snprintf(errstr, errn, r == AW_ENOTFOUND
-                     ? "%s:%d: unknown key \"%s\" (endpoint, region, path_style, access_key_id, "
-                       "secret_access_key, session_token, credentials_file, profile)"
-                     : "%s:%d: %s must be true or false", path, lineno, x);
+                     ? "%s:%d: unknown key \"%s\" (kind, endpoint, region, path_style, "
+                       "access_key_id, secret_access_key, session_token, credentials_file, "
+                       "profile, account, account_key, sas_token, root)"
+                     : r == AW_EUNSUPPORTED ? "%s:%d: %s must be s3, azure or file"
+                                            : "%s:%d: %s must be true or false",
+                     path, lineno, x);
             rc = AW_ECONFIG;
         } else {
             rc = r;
@@ -226,16 +259,21 @@ static int new_client(const aw_config *cfg, const aw_store_def *d, aw_s3 **out, 
                       size_t errn) {
     if (!d)
         return aw_s3_new_from_config(cfg, out, errstr, errn);
-    aw_s3_opts o = {.endpoint = d->endpoint, .region = d->region ? d->region : "us-east-1",
+    aw_s3_opts o = {.kind = d->kind, .endpoint = d->endpoint,
+                    .region = d->region ? d->region : "us-east-1",
                     .access_key = d->access_key_id, .secret_key = d->secret_access_key,
                     .session_token = d->session_token, .credentials_file = d->credentials_file,
                     .profile = d->profile, .path_style = d->path_style,
-                    .timeout_ms = cfg->fetch_timeout_ms};
+                    .timeout_ms = cfg->fetch_timeout_ms, .account = d->account,
+                    .account_key = d->account_key, .sas_token = d->sas_token,
+                    .roots = (const char *const *)d->roots, .nroots = d->nroots};
     char why[512];
     int rc = aw_s3_new(&o, out, why, sizeof why);
-    if (rc != AW_OK)
+    if (rc != AW_OK && d->line > 0)
         snprintf(errstr, errn, "%s:%d: store \"%s\": %s", cfg->stores_file, d->line, d->name,
                  why);
+    else if (rc != AW_OK)
+        snprintf(errstr, errn, "store \"%s\": %s", d->name, why);
     return rc;
 }
 
@@ -243,15 +281,27 @@ static const aw_store_def *find_def(const aw_stores *s, const char *name) {
     for (size_t i = 0; i < s->ndefs; i++)
         if (!strcmp(s->defs[i].name, name))
             return &s->defs[i];
+    if (s->extra && !strcmp(name, s->cfg->s3_store))
+        return s->extra;
     return NULL;
 }
 
+const aw_store_def *aw_stores_def(const aw_stores *s, const char *name) {
+    return s && name ? find_def(s, name) : NULL;
+}
+
 int aw_stores_open(const aw_config *cfg, aw_stores **out, char *errstr, size_t errn) {
+    return aw_stores_open_with(cfg, NULL, out, errstr, errn);
+}
+
+int aw_stores_open_with(const aw_config *cfg, const aw_store_def *extra, aw_stores **out,
+                        char *errstr, size_t errn) {
     *out = NULL;
     aw_stores *s = calloc(1, sizeof *s);
     if (!s)
         return AW_ENOMEM;
     s->cfg = cfg;
+    s->extra = extra;
     int rc = AW_OK;
     if (cfg->stores_file && *cfg->stores_file) {
         char *text = NULL;

@@ -29,6 +29,7 @@ enum {
     AW_CMD_VERIFY = 1u << 7,
     AW_CMD_CONSOLE = 1u << 8,
     AW_CMD_MLFLOW = 1u << 9,
+    AW_CMD_WATCH = 1u << 10,
     AW_CMD_ALL = 0xffffu,
     AW_CMD_NONE = 1u << 16, /* commands without settings of their own (version) */
 };
@@ -140,6 +141,8 @@ typedef struct aw_config {
     bool backfill_dry_run;
     bool backfill_all_buckets;
     bool backfill_restart;
+    long watch_rescan_s;     /* 0: only at start and after an overflow */
+    long watch_settle_ms;
     /* migrate */
     bool migrate_status;
     /* MLflow */

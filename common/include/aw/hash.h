@@ -36,6 +36,14 @@ int aw_sha256_b64_hex(const char *b64, char out[65]) AW_WUR;
  * less than 4 * ((len + 2) / 3) + 1. */
 int aw_base64(const void *in, size_t len, char *out, size_t cap) AW_WUR;
 
+/* Padded base64 b64 decoded into out (cap >= 3/4 of its length), *outlen
+ * bytes; AW_EINVAL for anything else. */
+int aw_unbase64(const char *b64, uint8_t *out, size_t cap, size_t *outlen) AW_WUR;
+
+/* HMAC-SHA256 of msg under key (Azure's Shared Key). AW_ETLS if OpenSSL fails. */
+int aw_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+                   uint8_t out[32]) AW_WUR;
+
 /* The crypto library behind aw_hash, e.g. "OpenSSL 3.0.19 27 Jan 2026". */
 const char *aw_crypto_version(void);
 

@@ -5,6 +5,12 @@
  * caller can hash an object of any size in constant memory. Listings are
  * parsed here too, and aw_stores routes each row to the client of its own
  * store. libcurl and libxml2 stay inside.
+ *
+ * A client is of one kind: S3 (and what speaks its API: versitygw, MinIO,
+ * GCS's XML API), Azure Blob (Shared Key or SAS over the same transfers) or
+ * local folders (each root directory a bucket, files read, stat'ed and
+ * unlinked without leaving the root). Every caller uses the same requests
+ * and outcomes for all three; only the kind's own file knows the difference.
  */
 #ifndef AW_STORE_H
 #define AW_STORE_H
@@ -18,7 +24,18 @@
 #include "aw/err.h"
 #include "aw/http.h"
 
+/* What a store is. */
+typedef enum aw_store_kind {
+    AW_STORE_S3 = 0,         /* the S3 API, signed with SigV4 */
+    AW_STORE_AZURE,          /* Azure Blob: containers are buckets, blobs keys */
+    AW_STORE_FILE,           /* local folders: each root directory is a bucket */
+} aw_store_kind;
+
+/* "s3", "azure", "file". */
+const char *aw_store_kind_name(aw_store_kind k);
+
 typedef struct aw_s3_opts {
+    aw_store_kind kind;
     const char *endpoint;    /* "http://127.0.0.1:7070"; NULL/"" = AWS for region */
     const char *region;      /* signing region */
     const char *access_key;  /* static credentials; NULL/"" = see credentials_file */
@@ -30,6 +47,17 @@ typedef struct aw_s3_opts {
     const char *profile;     /* its profile, default "default" */
     bool path_style;
     long timeout_ms;         /* abort when no byte arrives for this long */
+    /* Azure: endpoint is the account's blob service URL, with the account
+     * in its path for an emulator (http://127.0.0.1:10000/devstoreaccount1);
+     * requests are signed with account_key (Shared Key), else carry
+     * sas_token, else go unsigned */
+    const char *account;
+    const char *account_key; /* base64, as the portal shows it */
+    const char *sas_token;   /* "sv=...&sig=..." (a leading '?' is dropped) */
+    /* file: absolute directories; each is the bucket named by its last
+     * component (which must be a bucket name, different for each) */
+    const char *const *roots;
+    size_t nroots;
 } aw_s3_opts;
 
 typedef struct aw_s3 aw_s3;
@@ -45,7 +73,9 @@ typedef struct aw_s3_object_info {
     char version_id[160];
     char checksum_sha256[64]; /* x-amz-checksum-sha256 (base64) if sent */
     char last_modified[40];  /* Last-Modified as sent */
-    char error_code[64];     /* S3's <Code> of an error response, "" if none */
+    char error_code[64];     /* S3's <Code> of an error response (Azure's
+                                x-ms-error-code), "" if none */
+    char content_md5[32];    /* Content-MD5 (base64) if sent: Azure's checksum */
 } aw_s3_object_info;
 
 /* Returns AW_OK to continue, anything else aborts the transfer. */
@@ -129,6 +159,19 @@ typedef struct aw_fetch_policy {
     void *gate_ud;
 } aw_fetch_policy;
 enum { AW_GATE_START, AW_GATE_WAIT, AW_GATE_SKIP };
+
+/* The client's kind. */
+aw_store_kind aw_s3_kind(const aw_s3 *s3);
+
+/* A file store's directory for bucket (its realpath), or NULL when the
+ * client is not a file store or has no such root. */
+const char *aw_s3_root(const aw_s3 *s3, const char *bucket);
+
+/* The ETag a file store gives a file of this inode, size and mtime: a new
+ * value whenever one of them changes (the store's If-Match compares it
+ * immediately before an unlink). cap >= 80. */
+void aw_file_etag(uint64_t ino, int64_t size, int64_t mtime_sec, long mtime_nsec, char *out,
+                  size_t cap);
 
 /* Makes a running aw_s3_fetch_many look at its gate again now; any thread. */
 void aw_s3_wakeup(aw_s3 *s3);
@@ -246,6 +289,45 @@ int aw_listing_versioning(const char *xml, size_t len, bool *versioned, char *er
 
 void aw_listing_page_clear(aw_listing_page *page);
 
+/* Appends *l (its strings now the page's) to page. AW_ENOMEM. */
+int aw_listing_push(aw_listing_page *page, const aw_listed *l) AW_WUR;
+
+/* A file store's listing entry for bucket/key as a walk would give it
+ * (malloc'd strings): AW_ENOTFOUND when it is not a regular file reached
+ * without a link, or its key is not UTF-8; AW_EINVAL for another kind of
+ * store; AW_ENOMEM. */
+int aw_s3_file_entry(aw_s3 *s3, const char *bucket, const char *key, aw_listed *out) AW_WUR;
+
+/* One page of a listing, of any kind of store. */
+typedef struct aw_list_req {
+    const char *bucket;       /* NULL: the buckets (containers, roots) into page->buckets */
+    const char *prefix;       /* NULL/"": every key */
+    const char *start_after;  /* the first page: keys after this one (NULL/"": all) */
+    const aw_listing_page *prev; /* NULL: the first page; else the page before it,
+                                    whose markers continue the listing */
+    bool versioned;           /* every version (S3 ListObjectVersions) */
+    long max_keys;            /* per page; <= 0: 1000 */
+} aw_list_req;
+
+/*
+ * Lists one page into page (cleared first): S3's ListObjectsV2 or
+ * ListObjectVersions, Azure's List Blobs (a page after start_after drops
+ * the keys up to it: Azure has no start-after), or a file store's walk of
+ * the root in key (byte) order, which follows no symbolic link and counts
+ * in page->refused what it skips (links, FIFOs, devices, sockets, names
+ * that are not UTF-8 or longer than 1024 bytes, unreadable directories).
+ * AW_EUNAVAILABLE or AW_EHTTP (with the store's words), AW_EPARSE,
+ * AW_EINTERRUPTED, AW_ENOMEM.
+ */
+int aw_s3_list(aw_s3 *s3, const aw_fetch_policy *pol, const aw_list_req *q,
+               aw_listing_page *page, char *errstr, size_t errstr_size) AW_WUR;
+
+/* Whether bucket keeps versions (S3 GetBucketVersioning: Enabled or
+ * Suspended). Azure containers and file stores are listed unversioned.
+ * Errors as aw_s3_list. */
+int aw_s3_versioned(aw_s3 *s3, const aw_fetch_policy *pol, const char *bucket,
+                    bool *versioned, char *errstr, size_t errstr_size) AW_WUR;
+
 /* Once per process, before threads: libxml2's own set-up, with its messages
  * on stderr turned off (every thread; the parse results say what failed). */
 void aw_s3xml_init(void);
@@ -267,6 +349,16 @@ void aw_s3xml_init(void);
  *   access_key_id = AKIA...           # or credentials_file and profile
  *   secret_access_key = ...
  *
+ *   [blobs]
+ *   kind = azure                      # s3 (the default), azure or file
+ *   endpoint = https://acct.blob.core.windows.net
+ *   account = acct
+ *   account_key = ...                 # or sas_token = sv=...&sig=...
+ *
+ *   [local]
+ *   kind = file
+ *   root = /srv/project               # bucket "project"; one line per root
+ *
  * A row of a store without a client here is never touched: the caller
  * counts it as another store's (aw_stores_client returns NULL).
  */
@@ -274,6 +366,10 @@ void aw_s3xml_init(void);
 typedef struct aw_store_def {
     char *name, *endpoint, *region, *access_key_id, *secret_access_key, *session_token,
         *credentials_file, *profile;
+    aw_store_kind kind;
+    char *account, *account_key, *sas_token; /* azure */
+    char **roots;                            /* file: one `root = DIR` line each */
+    size_t nroots;
     bool path_style;
     int line;               /* where its section starts */
 } aw_store_def;
@@ -301,6 +397,15 @@ typedef struct aw_stores aw_stores;
  */
 int aw_stores_open(const aw_config *cfg, aw_stores **out, char *errstr,
                    size_t errstr_size) AW_WUR;
+
+/* aw_stores_open, with extra describing the default store when no section
+ * of the stores file does: for a command that makes its own store
+ * (`watch DIR...`). extra must outlive the result. */
+int aw_stores_open_with(const aw_config *cfg, const aw_store_def *extra, aw_stores **out,
+                        char *errstr, size_t errstr_size) AW_WUR;
+
+/* The description of store name (the stores file's section), or NULL. */
+const aw_store_def *aw_stores_def(const aw_stores *s, const char *name);
 
 /* The client of store name, or NULL when this process serves no such store. */
 aw_s3 *aw_stores_client(const aw_stores *s, const char *name);

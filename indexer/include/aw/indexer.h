@@ -71,6 +71,9 @@ typedef struct aw_observation {
     bool has_body, body_cut;
     const char *body;
     size_t body_len;
+    /* A file store's root directory holding the object (its bucket), or
+     * NULL: a sidecar there may name files in it by local path. */
+    const char *root_path;
 } aw_observation;
 
 typedef struct aw_indexer aw_indexer;
