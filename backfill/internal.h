@@ -85,6 +85,18 @@ int bf_lister_next(bf_lister *l, aw_listing_page *page, bool *end, char *errstr,
 /* Stops and joins the lister; NULL is ignored. */
 void bf_lister_stop(bf_lister *l);
 
+/* An ISO 8601 UTC time PostgreSQL will read, as listings send them:
+ * YYYY-MM-DDTHH:MM:SS[.fff]Z with a date that exists. */
+bool bf_iso_ok(const char *s);
+
+/* Whether the bytes a GET returned are newer than the listed ones: its
+ * Last-Modified (an HTTP date) after the listing's. Unknown when either is
+ * missing or unreadable: then they are taken as the listed ones. */
+bool bf_modified_since(const char *listed, const char *http_date);
+
+/* Now, as ISO 8601 with milliseconds ("...Z"). */
+void bf_now_iso(char out[32]);
+
 /* ------------------------------------------------------------ watch's table */
 
 typedef struct bf_hent {

@@ -70,50 +70,6 @@ static const char *arr_end(sbuf *b) {
     return b->oom ? NULL : b->p;
 }
 
-/* An ISO 8601 UTC time PostgreSQL will read, as listings send them:
- * YYYY-MM-DDTHH:MM:SS[.fff]Z with a date that exists. */
-static bool iso_ok(const char *s) {
-    struct tm tm = {0};
-    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!end)
-        return false;
-    if (*end == '.') {
-        end++;
-        if (*end < '0' || *end > '9')
-            return false;
-        while (*end >= '0' && *end <= '9')
-            end++;
-    }
-    if (strcmp(end, "Z"))
-        return false;
-    struct tm back = tm;
-    time_t t = timegm(&back);
-    struct tm again;
-    return gmtime_r(&t, &again) && again.tm_mday == tm.tm_mday && again.tm_mon == tm.tm_mon;
-}
-
-/* Whether the bytes a GET returned are newer than the listed ones: its
- * Last-Modified (an HTTP date) after the listing's. Unknown when either is
- * missing or unreadable: then they are taken as the listed ones. */
-static bool modified_since_listed(const char *listed, const char *http_date) {
-    struct tm a = {0}, b = {0};
-    if (!listed || !*http_date || !strptime(listed, "%Y-%m-%dT%H:%M:%S", &a) ||
-        !strptime(http_date, "%a, %d %b %Y %H:%M:%S GMT", &b))
-        return false;
-    return timegm(&b) > timegm(&a);
-}
-
-static void now_iso(char out[32]) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 /* ------------------------------------------------------------ classify */
 
 /* Entries of the page the index has no matching present version of: by
@@ -251,7 +207,7 @@ static int classify(backfill *bf, const aw_listed *items, size_t n, char *need, 
         arr_add(&k, items[i].key);
         arr_add(&e, items[i].etag);
         arr_add(&s, sz);
-        arr_add(&lm, iso_ok(items[i].last_modified) ? items[i].last_modified : NULL);
+        arr_add(&lm, bf_iso_ok(items[i].last_modified) ? items[i].last_modified : NULL);
         arr_add(&v, items[i].version_id);
     }
     const char *p[7] = {bf->cfg->s3_store, bf->bucket, arr_end(&k), arr_end(&e),
@@ -369,6 +325,42 @@ static int order_keys(backfill *bf, const aw_listed *items, size_t n, char **key
     return rc;
 }
 
+/* The observation of job j, read whole by f; a blob whose bytes disagree
+ * with the store's Content-MD5 (Azure) is a failure instead. */
+static void observe_read(backfill *bf, job *j, const aw_fetch *f, aw_observation *obs,
+                         size_t *nobs) {
+    bool azure = aw_s3_kind(bf->s3) == AW_STORE_AZURE;
+    if (azure && aw_content_md5_differs(&f->info, j->md5)) {
+        bf->c.failed++;
+        AW_ERROR(BLOG, "GET s3://%s/%s: the bytes read do not match the store's "
+                 "Content-MD5 %s; not indexed", bf->bucket, f->key, f->info.content_md5);
+        return;
+    }
+    const aw_listed *l = j->l;
+    snprintf(j->content_type, sizeof j->content_type, "%s", f->info.content_type);
+    obs[(*nobs)++] = (aw_observation){
+        .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = l->key,
+        .version_id = l->version_id, .etag = l->etag,
+        .content_type = j->content_type[0] ? j->content_type : NULL,
+        .event_time = bf_iso_ok(l->last_modified) ? l->last_modified : NULL,
+        .last_modified = bf_iso_ok(l->last_modified) ? l->last_modified : NULL,
+        .event_name = bf->event_name ? bf->event_name : "Listing", .listed = true,
+        .kind = AW_OBS_CREATED,
+        .root_path = aw_s3_root(bf->s3, bf->bucket),
+        .order_key = j->order_key,
+        .state = AW_OBS_PRESENT, .size = j->s.bytes, .has_sha256 = true,
+        .has_md5 = bf->cfg->verify_md5 || (azure && f->info.content_md5[0]),
+        .has_body = j->s.kept.max > 0,
+        .body_cut = j->s.cut, .body = j->s.kept.p, .body_len = j->s.kept.len};
+    memcpy(obs[*nobs - 1].sha256, j->sha256, 32);
+    memcpy(obs[*nobs - 1].md5, j->md5, 16);
+    bf->c.bytes += j->s.bytes;
+    if (j->known)
+        bf->c.changed++;
+    else
+        bf->c.added++;
+}
+
 /* Fetches and hashes the jobs, and makes an observation of each that
  * arrived whole. */
 static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, size_t *nobs,
@@ -379,7 +371,7 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
     int rc = AW_OK;
     for (size_t i = 0; i < nj && rc == AW_OK; i++) {
         job *j = &jobs[i];
-        rc = aw_hash_new(bf->cfg->verify_md5, &j->s.hash);
+        rc = aw_hash_new(bf->cfg->verify_md5 || aw_s3_kind(bf->s3) == AW_STORE_AZURE, &j->s.hash);
         j->s.kept.max = aw_indexer_keep_bytes(bf->ix, j->l->key);
         /* the listed bytes, not whatever the key holds by now */
         reqs[i] = (aw_fetch){.bucket = bf->bucket, .key = j->l->key,
@@ -396,7 +388,7 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
         job *j = &jobs[i];
         bool unpinned = !j->l->version_id && !j->l->etag;
         if (f->outcome == AW_FETCH_OK && unpinned &&
-            modified_since_listed(j->l->last_modified, f->info.last_modified)) {
+            bf_modified_since(j->l->last_modified, f->info.last_modified)) {
             /* nothing could pin a file without an ETag: rewritten since the
              * listing, its bytes are not the listed ones */
             bf->c.gone++;
@@ -407,27 +399,7 @@ static int fetch_jobs(backfill *bf, job *jobs, size_t nj, aw_observation *obs, s
                 rc = AW_ETLS;
                 break;
             }
-            const aw_listed *l = j->l;
-            snprintf(j->content_type, sizeof j->content_type, "%s", f->info.content_type);
-            obs[(*nobs)++] = (aw_observation){
-                .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = l->key,
-                .version_id = l->version_id, .etag = l->etag,
-                .content_type = j->content_type[0] ? j->content_type : NULL,
-                .event_time = iso_ok(l->last_modified) ? l->last_modified : NULL,
-                .last_modified = iso_ok(l->last_modified) ? l->last_modified : NULL,
-                .event_name = bf->event_name ? bf->event_name : "Listing", .listed = true, .kind = AW_OBS_CREATED,
-                .root_path = aw_s3_root(bf->s3, bf->bucket),
-                .order_key = j->order_key,
-                .state = AW_OBS_PRESENT, .size = j->s.bytes, .has_sha256 = true,
-                .has_md5 = bf->cfg->verify_md5, .has_body = j->s.kept.max > 0,
-                .body_cut = j->s.cut, .body = j->s.kept.p, .body_len = j->s.kept.len};
-            memcpy(obs[*nobs - 1].sha256, j->sha256, 32);
-            memcpy(obs[*nobs - 1].md5, j->md5, 16);
-            bf->c.bytes += j->s.bytes;
-            if (j->known)
-                bf->c.changed++;
-            else
-                bf->c.added++;
+            observe_read(bf, j, f, obs, nobs);
         } else if (f->outcome == AW_FETCH_NOT_FOUND || f->outcome == AW_FETCH_PRECONDITION) {
             /* deleted or rewritten since it was listed: its event, or the
              * next run, tells what it is now */
@@ -461,7 +433,7 @@ static int reconcile(backfill *bf, aw_pg_result *m, aw_observation *obs, size_t 
                              .key = aw_pg_result_get(m, i, 0),
                              .version_id = aw_pg_result_get(m, i, 1)};
     int rc = fetch_paced(bf, reqs, (size_t)rows);
-    now_iso(when);
+    bf_now_iso(when);
     for (int i = 0; i < rows && rc == AW_OK; i++) {
         const aw_fetch *f = &reqs[i];
         if (f->outcome == AW_FETCH_OK)
@@ -564,7 +536,7 @@ int bf_page(backfill *bf, const aw_listed *items, size_t n, const bf_range *r, c
             obs[nobs++] = (aw_observation){
                 .store = bf->cfg->s3_store, .bucket = bf->bucket, .key = items[i].key,
                 .version_id = items[i].version_id,
-                .event_time = iso_ok(items[i].last_modified) ? items[i].last_modified : NULL,
+                .event_time = bf_iso_ok(items[i].last_modified) ? items[i].last_modified : NULL,
                 .event_name = bf->event_name ? bf->event_name : "Listing", .listed = true, .kind = AW_OBS_DELETE_MARKER,
                 .order_key = order[i], .state = AW_OBS_TOMBSTONE, .size = -1};
     if (rc == AW_OK && nj)

@@ -236,7 +236,7 @@ bool aw_printable_ok(const char *s, size_t max) {
 }
 
 size_t aw_object_scheme_len(const char *uri) {
-    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://"};
+    static const char *const schemes[] = {"s3://", "s3a://", "s3n://", "gs://", "az://"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
         if (!strncasecmp(uri, schemes[i], strlen(schemes[i])))
             return strlen(schemes[i]);

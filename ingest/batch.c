@@ -177,7 +177,10 @@ static void observe_fetch(ingest *in, const aw_event *ev, const job *j, const aw
     memcpy(o->sha256, j->sha256, 32);
     memcpy(o->md5, j->md5, 16);
     o->has_sha256 = true;
-    o->has_md5 = in->verify_md5 && md5_etag(ev->etag);
+    /* an MD5 is recorded when it was checked: against a single-part ETag,
+     * or against the store's Content-MD5 (Azure) */
+    o->has_md5 = (in->verify_md5 && md5_etag(ev->etag)) ||
+                 (in->with_md5 && r->info.content_md5[0]);
     if (j->s.kept.max) {
         o->has_body = true;
         o->body = j->s.kept.p;

@@ -367,6 +367,26 @@ static int decode_gcs(json_t *root, aw_events *out, char *errstr, size_t errn) {
     return keep(out, &e, ok, errstr, errn);
 }
 
+/* Where the container begins in an Azure blob URL's path: after the host
+ * for an account's own host name (acct.blob.core.windows.net, a private
+ * endpoint's acct.privatelink.blob...), after the first segment when the
+ * account is in the path (an emulator: http://127.0.0.1:10000/acct/c/b). */
+static const char *azure_path(const char *url) {
+    const char *host = strstr(url, "://");
+    const char *p = host ? strchr(host + 3, '/') : NULL;
+    if (!p)
+        return NULL;
+    size_t hl = (size_t)(p - host - 3);
+    char h[256];
+    if (hl >= sizeof h)
+        return NULL;
+    memcpy(h, host + 3, hl);
+    h[hl] = '\0';
+    if (strstr(h, ".blob."))
+        return p;
+    return strchr(p + 1, '/'); /* the account's segment, then the container */
+}
+
 /* One Azure Event Grid event; data.url is https://acct.host/container/blob
  * with the blob name percent-encoded as in any URL path. */
 static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t errn) {
@@ -381,8 +401,7 @@ static int decode_azure_one(json_t *ev, aw_events *out, char *errstr, size_t err
     const char *url = aw_json_str(ev, "data.url");
     if (!url)
         return ERR("Azure event without data.url");
-    const char *p = strstr(url, "://");
-    p = p ? strchr(p + 3, '/') : NULL;
+    const char *p = azure_path(url);
     const char *slash = p ? strchr(p + 1, '/') : NULL;
     if (!p || !slash || slash == p + 1 || !slash[1])
         return ERR("Azure data.url \"%.200s\" is not https://account/container/blob", url);

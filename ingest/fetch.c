@@ -42,7 +42,7 @@ int fetch_plan(ingest *in, batch *b) {
         if (!nh)
             return AW_ENOMEM;
         b->hashes = nh;
-        if (aw_hash_new(in->verify_md5, &nh[b->nhashes]) != AW_OK)
+        if (aw_hash_new(in->with_md5, &nh[b->nhashes]) != AW_OK)
             return AW_ENOMEM;
         b->nhashes++;
     }
@@ -131,6 +131,11 @@ int fetch_all(void *arg, char *why, size_t n) {
         msg *x = &b->msgs[j->msg];
         if (r->outcome == AW_FETCH_OK && aw_hash_final(j->s.hash, j->sha256, j->md5) != AW_OK)
             return AW_ETLS;
+        if (r->outcome == AW_FETCH_OK && in->with_md5 && aw_content_md5_differs(&r->info, j->md5)) {
+            r->outcome = AW_FETCH_FAILED; /* the store says it holds other bytes */
+            snprintf(r->error, sizeof r->error, "the bytes read do not match the store's "
+                     "Content-MD5 %s", r->info.content_md5);
+        }
         if ((r->outcome == AW_FETCH_FAILED || r->outcome == AW_FETCH_DENIED ||
              r->outcome == AW_FETCH_UNAVAILABLE) && !x->dead)
             msg_dead(x, "AW_EHTTP", "GET s3://%s/%s %s after %d attempt(s): %s", r->bucket,

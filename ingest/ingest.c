@@ -204,10 +204,16 @@ static int ingest_open(ingest *in) {
                                    .backoff_max_ms = 10000,
                                    .stop_grace_ms = cfg->shutdown_grace_ms,
                                    .tick = fetch_tick, .tick_ud = in};
-    if (aw_s3_new_from_config(cfg, &in->s3, err, sizeof err) != AW_OK) {
+    /* the store events name objects of: s3.*, or its section of the stores file */
+    aw_stores *stores = NULL;
+    if (aw_stores_open(cfg, &stores, err, sizeof err) != AW_OK ||
+        aw_stores_new_client(stores, cfg->s3_store, &in->s3, err, sizeof err) != AW_OK) {
+        aw_stores_destroy(stores);
         fprintf(stderr, "artifact-watch ingest: %s\n", err);
         return 2;
     }
+    aw_stores_destroy(stores);
+    in->with_md5 = cfg->verify_md5 || aw_s3_kind(in->s3) == AW_STORE_AZURE;
     int rc = kafka_open(in);
     if (rc != AW_OK)
         return rc == AW_ECONFIG ? 2 : 1;

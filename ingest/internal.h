@@ -111,6 +111,7 @@ typedef struct ingest {
     aw_key_encoding keyenc;
     aw_fetch_policy policy;
     bool verify_md5;
+    bool with_md5;          /* MD5 computed too: verify_md5, or a store that keeps one */
 
     batch batches[2];
     batch *cur;             /* being collected and fetched (main thread) */

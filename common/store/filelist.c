@@ -141,7 +141,8 @@ static int read_dir(int fd, ent **out, size_t *nout) {
         free(v);
         return rc;
     }
-    qsort(v, n, sizeof *v, ent_cmp);
+    if (n)
+        qsort(v, n, sizeof *v, ent_cmp);
     *out = v;
     *nout = n;
     return AW_OK;

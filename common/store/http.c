@@ -494,10 +494,20 @@ static void run_abandon(aw_s3 *s3) {
     }
 }
 
+static int fetch_run(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
+                     const volatile sig_atomic_t *stop);
+
 int aw_s3_fetch_many(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
                      const volatile sig_atomic_t *stop) {
     if (s3->file)
         return aw_fstore_fetch_many(s3->file, reqs, n, policy, stop);
+    int rc = fetch_run(s3, reqs, n, policy, stop);
+    return rc == AW_OK && s3->kind == AW_STORE_AZURE ? aw_azure_tell_gone(s3, reqs, n, policy, stop)
+                                                     : rc;
+}
+
+static int fetch_run(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
+                     const volatile sig_atomic_t *stop) {
     int conc = policy->concurrency > 0 ? policy->concurrency : 1;
     if ((size_t)conc > n)
         conc = (int)n;

@@ -167,6 +167,12 @@ int aw_azure_setup(const aw_s3_opts *o, char **account, uint8_t *key, size_t key
 int aw_azure_headers(const char *account, const uint8_t *key, size_t keylen, const aw_fetch *r,
                      const char *url, char h[3][300]) AW_WUR;
 
+/* After an Azure batch: a request whose If-Match got 412 is asked again
+ * with a HEAD without it, and becomes AW_FETCH_NOT_FOUND when the blob is
+ * gone (Azure answers 412 for both). AW_OK, or as aw_s3_fetch_many. */
+int aw_azure_tell_gone(aw_s3 *s3, aw_fetch *reqs, size_t n, const aw_fetch_policy *policy,
+                       const volatile sig_atomic_t *stop) AW_WUR;
+
 /* "Authorization: SharedKey ACCOUNT:SIG" for r under key (decoded). */
 int aw_azure_authorization(const aw_azure_req *r, const uint8_t *key, size_t keylen, char *out,
                            size_t cap) AW_WUR;

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "aw/codec.h"
+#include "aw/hash.h"
 #include "internal.h"
 
 bool aw_s3_credential_error(const char *code) {
@@ -116,6 +117,13 @@ static void header_value(const char *line, size_t len, size_t namelen, char *out
         l = cap - 1;
     memcpy(out, v, l);
     out[l] = '\0';
+}
+
+bool aw_content_md5_differs(const aw_s3_object_info *i, const uint8_t md5[16]) {
+    uint8_t held[24];
+    size_t n = 0;
+    return i->content_md5[0] && aw_unbase64(i->content_md5, held, sizeof held, &n) == AW_OK &&
+           n == 16 && memcmp(held, md5, 16) != 0;
 }
 
 void aw_s3_info_reset(aw_s3_object_info *i) {

@@ -242,11 +242,10 @@ static const xmlNode *child(const xmlNode *parent, const char *name) {
 static char *iso_of_http(char *d) {
     struct tm tm = {0};
     const char *end = d ? strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
-    free(d);
     char out[32];
-    if (!end || *end || !strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S.000Z", &tm))
-        return NULL;
-    return strdup(out);
+    bool ok = end && !*end && strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    free(d);
+    return ok ? strdup(out) : NULL;
 }
 
 /* One Azure <Blob> of List Blobs, as add_entry takes an S3 entry: its

@@ -18,7 +18,7 @@ fail() { echo "layout.sh: $*" >&2; exit 1; }
 parts=(
   "cmd|dispatch, migrate, version, lineage|aw/ingest.h aw/backfill.h aw/indexer.h aw/policy.h aw/integrity.h aw/console.h aw/mlflow.h"
   "ingest|source: Kafka events, decoding, fetch + SHA-256|aw/indexer.h"
-  "backfill|source: the store's own listing|aw/indexer.h"
+  "backfill|source: the store's own listing; watch: local folders|aw/indexer.h"
   "indexer|the one writer of the graph; sidecars into lineage|"
   "policy|retention: rules, plan, apply, audit|aw/indexer.h"
   "integrity|scrub, alerts, verify|aw/mlflow.h"

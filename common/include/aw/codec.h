@@ -100,7 +100,7 @@ bool aw_token_ok(const char *s, size_t max);
 bool aw_printable_ok(const char *s, size_t max);
 
 /* The length of the object-store scheme uri starts with ("s3://", "s3a://",
- * "s3n://", "gs://", any case), or 0. */
+ * "s3n://", "gs://", "az://" (container/blob), any case), or 0. */
 size_t aw_object_scheme_len(const char *uri);
 
 /*

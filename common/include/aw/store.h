@@ -160,6 +160,11 @@ typedef struct aw_fetch_policy {
 } aw_fetch_policy;
 enum { AW_GATE_START, AW_GATE_WAIT, AW_GATE_SKIP };
 
+/* Whether a GET's Content-MD5 (Azure keeps one for every blob written
+ * whole) names other bytes than md5: the store's own checksum of the
+ * object disagrees with what was read. False when there is none. */
+bool aw_content_md5_differs(const aw_s3_object_info *info, const uint8_t md5[16]);
+
 /* The client's kind. */
 aw_store_kind aw_s3_kind(const aw_s3 *s3);
 
