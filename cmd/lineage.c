@@ -1,5 +1,5 @@
 /*
- * `artifact-watch lineage up|down s3://bucket/key`: the walks of
+ * `artifact-watch lineage up|down s3://bucket/key | file:///path`: the walks of
  * aw.lineage_upstream / aw.lineage_downstream printed as a table, JSON or
  * Graphviz DOT. Everything it shows comes from those SQL functions, so the
  * command line and SQL never disagree; it only reads. One query for the
@@ -13,6 +13,8 @@
 
 #include "aw/codec.h"
 #include "aw/pg.h"
+#include "aw/store.h"
+#include "aw/util.h"
 #include "commands.h"
 
 enum { C_DEPTH, C_URI, C_VERSION, C_SHA, C_KIND, C_STATE, C_DECLARED, C_RUN, C_COMMIT,
@@ -234,8 +236,8 @@ static int print_dot(aw_pg *pg, const aw_pg_result *r, const char *as_of, char *
 
 int cmd_lineage(aw_config *cfg) {
     static const aw_verb verbs[] = {
-        {"up", 1, " s3://bucket/key [--depth N] [--as-of TIME] [--format table|json|dot]"},
-        {"down", 1, " s3://bucket/key [--depth N] [--as-of TIME] [--format table|json|dot]"},
+        {"up", 1, " s3://bucket/key|file:///path [--depth N] [--as-of TIME] [--format table|json|dot]"},
+        {"down", 1, " s3://bucket/key|file:///path [--depth N] [--as-of TIME] [--format table|json|dot]"},
         {"upstream", 1, NULL},
         {"downstream", 1, NULL},
         {NULL, 0, NULL},
@@ -245,7 +247,20 @@ int cmd_lineage(aw_config *cfg) {
         return 2;
     int up = verb % 2 == 0;
     const char *uri = cfg->args[1];
-    char err[1024], depth[24];
+    char err[1024], depth[24], s3uri[2200];
+    if (!strncmp(uri, "file://", 7)) { /* a file of a folder: its bucket and key */
+        char *b = NULL, *k = NULL;
+        int frc = aw_store_file_uri(cfg, uri, &b, &k, err, sizeof err);
+        if (frc == AW_OK && aw_fmt(s3uri, sizeof s3uri, "s3://%s/%s", b, k) != AW_OK)
+            frc = AW_EINVAL;
+        free(b), free(k);
+        if (frc != AW_OK) {
+            fprintf(stderr, "artifact-watch lineage: %s\n", frc == AW_EINVAL && !*err
+                    ? "path too long" : err);
+            return 2;
+        }
+        uri = s3uri;
+    }
     snprintf(depth, sizeof depth, "%ld", cfg->lineage_depth);
     aw_pg *pg = NULL;
     if (aw_pg_connect(cfg->pg_conninfo, &pg, err, sizeof err) != AW_OK) {

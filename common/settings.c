@@ -70,7 +70,7 @@ const conf_key aw_conf_keys[] = {
      S3CMDS | AW_CMD_WATCH | AW_CMD_LINEAGE | AW_CMD_CONSOLE | AW_CMD_MLFLOW, false, "name of this object store in the database (console: the default of its pages)"},
     {"stores.file", "AW_STORES_FILE", "stores", CT_STR, OFF(stores_file), "", 0, 0, NULL,
      AW_CMD_INGEST | AW_CMD_POLICY | AW_CMD_SCRUB | AW_CMD_BACKFILL | AW_CMD_WATCH |
-         AW_CMD_VERIFY, false,
+         AW_CMD_VERIFY | AW_CMD_LINEAGE, false,
      "file describing more stores, a [name] section each (see docs/operations.md); "
      "rows of a store not served are never touched"},
     {"event.key_encoding", "AW_EVENT_KEY_ENCODING", "key-encoding", CT_ENUM,

@@ -259,8 +259,21 @@ int aw_cmd_verify(aw_config *cfg) {
     int rc = AW_OK;
     for (size_t i = 0; rc == AW_OK && i < cfg->nargs; i++) {
         char *bucket = NULL, *key = NULL;
+        int frc = AW_EINVAL;
         if (aw_mlflow_uri(cfg->args[i])) {
             rc = check_mlflow(&c, cfg->args[i]);
+        } else if (!strncmp(cfg->args[i], "file://", 7) &&
+                   (frc = aw_store_file_uri(cfg, cfg->args[i], &bucket, &key, c.err,
+                                            sizeof c.err)) == AW_ENOMEM) {
+            rc = frc;
+        } else if (frc != AW_OK && !strncmp(cfg->args[i], "file://", 7)) {
+            verdict v = {.ok = true};
+            snprintf(v.uri, sizeof v.uri, "%s", cfg->args[i]);
+            finding(&v, "%s", c.err);
+            verdict_done(&c, &v);
+            c.status = 2;
+        } else if (frc == AW_OK) {
+            rc = check_object(&c, cfg->args[i], bucket, key);
         } else if (aw_object_uri_parse(cfg->args[i], &bucket, &key) != AW_OK) {
             verdict v = {.ok = true};
             snprintf(v.uri, sizeof v.uri, "%s", cfg->args[i]);

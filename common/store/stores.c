@@ -365,6 +365,62 @@ int aw_s3_new_from_config(const aw_config *cfg, aw_s3 **out, char *errstr, size_
     return aw_s3_new(&o, out, errstr, n);
 }
 
+/* path relative to dir when dir (no trailing slash) holds it, else NULL */
+static const char *below(const char *path, const char *dir) {
+    size_t l = dir ? strlen(dir) : 0;
+    return l && !strncmp(path, dir, l) && path[l] == '/' && path[l + 1] ? path + l + 1 : NULL;
+}
+
+int aw_store_file_uri(const aw_config *cfg, const char *uri, char **bucket, char **key,
+                      char *errstr, size_t errn) {
+    *bucket = *key = NULL;
+    const char *path = uri + 7;
+    if (strncmp(uri, "file://", 7))
+        return AW_EINVAL;
+    if (!strncmp(path, "localhost/", 10))
+        path += 9;
+    if (*path != '/') {
+        snprintf(errstr, errn, "%s: not a file:///absolute/path", uri);
+        return AW_EINVAL;
+    }
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    aw_store_def *defs = NULL;
+    int rc = AW_ENOTFOUND;
+    if (!cfg->stores_file || !*cfg->stores_file)
+        snprintf(errstr, errn, "%s: name the stores file that describes store \"%s\" and its "
+                 "roots (--stores)", uri, cfg->s3_store);
+    else if ((rc = read_file(cfg->stores_file, &text, &len, errstr, errn)) == AW_OK &&
+             (rc = aw_stores_parse(text, len, cfg->stores_file, &defs, &n, errstr, errn)) ==
+                 AW_OK)
+        rc = AW_ENOTFOUND;
+    free(text);
+    for (size_t i = 0; rc == AW_ENOTFOUND && i < n; i++) {
+        if (strcmp(defs[i].name, cfg->s3_store) || defs[i].kind != AW_STORE_FILE)
+            continue;
+        for (size_t r = 0; rc == AW_ENOTFOUND && r < defs[i].nroots; r++) {
+            char *real = realpath(defs[i].roots[r], NULL);
+            const char *rest = below(path, real) ? below(path, real) : below(path, defs[i].roots[r]);
+            const char *base = strrchr(real ? real : defs[i].roots[r], '/');
+            if (rest && base) {
+                *bucket = strdup(base + 1);
+                *key = strdup(rest);
+                rc = *bucket && *key ? AW_OK : AW_ENOMEM;
+            }
+            free(real);
+        }
+    }
+    if (rc == AW_ENOTFOUND && n)
+        snprintf(errstr, errn, "%s is not below a root of file store \"%s\" in %s", uri,
+                 cfg->s3_store, cfg->stores_file);
+    aw_store_defs_free(defs, n);
+    if (rc != AW_OK) {
+        free(*bucket), free(*key);
+        *bucket = *key = NULL;
+    }
+    return rc;
+}
+
 aw_s3 *aw_stores_client(const aw_stores *s, const char *name) {
     for (size_t i = 0; s && name && i < s->n; i++)
         if (!strcmp(s->names[i], name))

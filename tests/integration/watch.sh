@@ -75,6 +75,12 @@ up=$("$AW_BIN" lineage up "s3://project/models/churn_model_v1.joblib" --store "$
 expect_eq "the model's parents: relative, file:/// and absolute paths" \
     "data/processed/features.csv data/raw/customers.csv src/train.py" \
     "$(python3 -c 'import json,sys; print(" ".join(sorted(n["uri"].split("/",3)[3] for n in json.load(sys.stdin)["nodes"] if n["depth"] == 1)))' <<<"$up")"
+up=$("$AW_BIN" lineage up "file://$root/models/churn_model_v1.joblib" --stores "$work/stores.conf" \
+    --store "$store" --format json)
+expect_eq "the same walk from the file's own file:/// URI" 3 \
+    "$(python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["depth"] == 1))' <<<"$up")"
+expect_status "lineage of a path outside the store's roots" 2 \
+    "$AW_BIN" lineage up "file:///etc/passwd" --stores "$work/stores.conf" --store "$store"
 expect_contains "a path outside the folder is a note, not an edge" \
     "$(sql -c "SELECT parse_error FROM aw.sidecars WHERE store = '$store' AND key = 'models/metadata.json' ORDER BY id DESC LIMIT 1")" \
     '"/etc/passwd" is not an s3://bucket/key URI or a path in this folder'
@@ -169,6 +175,8 @@ expect_eq "the alert's blast radius reaches the model" t \
     "$(sql -c "SELECT 's3://project/models/churn_model_v1.joblib' = ANY (blast_uris) FROM aw.alerts WHERE store = '$store' AND key = 'data/raw/customers.csv'")"
 expect_status "verify of an intact file" 0 aw verify s3://project/models/churn_model_v2.joblib --fetch
 expect_status "verify of the rewritten file" 1 aw verify s3://project/data/raw/customers.csv --fetch
+expect_status "verify by file:/// URI" 0 aw verify "file://$root/models/churn_model_v2.joblib" --fetch
+expect_status "verify of a file:/// URI outside the roots" 2 aw verify "file://$work/stores.conf"
 
 cat >"$work/rules.yaml" <<EOF
 version: 1

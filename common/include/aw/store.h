@@ -409,6 +409,15 @@ int aw_stores_open(const aw_config *cfg, aw_stores **out, char *errstr,
 int aw_stores_open_with(const aw_config *cfg, const aw_store_def *extra, aw_stores **out,
                         char *errstr, size_t errstr_size) AW_WUR;
 
+/*
+ * The bucket and key a file:///absolute/path URI names in the file store
+ * cfg->s3_store, as cfg's stores file describes it (its roots). AW_EINVAL
+ * when uri is not a file:/// URI, AW_ENOTFOUND (errstr says why) when no
+ * root of that store holds it, AW_ECONFIG for a bad stores file, AW_ENOMEM.
+ */
+int aw_store_file_uri(const aw_config *cfg, const char *uri, char **bucket, char **key,
+                      char *errstr, size_t errstr_size) AW_WUR;
+
 /* The description of store name (the stores file's section), or NULL. */
 const aw_store_def *aw_stores_def(const aw_stores *s, const char *name);
 
