@@ -300,6 +300,7 @@ int bf_run_target(backfill *bf, const char *bucket, const char *prefix) {
     aw_rate_init(&bf->rate, bf->cfg->backfill_max_objects_per_sec);
     char err[1024] = "";
     int rc = backfill_target(bf, err, sizeof err);
+    bf->finished = rc == AW_OK;
     summary(bf, rc == AW_OK ? "" : " (not finished)");
     if (rc == AW_OK && !bf->c.failed && !bf->dry_run)
         aw_metric_set(aw_metric_gauge("aw_backfill_last_success_timestamp_seconds",

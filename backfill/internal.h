@@ -35,6 +35,7 @@ typedef struct backfill {
     aw_fetch_policy pol;
     bool dry_run;
     bool ephemeral;         /* no progress rows (watch's passes start over anyway) */
+    bool finished;          /* bf_run_target's last listing reached its end */
     const char *event_name; /* the observations' word: NULL "Listing" */
     /* the target being worked on */
     const char *bucket, *prefix;

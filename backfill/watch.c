@@ -62,7 +62,9 @@ typedef struct watcher {
     size_t nroots;
     bf_htab wds;               /* "wd" -> its directory */
     bf_htab dirty;             /* "root\x1fkey" -> when due */
-    bool rewalk;            /* the queue overflowed, or a watch could not be added */
+    bool rewalk;            /* the queue overflowed, or a walk did not finish */
+    bool again;             /* a walk left files it could not read as listed */
+    int64_t walk_at;        /* with rewalk: when */
     int64_t nowatch;        /* directories inotify could not watch */
 } watcher;
 
@@ -133,7 +135,9 @@ static int watch_tree(watcher *w, int r, const char *dir) {
                     S_ISDIR(st.st_mode);
         }
         size_t nl = strlen(de->d_name);
-        if (!isdir || dl + nl + 1 > KEY_MAX)
+        /* a directory whose name cannot be in a key is not watched (walks
+         * skip and count it too) */
+        if (!isdir || dl + nl + 1 > KEY_MAX || !aw_utf8_valid(de->d_name, nl))
             continue;
         char *sub = malloc(dl + nl + 2);
         if (!sub) {
@@ -189,6 +193,7 @@ static int take(watcher *w, const struct inotify_event *ev, int64_t now) {
     if (ev->mask & IN_Q_OVERFLOW) {
         AW_WARN(WLOG, "inotify's queue overflowed: events were lost; walking the roots");
         w->rewalk = true;
+        w->walk_at = now;
         return AW_OK;
     }
     char k[24];
@@ -202,25 +207,29 @@ static int take(watcher *w, const struct inotify_event *ev, int64_t now) {
     if (!d || !ev->len || !ev->name[0])
         return AW_OK;
     size_t dl = strlen(d->dir), nl = strlen(ev->name);
-    if (dl + nl + 1 > KEY_MAX || !aw_utf8_valid(ev->name, nl)) {
+    bool isdir = ev->mask & IN_ISDIR;
+    if (dl + nl + isdir > KEY_MAX || !aw_utf8_valid(ev->name, nl)) {
         char x[160];
         aw_escape_text(ev->name, nl, x, sizeof x);
         AW_WARN(WLOG, "%s/%s%s: %s; not indexed", w->roots[d->root].path, d->dir, x,
-                nl > KEY_MAX - dl - 1 ? "a key longer than 1024 bytes" : "a name that is not UTF-8");
+                dl + nl + isdir > KEY_MAX ? "a key longer than 1024 bytes"
+                                          : "a name that is not UTF-8");
         return AW_OK;
     }
     char key[KEY_MAX + 2];
     memcpy(key, d->dir, dl);
     memcpy(key + dl, ev->name, nl + 1);
     int r = d->root;
-    if (ev->mask & IN_ISDIR) {
-        if (!(ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)))
+    if (isdir) {
+        /* IN_ATTRIB: a directory made readable may be watched and walked now */
+        uint32_t in = IN_CREATE | IN_MOVED_TO | IN_ATTRIB;
+        if (!(ev->mask & (in | IN_MOVED_FROM | IN_DELETE)))
             return AW_OK;
         key[dl + nl] = '/';
         key[dl + nl + 1] = '\0';
         if (ev->mask & IN_MOVED_FROM)
             unwatch_tree(w, r, key);
-        int rc = ev->mask & (IN_CREATE | IN_MOVED_TO) ? watch_tree(w, r, key) : AW_OK;
+        int rc = ev->mask & in ? watch_tree(w, r, key) : AW_OK;
         return rc == AW_OK ? mark(w, r, key, now) : rc;
     }
     if (ev->mask & IN_MODIFY) { /* still being written: later, if it is waiting */
@@ -262,44 +271,71 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Settles keys[0..n) (sorted) of root r: one page. */
-static int settle_files(watcher *w, int r, char **keys, size_t n, char *errstr, size_t errn) {
+/* Settles keys[0..n) (sorted) of root r: one page. A file written within
+ * the last second is left waiting (young[i]): its bytes may still be
+ * arriving. */
+static int settle_files(watcher *w, int r, char **keys, size_t n, bool *young, char *errstr,
+                        size_t errn) {
     aw_listed *items = calloc(n ? n : 1, sizeof *items);
-    if (!items)
+    char **settled = calloc(n ? n : 1, sizeof *settled);
+    if (!items || !settled) {
+        free(items), free(settled);
         return AW_ENOMEM;
-    size_t ni = 0;
+    }
+    size_t ni = 0, ns = 0;
     backfill *bf = w->bf;
     int rc = AW_OK;
     /* a file that is not there (or not a file) is settled as absent: a HEAD decides */
-    for (size_t i = 0; i < n && rc != AW_ENOMEM; i++)
-        if ((rc = aw_s3_file_entry(bf->s3, w->roots[r].bucket, keys[i], &items[ni])) == AW_OK)
+    for (size_t i = 0; i < n && rc != AW_ENOMEM; i++) {
+        rc = aw_s3_file_entry(bf->s3, w->roots[r].bucket, keys[i], &items[ni], &young[i]);
+        if (rc == AW_OK && young[i])
+            free(items[ni].key), free(items[ni].etag), free(items[ni].last_modified);
+        else if (rc == AW_OK)
             ni++;
+        if (!young[i])
+            settled[ns++] = keys[i];
+    }
     bf->bucket = w->roots[r].bucket;
     bf->prefix = "";
-    bf_range range = {.after = "", .only = (const char *const *)keys, .nonly = n};
+    bf_range range = {.after = "", .only = (const char *const *)settled, .nonly = ns};
     if (rc != AW_ENOMEM)
-        rc = bf_page(bf, items, ni, &range, errstr, errn);
+        rc = ns ? bf_page(bf, items, ni, &range, errstr, errn) : AW_OK;
     for (size_t i = 0; i < ni; i++)
         free(items[i].key), free(items[i].etag), free(items[i].last_modified);
     free(items);
+    free(settled);
     return rc;
 }
 
-/* Walks prefix of root r ("" the whole root): backfill's pass. */
+/* Walks prefix of root r ("" the whole root, watched first: directories
+ * made while events were lost): backfill's pass. Done when its listing
+ * reached the end, whatever became of single files (each is logged and
+ * counted); files it could not read as listed (changed, or too fresh) make
+ * the root walked again soon. */
 static int walk(watcher *w, int r, const char *prefix) {
     aw_metric_add(m_walks, 1);
-    return bf_run_target(w->bf, w->roots[r].bucket, prefix) == 0 ? AW_OK : AW_EUNAVAILABLE;
+    if (!*prefix && watch_tree(w, r, "") != AW_OK)
+        return AW_ENOMEM;
+    bf_run_target(w->bf, w->roots[r].bucket, prefix);
+    if (w->bf->finished && w->bf->c.gone)
+        w->again = true;
+    return w->bf->finished ? AW_OK : AW_EUNAVAILABLE;
 }
 
-/* Settles what is due: files a page at a time, directories by a walk. A
- * failure (the database away) leaves them waiting, to be tried again. */
+/* Settles what is due: files a page at a time, directories by a walk. What
+ * fails (the database away) or is too fresh waits and is tried again; the
+ * rest of the pass goes on. */
 static int settle(watcher *w, int64_t now) {
     size_t cap = w->dirty.n, n = 0;
     if (!cap)
         return AW_OK;
     char **due = malloc(cap * sizeof *due);
-    if (!due)
+    int64_t *retry = calloc(cap, sizeof *retry); /* 0: settled, else when to try again */
+    bool *young = calloc(cap, sizeof *young);
+    if (!due || !retry || !young) {
+        free(due), free(retry), free(young);
         return AW_ENOMEM;
+    }
     for (size_t i = 0; i < w->dirty.nb; i++)
         for (bf_hent *e = w->dirty.b[i]; e; e = e->next)
             if (e->due <= now)
@@ -308,17 +344,19 @@ static int settle(watcher *w, int64_t now) {
     long page = w->bf->cfg->backfill_page_size;
     int rc = AW_OK;
     char err[1024] = "";
-    size_t done = 0;
-    for (size_t i = 0; i < n && rc == AW_OK && !aw_stop;) {
+    for (size_t i = 0; i < n && rc != AW_ENOMEM && !aw_stop;) {
         int r = (int)strtol(due[i], NULL, 10);
         char *key = strchr(due[i], ':') + 1;
         if (key[strlen(key) - 1] == '/') { /* a directory: walked */
-            if ((rc = walk(w, r, key)) == AW_OK)
-                done = ++i;
+            if ((rc = walk(w, r, key)) == AW_ENOMEM)
+                break;
+            retry[i] = rc == AW_OK ? 0 : now + 5000;
+            i++;
             continue;
         }
         size_t j = i;
         char *keys[1000];
+        _Static_assert(sizeof keys / sizeof *keys >= 1000, "a page is at most 1000 keys");
         while (j < n && (long)(j - i) < page && (int)strtol(due[j], NULL, 10) == r) {
             char *kj = strchr(due[j], ':') + 1;
             if (kj[strlen(kj) - 1] == '/')
@@ -326,39 +364,37 @@ static int settle(watcher *w, int64_t now) {
             keys[j - i] = kj;
             j++;
         }
-        rc = settle_files(w, r, keys, j - i, err, sizeof err);
-        if (rc == AW_OK)
-            done = j;
+        rc = settle_files(w, r, keys, j - i, young + i, err, sizeof err);
+        if (rc != AW_OK && rc != AW_ENOMEM)
+            AW_ERROR(WLOG, "%s; trying again in 5 s", err[0] ? err : aw_strerror(rc));
+        for (size_t k = i; k < j; k++)
+            retry[k] = young[k] ? now + 1000 : rc == AW_OK ? 0 : now + 5000;
         i = j;
     }
-    if (rc != AW_OK && rc != AW_ENOMEM)
-        AW_ERROR(WLOG, "%s; trying again in 5 s", err[0] ? err : aw_strerror(rc));
     /* what was settled is forgotten; the rest waits */
-    char **left = due + done;
-    size_t nleft = n - done;
-    for (size_t i = 0; i < done; i++) {
-        char *k = strdup(due[i]);
-        if (k)
-            bf_hdel(&w->dirty, k);
-        free(k);
+    for (size_t i = 0; i < n; i++) {
+        bf_hent *e = bf_hfind(&w->dirty, due[i]);
+        if (e && retry[i])
+            e->due = retry[i];
+        else if (e && rc != AW_ENOMEM)
+            bf_hdel(&w->dirty, due[i]); /* due[i] is e's key: not used after this */
     }
-    for (size_t i = 0; i < nleft; i++) {
-        bf_hent *e = bf_hfind(&w->dirty, left[i]);
-        if (e)
-            e->due = now + 5000;
-    }
-    free(due);
+    free(due), free(retry), free(young);
     return rc == AW_ENOMEM ? rc : AW_OK;
 }
 
 /* ------------------------------------------------------------ the loop */
 
-/* Walks every root; a root that fails is walked again later. */
+/* Walks every root: again in 10 s when one did not reach its end, in 2 s
+ * when one left files too fresh (or changing) to read. */
 static void walk_all(watcher *w) {
     bool ok = true;
+    w->again = false;
     for (size_t r = 0; r < w->nroots && !aw_stop; r++)
         ok &= walk(w, (int)r, "") == AW_OK;
-    w->rewalk = !ok;
+    w->rewalk = !ok || w->again;
+    w->walk_at = aw_now_ms() + (ok ? 2000 : 10000);
+    aw_metrics_ready(ok, ok ? NULL : "a walk failed; see the log");
 }
 
 static int run(watcher *w) {
@@ -371,10 +407,8 @@ static int run(watcher *w) {
     }
     /* events from here on wait in the queue while the walks reconcile */
     walk_all(w);
-    aw_metrics_ready(!w->rewalk, w->rewalk ? "a walk failed; see the log" : NULL);
     const aw_config *cfg = w->bf->cfg;
-    int64_t rescan_ms = cfg->watch_rescan_s * 1000, last_walk = aw_now_ms(),
-            retry_at = last_walk + 10000;
+    int64_t rescan_ms = cfg->watch_rescan_s * 1000, last_walk = aw_now_ms();
     while (!aw_stop) {
         struct pollfd p = {.fd = w->fd, .events = POLLIN};
         int64_t now = aw_now_ms(), wait = 1000;
@@ -385,11 +419,9 @@ static int run(watcher *w) {
         if (poll(&p, 1, (int)(wait > 0 ? wait : 0)) > 0 && drain(w) != AW_OK)
             return AW_ENOMEM;
         now = aw_now_ms();
-        if ((w->rewalk && now >= retry_at) || (rescan_ms > 0 && now - last_walk >= rescan_ms)) {
+        if ((w->rewalk && now >= w->walk_at) || (rescan_ms > 0 && now - last_walk >= rescan_ms)) {
             walk_all(w);
             last_walk = now;
-            retry_at = aw_now_ms() + 10000;
-            aw_metrics_ready(!w->rewalk, w->rewalk ? "a walk failed; see the log" : NULL);
         }
         if (settle(w, now) != AW_OK)
             return AW_ENOMEM;

@@ -13,6 +13,7 @@
  * unlink, and a GET during which they change ends in AW_FETCH_PRECONDITION
  * (the bytes read may be a mix).
  */
+#define _GNU_SOURCE /* renameat2 */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "aw/codec.h"
+#include "aw/log.h"
 #include "aw/util.h"
 #include "internal.h"
 
@@ -33,6 +35,8 @@
 
 typedef struct froot {
     char *bucket, *path;
+    dev_t dev;              /* the directory it was at start: a root swapped for */
+    ino_t ino;              /* another (a link elsewhere) is never followed */
 } froot;
 
 struct aw_fstore {
@@ -87,6 +91,8 @@ int aw_fstore_new(const char *const *roots, size_t n, aw_fstore **out, char *err
         }
         const char *base = strrchr(real, '/') + 1;
         fs->roots[i].path = real;
+        fs->roots[i].dev = st.st_dev;
+        fs->roots[i].ino = st.st_ino;
         fs->n = i + 1;
         if (!aw_bucket_name_ok(base)) {
             snprintf(errstr, errn, "root \"%s\": its last component \"%s\" must be a bucket "
@@ -94,13 +100,23 @@ int aw_fstore_new(const char *const *roots, size_t n, aw_fstore **out, char *err
             aw_fstore_destroy(fs);
             return AW_ECONFIG;
         }
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
+            const char *a = fs->roots[j].path;
+            size_t al = strlen(a), bl = strlen(real);
+            /* one file must be one key: no root inside another */
+            if ((al < bl && !strncmp(real, a, al) && real[al] == '/') ||
+                (bl < al && !strncmp(a, real, bl) && a[bl] == '/') || !strcmp(a, real)) {
+                snprintf(errstr, errn, "roots %s and %s overlap: one holds the other", a, real);
+                aw_fstore_destroy(fs);
+                return AW_ECONFIG;
+            }
             if (!strcmp(fs->roots[j].bucket, base)) {
                 snprintf(errstr, errn, "roots %s and %s would both be bucket \"%s\"",
                          fs->roots[j].path, real, base);
                 aw_fstore_destroy(fs);
                 return AW_ECONFIG;
             }
+        }
         if (!(fs->roots[i].bucket = strdup(base))) {
             aw_fstore_destroy(fs);
             return AW_ENOMEM;
@@ -108,6 +124,27 @@ int aw_fstore_new(const char *const *roots, size_t n, aw_fstore **out, char *err
     }
     *out = fs;
     return AW_OK;
+}
+
+int aw_fstore_open_root(const aw_fstore *fs, const char *bucket) {
+    for (size_t i = 0; fs && bucket && i < fs->n; i++) {
+        if (strcmp(fs->roots[i].bucket, bucket))
+            continue;
+        int fd = open(fs->roots[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == fs->roots[i].dev &&
+            st.st_ino == fs->roots[i].ino)
+            return fd;
+        /* gone, replaced or unmounted: never "no such file" for what it held */
+        int e = fd < 0 && (errno == EACCES || errno == EMFILE || errno == ENFILE) ? errno
+                                                                                 : ESTALE;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    errno = ENXIO;
+    return -1;
 }
 
 const char *aw_fstore_root(const aw_fstore *fs, const char *bucket) {
@@ -139,12 +176,7 @@ bool aw_fstore_key_ok(const char *key) {
 
 int aw_fstore_open_parent(const aw_fstore *fs, const char *bucket, const char *key,
                        const char **name) {
-    const char *root = aw_fstore_root(fs, bucket);
-    if (!root) {
-        errno = ENXIO;
-        return -1;
-    }
-    int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = aw_fstore_open_root(fs, bucket);
     const char *c = key;
     for (;;) {
         const char *slash = strchr(c, '/');
@@ -182,6 +214,7 @@ static void failed(aw_fetch *r, int e, const char *what) {
     switch (e) {
     case ENOENT:
     case ENOTDIR:
+    case EISDIR: /* a directory, FIFO or device now: the file is gone */
     case ELOOP: /* a symbolic link is no file of this store: never followed */
         r->outcome = AW_FETCH_NOT_FOUND;
         i->status = 404;
@@ -204,13 +237,23 @@ static void failed(aw_fetch *r, int e, const char *what) {
     }
     snprintf(r->error, sizeof r->error, "%s: %s", what,
              e == ELOOP || e == ENOTDIR ? "not found (symbolic links are not followed)"
-             : e == ENXIO ? "no such root (bucket)" : strerror(e));
+             : e == ENXIO ? "no such root (bucket)"
+             : e == ESTALE ? "the root is not the directory it was at start; not followed"
+             : e == EISDIR ? "not a regular file any more" : strerror(e));
 }
 
 static void set_info(aw_s3_object_info *i, const struct stat *st) {
     i->content_length = (int64_t)st->st_size;
     stat_etag(st, i->etag, sizeof i->etag);
     http_date(st->st_mtim.tv_sec, i->last_modified, sizeof i->last_modified);
+}
+
+bool aw_file_young(const struct stat *st) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t age_ms = ((int64_t)now.tv_sec - (int64_t)st->st_mtim.tv_sec) * 1000 +
+                     (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+    return age_ms >= -1000 && age_ms < 1000;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b) {
@@ -270,6 +313,13 @@ static void read_body(aw_fstore *fs, aw_fetch *r, int fd, const struct stat *st)
         precondition(r, "the file changed while it was read");
         return;
     }
+    if (aw_file_young(&after)) {
+        /* the kernel sets mtime before it copies a write's bytes: a write
+         * under way can leave the stat unchanged around a read of mixed
+         * bytes, so a file this fresh is read again later */
+        precondition(r, "written within the last second; read again once it is quiet");
+        return;
+    }
     r->outcome = AW_FETCH_OK;
 }
 
@@ -281,8 +331,8 @@ static void unlink_one(aw_fetch *r, int dfd, const char *name) {
         failed(r, errno, "stat");
         return;
     }
-    if (!S_ISREG(st.st_mode)) {
-        failed(r, S_ISLNK(st.st_mode) ? ELOOP : EPERM, "delete");
+    if (!S_ISREG(st.st_mode)) { /* never unlinked: not the file recorded */
+        failed(r, S_ISLNK(st.st_mode) ? ELOOP : EISDIR, "delete");
         return;
     }
     char etag[80];
@@ -290,12 +340,51 @@ static void unlink_one(aw_fetch *r, int dfd, const char *name) {
     set_info(&r->info, &st);
     if (r->if_match && *r->if_match && strcmp(r->if_match, etag)) {
         precondition(r, "the file's inode, size or mtime changed");
-    } else if (unlinkat(dfd, name, 0) != 0) {
-        failed(r, errno, "unlink");
-    } else {
+        return;
+    }
+    /* The file is moved aside first and checked again there, where nothing
+     * else writes: a file renamed over the name between the check above and
+     * the unlink (an editor's atomic save) is put back, never unlinked. */
+    char aside[64];
+    snprintf(aside, sizeof aside, ".aw-unlink-%ld-%lld", (long)getpid(), (long long)aw_now_ms());
+    if (renameat2(dfd, name, dfd, aside, RENAME_NOREPLACE) != 0) {
+        if (errno != EINVAL && errno != ENOSYS) {
+            failed(r, errno, "rename aside");
+            return;
+        }
+        /* a file system without RENAME_NOREPLACE: the check above stands */
+        if (unlinkat(dfd, name, 0) != 0) {
+            failed(r, errno, "unlink");
+            return;
+        }
         r->outcome = AW_FETCH_OK;
         r->info.status = 204;
+        return;
     }
+    bool same = fstatat(dfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (same) {
+        stat_etag(&st, etag, sizeof etag);
+        same = !r->if_match || !*r->if_match || !strcmp(r->if_match, etag);
+    }
+    if (!same) {
+        if (renameat2(dfd, aside, dfd, name, RENAME_NOREPLACE) != 0)
+            snprintf(r->error, sizeof r->error, "the file changed as it was deleted and a new "
+                     "one took its name: the changed one is kept as %s", aside);
+        else
+            precondition(r, "the file's inode, size or mtime changed");
+        r->outcome = AW_FETCH_PRECONDITION;
+        r->info.status = 412;
+        return;
+    }
+    if (unlinkat(dfd, aside, 0) != 0) {
+        int e = errno;
+        if (renameat2(dfd, aside, dfd, name, RENAME_NOREPLACE) != 0)
+            AW_WARN("store", "%s: could not unlink or restore it", aside);
+        failed(r, e, "unlink");
+        return;
+    }
+    r->outcome = AW_FETCH_OK;
+    r->info.status = 204;
 }
 
 /* Answers one request. */
@@ -346,10 +435,7 @@ static void one(aw_fstore *fs, aw_fetch *r) {
     } else if (fstat(fd, &st) != 0) {
         failed(r, errno, "stat");
     } else if (!S_ISREG(st.st_mode)) {
-        r->outcome = AW_FETCH_DENIED;
-        r->info.status = 403;
-        snprintf(r->info.error_code, sizeof r->info.error_code, "NotAFile");
-        snprintf(r->error, sizeof r->error, "not a regular file");
+        failed(r, EISDIR, "open");
     } else {
         set_info(&r->info, &st);
         r->info.status = 200;

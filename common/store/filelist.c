@@ -243,15 +243,14 @@ int aw_fstore_list(const aw_fstore *fs, const char *bucket, const char *prefix,
                 return AW_ENOMEM;
         return AW_OK;
     }
-    const char *root = aw_fstore_root(fs, bucket);
-    if (!root) {
-        snprintf(errstr, errn, "no root directory is bucket \"%s\" in this file store", bucket);
-        return AW_EHTTP;
-    }
-    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = aw_fstore_open_root(fs, bucket);
     if (fd < 0) {
-        snprintf(errstr, errn, "%s: %s", root, strerror(errno));
-        return errno == ENOENT ? AW_EHTTP : AW_EUNAVAILABLE;
+        const char *root = aw_fstore_root(fs, bucket);
+        snprintf(errstr, errn, "%s: %s", root ? root : bucket,
+                 errno == ENXIO ? "no root directory is this bucket in this file store"
+                 : errno == ESTALE ? "not the directory it was at start; not followed"
+                 : strerror(errno));
+        return AW_EUNAVAILABLE; /* never an empty listing: nothing may look deleted */
     }
     char *key = malloc(KEY_MAX + 2);
     if (!key) {
@@ -271,7 +270,9 @@ int aw_fstore_list(const aw_fstore *fs, const char *bucket, const char *prefix,
     return AW_OK;
 }
 
-int aw_s3_file_entry(aw_s3 *s3, const char *bucket, const char *key, aw_listed *out) {
+int aw_s3_file_entry(aw_s3 *s3, const char *bucket, const char *key, aw_listed *out,
+                     bool *young) {
+    *young = false;
     aw_fstore *fs = aw_s3_fstore(s3);
     if (!fs)
         return AW_EINVAL;
@@ -284,6 +285,7 @@ int aw_s3_file_entry(aw_s3 *s3, const char *bucket, const char *key, aw_listed *
                      aw_utf8_valid(key, strlen(key))
                  ? aw_file_listed(key, &st, out)
                  : AW_ENOTFOUND;
+    *young = rc == AW_OK && aw_file_young(&st);
     close(dfd);
     return rc;
 }

@@ -187,6 +187,12 @@ int aw_fstore_new(const char *const *roots, size_t n, aw_fstore **out, char *err
                   size_t errstr_size) AW_WUR;
 void aw_fstore_destroy(aw_fstore *fs);
 const char *aw_fstore_root(const aw_fstore *fs, const char *bucket);
+
+/* The root directory of bucket, opened, if it is still the directory it
+ * was at start (device and inode): -1 with errno ENXIO (no such root) or
+ * ESTALE (removed, unmounted, or swapped, e.g. for a link elsewhere), or
+ * EACCES, EMFILE, ENFILE. */
+int aw_fstore_open_root(const aw_fstore *fs, const char *bucket);
 size_t aw_fstore_count(const aw_fstore *fs);
 const char *aw_fstore_bucket(const aw_fstore *fs, size_t i);
 

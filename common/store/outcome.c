@@ -122,8 +122,11 @@ static void header_value(const char *line, size_t len, size_t namelen, char *out
 bool aw_content_md5_differs(const aw_s3_object_info *i, const uint8_t md5[16]) {
     uint8_t held[24];
     size_t n = 0;
-    return i->content_md5[0] && aw_unbase64(i->content_md5, held, sizeof held, &n) == AW_OK &&
-           n == 16 && memcmp(held, md5, 16) != 0;
+    /* only a block blob's MD5 is its bytes': an append or page blob's may be
+     * stale, as its writes do not update it */
+    return i->content_md5[0] && (!i->blob_type[0] || !strcmp(i->blob_type, "BlockBlob")) &&
+           aw_unbase64(i->content_md5, held, sizeof held, &n) == AW_OK && n == 16 &&
+           memcmp(held, md5, 16) != 0;
 }
 
 void aw_s3_info_reset(aw_s3_object_info *i) {
@@ -163,6 +166,11 @@ void aw_s3_header(aw_s3_object_info *i, const char *line, size_t len) {
             i->error_code[0] = '\0';
     } else if (len > 12 && !strncasecmp(line, "content-md5:", 12)) {
         header_value(line, len, 12, i->content_md5, sizeof i->content_md5);
+    } else if (len > 22 && !strncasecmp(line, "x-ms-blob-content-md5:", 22)) {
+        /* the whole blob's, sent with ranges too (Content-MD5 is not) */
+        header_value(line, len, 22, i->content_md5, sizeof i->content_md5);
+    } else if (len > 15 && !strncasecmp(line, "x-ms-blob-type:", 15)) {
+        header_value(line, len, 15, i->blob_type, sizeof i->blob_type);
     } else if (len > 21 && !strncasecmp(line, "x-amz-mp-parts-count:", 21)) {
         char tmp[32];
         header_value(line, len, 21, tmp, sizeof tmp);

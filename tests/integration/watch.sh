@@ -56,6 +56,7 @@ expect_eq "exit status for a DIR that is not one of the store's roots" 2 "$rc"
 w data/raw/customers.csv "id,name,churned"
 w data/processed/features.csv "id,f1,f2"
 w src/train.py "print('train')"
+w "data/processed/feat v2.csv" "id,f9"
 w notebooks/explore.ipynb "{}"
 start_watch
 w models/churn_model_v1.joblib "model v1 $run_id"
@@ -63,8 +64,8 @@ feat=$(sha256sum "$root/data/processed/features.csv" | cut -c1-64)
 cat >"$root/models/metadata.json" <<EOF
 {"artifact_type": "model", "created_from": {
   "data_path": ["data/processed/features.csv", "file://$root/data/raw/customers.csv",
-                "$root/src/train.py", "/etc/passwd"],
-  "data_checksum": ["$feat", null, null, null], "code_commit": "abc123"}}
+                "$root/src/train.py", "/etc/passwd", "file://$root/data/processed/feat%20v2.csv"],
+  "data_checksum": ["$feat", null, null, null, null], "code_commit": "abc123"}}
 EOF
 w metrics/metrics.json '{"auc": 0.91}'
 w data/raw/customers.csv "id,name,churned
@@ -72,12 +73,12 @@ w data/raw/customers.csv "id,name,churned
 wait_converged "the first files indexed"
 # --- lineage from local paths
 up=$("$AW_BIN" lineage up "s3://project/models/churn_model_v1.joblib" --store "$store" --format json)
-expect_eq "the model's parents: relative, file:/// and absolute paths" \
-    "data/processed/features.csv data/raw/customers.csv src/train.py" \
+expect_eq "the model's parents: relative, file:/// (percent-encoded too) and absolute paths" \
+    "data/processed/feat v2.csv data/processed/features.csv data/raw/customers.csv src/train.py" \
     "$(python3 -c 'import json,sys; print(" ".join(sorted(n["uri"].split("/",3)[3] for n in json.load(sys.stdin)["nodes"] if n["depth"] == 1)))' <<<"$up")"
 up=$("$AW_BIN" lineage up "file://$root/models/churn_model_v1.joblib" --stores "$work/stores.conf" \
     --store "$store" --format json)
-expect_eq "the same walk from the file's own file:/// URI" 3 \
+expect_eq "the same walk from the file's own file:/// URI" 4 \
     "$(python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["depth"] == 1))' <<<"$up")"
 expect_status "lineage of a path outside the store's roots" 2 \
     "$AW_BIN" lineage up "file:///etc/passwd" --stores "$work/stores.conf" --store "$store"
@@ -135,6 +136,8 @@ mknod "$root/odd/null" c 1 3 2>/dev/null || true
 w odd/denied.txt "secret"
 chmod 000 "$root/odd/denied.txt"
 w odd/fine.txt "fine"
+mkdir -p "$root/odd/priv" && printf 'private\n' >"$root/odd/priv/p.txt"
+chmod 000 "$root/odd/priv"
 wait_for "the readable file next to them" 30 \
     "[[ \$(sql -c \"SELECT count(*) FROM aw.objects WHERE store = '$store' AND key = 'odd/fine.txt'\") == 1 ]]"
 if ((${#runas[@]})) || [[ $(id -u) != 0 ]]; then
@@ -148,10 +151,34 @@ wait "$wpid" || fail "the watcher did not stop cleanly"
 wpid=
 chmod 644 "$root/odd/denied.txt"
 start_watch
+chmod 755 "$root/odd/priv" # made readable while the watcher runs: watched and walked
+
 expect_contains "a walk counts links, FIFOs and bad names" "$(cat "$work/watch.log")" "entries left out"
 wait_converged "the index with hostile names"
 expect_eq "the name with a newline" 1 \
     "$(sql -c "SELECT count(*) FROM aw.objects WHERE store = '$store' AND key = E'models/line\nbreak.txt' AND NOT deleted")"
+kill -TERM "$wpid"
+wait "$wpid" || fail "the watcher did not stop cleanly"
+wpid=
+# events lost to a full inotify queue: the walk that follows finds the
+# files, and watches the directories made meanwhile
+start_watch
+mkdir "$root/flood"
+sleep 1 # watched by now
+kill -STOP "$wpid"
+python3 -c '
+import os, sys
+d = os.path.join(sys.argv[1], "flood")
+for i in range(9000):
+    open(os.path.join(d, "f%05d" % i), "w").close()
+os.makedirs(os.path.join(sys.argv[1], "after-flood"))
+' "$root"
+kill -CONT "$wpid"
+wait_for "the overflow to be noticed" 30 "grep -q 'overflowed' '$work/watch.log'"
+w after-flood/late.txt "written after the overflow, in a directory made during it"
+wait_converged "the index after an overflow"
+w after-flood/later.txt "written once the walk after the overflow is done: seen by a watch"
+wait_converged "a file in a directory made during the overflow"
 kill -TERM "$wpid"
 wait "$wpid" || fail "the watcher did not stop cleanly"
 wpid=

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aw/hash.h"
@@ -30,6 +31,13 @@ static void put(const char *rel, const char *text) {
     FILE *f = fopen(p, "w");
     if (!f || fputs(text, f) < 0 || fclose(f)) {
         fprintf(stderr, "cannot write %s\n", p);
+        exit(1);
+    }
+    /* written a while ago: a file store leaves a file written within the
+     * last second alone (the case below shows that) */
+    struct timespec t[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = time(NULL) - 10}};
+    if (utimensat(AT_FDCWD, p, t, 0) != 0) {
+        fprintf(stderr, "cannot set the mtime of %s\n", p);
         exit(1);
     }
 }
@@ -90,7 +98,7 @@ int main(void) {
     put("data/a b.csv", "y");
     put("models/churn.joblib", "model-bytes");
     put("z", "last");
-    char p[512], out[1024], err[256];
+    char p[1100], out[1024], err[256];
     snprintf(p, sizeof p, "%s/link", base);
     ASSERT_INT_EQ(symlink("/etc", p), 0);
     snprintf(p, sizeof p, "%s/models/passwd", base);
@@ -110,12 +118,23 @@ int main(void) {
         aw_s3_opts b = {.kind = AW_STORE_FILE, .roots = rel, .nroots = 1};
         ASSERT_INT_EQ(aw_s3_new(&b, &bad, err, sizeof err), AW_ECONFIG);
         ASSERT_CONTAINS(err, "absolute");
-        const char *two[] = {base, base};
+        char twin[300];
+        snprintf(twin, sizeof twin, "%s/x", top);
+        mkdir(twin, 0755);
+        snprintf(twin, sizeof twin, "%s/x/proj", top);
+        mkdir(twin, 0755);
+        const char *two[] = {base, twin};
         b.roots = two, b.nroots = 2;
         ASSERT_INT_EQ(aw_s3_new(&b, &bad, err, sizeof err), AW_ECONFIG);
         ASSERT_CONTAINS(err, "both be bucket");
         b.nroots = 0;
         ASSERT_INT_EQ(aw_s3_new(&b, &bad, err, sizeof err), AW_ECONFIG);
+        char inner[300];
+        snprintf(inner, sizeof inner, "%s/data", base);
+        const char *nested[] = {base, inner};
+        b.roots = nested, b.nroots = 2;
+        ASSERT_INT_EQ(aw_s3_new(&b, &bad, err, sizeof err), AW_ECONFIG);
+        ASSERT_CONTAINS(err, "overlap");
     }
 
     CASE("GET streams the file; HEAD gives size and an ETag of inode, size and mtime") {
@@ -189,8 +208,16 @@ int main(void) {
         ASSERT_INT_EQ(lstat(p, &st), 0); /* the link itself is still there */
         f = req(NULL, "models/fifo", NULL, &g);
         run(s3, &f);
-        ASSERT_INT_EQ(f.outcome, AW_FETCH_DENIED);
-        ASSERT_STR_EQ(f.info.error_code, "NotAFile");
+        ASSERT_INT_EQ(f.outcome, AW_FETCH_NOT_FOUND); /* no file of this store */
+        f = req("DELETE", "models/fifo", NULL, &g);
+        run(s3, &f);
+        ASSERT_INT_EQ(f.outcome, AW_FETCH_NOT_FOUND);
+        snprintf(p, sizeof p, "%s/models/fifo", base);
+        struct stat fst;
+        ASSERT_INT_EQ(lstat(p, &fst), 0); /* never unlinked */
+        f = req(NULL, "data", NULL, &g); /* a directory */
+        run(s3, &f);
+        ASSERT_INT_EQ(f.outcome, AW_FETCH_NOT_FOUND);
     }
 
     CASE("DELETE unlinks only while inode, size and mtime are what If-Match says") {
@@ -214,6 +241,44 @@ int main(void) {
         ASSERT(access(p, F_OK) != 0);
         run(s3, &d);
         ASSERT_INT_EQ(d.outcome, AW_FETCH_NOT_FOUND);
+    }
+
+    CASE("a file written within the last second is not read yet: it may be mid-write") {
+        snprintf(p, sizeof p, "%s/fresh.txt", base);
+        FILE *fw = fopen(p, "w");
+        ASSERT(fw != NULL);
+        fputs("fresh", fw);
+        fclose(fw);
+        got g = {0};
+        aw_fetch f = req(NULL, "fresh.txt", NULL, &g);
+        run(s3, &f);
+        ASSERT_INT_EQ(f.outcome, AW_FETCH_PRECONDITION);
+        ASSERT_CONTAINS(f.error, "within the last second");
+        ASSERT_INT_EQ(unlink(p), 0);
+    }
+
+    CASE("a root swapped for a link elsewhere is not followed") {
+        char moved[512], elsewhere[512];
+        snprintf(moved, sizeof moved, "%s.moved", base);
+        snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", top);
+        ASSERT_INT_EQ(mkdir(elsewhere, 0755), 0);
+        snprintf(p, sizeof p, "%s/z", elsewhere);
+        FILE *fw = fopen(p, "w");
+        ASSERT(fw != NULL);
+        fclose(fw);
+        ASSERT_INT_EQ(rename(base, moved), 0);
+        ASSERT_INT_EQ(symlink(elsewhere, base), 0);
+        got g = {0};
+        aw_fetch f = req("DELETE", "z", NULL, &g);
+        run(s3, &f);
+        ASSERT_INT_EQ(f.outcome, AW_FETCH_FAILED);
+        ASSERT_CONTAINS(f.error, "not the directory it was at start");
+        ASSERT_INT_EQ(access(p, F_OK), 0);
+        aw_listing_page pg = {0};
+        aw_list_req q = {.bucket = "proj"};
+        ASSERT_INT_EQ(aw_s3_list(s3, NULL, &q, &pg, err, sizeof err), AW_EUNAVAILABLE);
+        ASSERT_INT_EQ(unlink(base), 0);
+        ASSERT_INT_EQ(rename(moved, base), 0);
     }
 
     CASE("the walk lists in S3's key order, skips and counts links and FIFOs") {

@@ -75,7 +75,9 @@ typedef struct aw_s3_object_info {
     char last_modified[40];  /* Last-Modified as sent */
     char error_code[64];     /* S3's <Code> of an error response (Azure's
                                 x-ms-error-code), "" if none */
-    char content_md5[32];    /* Content-MD5 (base64) if sent: Azure's checksum */
+    char content_md5[32];    /* Content-MD5, or Azure's x-ms-blob-content-md5 (the whole
+                                blob's, sent with ranges too): base64, "" if none */
+    char blob_type[16];      /* x-ms-blob-type: BlockBlob, AppendBlob, PageBlob */
 } aw_s3_object_info;
 
 /* Returns AW_OK to continue, anything else aborts the transfer. */
@@ -160,9 +162,10 @@ typedef struct aw_fetch_policy {
 } aw_fetch_policy;
 enum { AW_GATE_START, AW_GATE_WAIT, AW_GATE_SKIP };
 
-/* Whether a GET's Content-MD5 (Azure keeps one for every blob written
- * whole) names other bytes than md5: the store's own checksum of the
- * object disagrees with what was read. False when there is none. */
+/* Whether a GET's Content-MD5 (Azure keeps one for every block blob)
+ * names other bytes than md5: the store's own checksum of the object
+ * disagrees with what was read. False when there is none, or the blob is an
+ * append or page blob (whose MD5 its writes do not keep up to date). */
 bool aw_content_md5_differs(const aw_s3_object_info *info, const uint8_t md5[16]);
 
 /* The client's kind. */
@@ -177,6 +180,12 @@ const char *aw_s3_root(const aw_s3 *s3, const char *bucket);
  * immediately before an unlink). cap >= 80. */
 void aw_file_etag(uint64_t ino, int64_t size, int64_t mtime_sec, long mtime_nsec, char *out,
                   size_t cap);
+
+/* Whether a file's mtime is within a second of now: a write may still be
+ * copying its bytes, so a file store does not read it yet (a GET ends in
+ * AW_FETCH_PRECONDITION) and watch waits for it. */
+struct stat;
+bool aw_file_young(const struct stat *st);
 
 /* Makes a running aw_s3_fetch_many look at its gate again now; any thread. */
 void aw_s3_wakeup(aw_s3 *s3);
@@ -298,10 +307,12 @@ void aw_listing_page_clear(aw_listing_page *page);
 int aw_listing_push(aw_listing_page *page, const aw_listed *l) AW_WUR;
 
 /* A file store's listing entry for bucket/key as a walk would give it
- * (malloc'd strings): AW_ENOTFOUND when it is not a regular file reached
+ * (malloc'd strings), *young when it was written within the last second
+ * (aw_file_young): AW_ENOTFOUND when it is not a regular file reached
  * without a link, or its key is not UTF-8; AW_EINVAL for another kind of
  * store; AW_ENOMEM. */
-int aw_s3_file_entry(aw_s3 *s3, const char *bucket, const char *key, aw_listed *out) AW_WUR;
+int aw_s3_file_entry(aw_s3 *s3, const char *bucket, const char *key, aw_listed *out,
+                     bool *young) AW_WUR;
 
 /* One page of a listing, of any kind of store. */
 typedef struct aw_list_req {
