@@ -237,6 +237,10 @@ int aw_cmd_alerts(aw_config *cfg) {
     }
     if (verb == PUSH && push_check(cfg))
         return 2;
+    /* before anything that waits (the database): the metrics server already
+     * answers, and a scrape must find every series, at 0 */
+    if (verb == PUSH)
+        push_declare_metrics();
     aw_daemon_signals();
     char err[1024];
     aw_pg *pg = NULL;

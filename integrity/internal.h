@@ -36,6 +36,8 @@ enum { A_ID, A_KIND, A_STATE, A_STORE, A_BUCKET, A_KEY, A_VERSION, A_OVID, A_EXP
  * before anything connects (2, said on stderr, or 0). */
 int cmd_push(aw_pg *pg, const aw_config *cfg);
 int push_check(const aw_config *cfg);
+/* Declares push's metrics (every series at 0), before anything waits. */
+void push_declare_metrics(void);
 
 /* ---- buckets.c: buckets scrub cannot read at all */
 

@@ -46,7 +46,7 @@ static struct {
     aw_metric *open[NKINDS], *pushes[2];
 } pm;
 
-static void declare_metrics(void) {
+void push_declare_metrics(void) {
     const char *names[NKINDS + 1] = {NULL};
     for (size_t i = 0; i < NKINDS; i++)
         names[i] = kinds[i][0];
@@ -248,7 +248,6 @@ int push_check(const aw_config *cfg) {
 }
 
 int cmd_push(aw_pg *pg, const aw_config *cfg) {
-    declare_metrics();
     pusher p = {.cfg = cfg, .pg = pg};
     int64_t min_interval = 0;
     int status = push_settings(cfg, &p, &min_interval);
