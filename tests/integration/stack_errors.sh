@@ -8,10 +8,13 @@ source "$(dirname "$0")/lib.sh"
 require_stack
 STACK=$REPO/scripts/stack
 
+# below the kernel's ephemeral range (ip_local_port_range, 32768 and up here):
+# a port picked there can be taken by any outgoing connection before the
+# service binds it
 free_port() {
     local p
     while :; do
-        p=$((40000 + RANDOM % 9000))
+        p=$((20000 + RANDOM % 9000))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
 }
