@@ -74,6 +74,17 @@ static char *plain_etag(char *etag) {
     return NULL;
 }
 
+/* The end of an entry's parse: l kept in p (keep) or freed, and the
+ * entry's raw texts freed. AW_ENOMEM, else AW_OK. */
+static int settle_entry(aw_listing_page *p, aw_listed *l, bool keep, char *raw, char *size) {
+    int rc = keep ? aw_listing_push(p, l) : AW_OK;
+    if (!keep || rc != AW_OK)
+        listed_free(l);
+    free(raw);
+    free(size);
+    return rc;
+}
+
 /* One <Contents>, <Version> or <DeleteMarker>. AW_ENOMEM only: an entry
  * that makes no sense is counted in page->refused. */
 static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool marker) {
@@ -85,7 +96,6 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
     char *latest = child_text(e, "IsLatest");
     l.is_latest = latest && !strcmp(latest, "true");
     free(latest);
-    int rc = AW_OK;
     if (!raw) {
         note(p, "an entry without a Key");
         goto skip;
@@ -129,16 +139,9 @@ static int add_entry(aw_listing_page *p, const xmlNode *e, bool encoded, bool ma
         free(l.last_modified);
         l.last_modified = NULL;
     }
-    if ((rc = aw_listing_push(p, &l)) != AW_OK)
-        goto skip;
-    free(raw);
-    free(size);
-    return AW_OK;
+    return settle_entry(p, &l, true, raw, size);
 skip:
-    listed_free(&l);
-    free(raw);
-    free(size);
-    return rc;
+    return settle_entry(p, &l, false, raw, size);
 }
 
 int aw_listing_push(aw_listing_page *p, const aw_listed *l) {
@@ -264,7 +267,6 @@ static int add_blob(aw_listing_page *p, const xmlNode *b) {
     char *cur = child_text(b, "IsCurrentVersion");
     l.is_latest = !cur || !strcmp(cur, "true");
     free(cur);
-    int rc = AW_OK;
     size_t klen = raw ? strlen(raw) : 0;
     if (!raw || (enc && aw_urldecode(raw, klen, false, &l.key, &klen) != AW_OK)) {
         note(p, "a blob without a readable Name");
@@ -291,16 +293,9 @@ static int add_blob(aw_listing_page *p, const xmlNode *b) {
         note(p, "blob \"%.200s\": a version id that is not visible ASCII", l.key);
         goto skip;
     }
-    if ((rc = aw_listing_push(p, &l)) != AW_OK)
-        goto skip;
-    free(raw);
-    free(size);
-    return AW_OK;
+    return settle_entry(p, &l, true, raw, size);
 skip:
-    listed_free(&l);
-    free(raw);
-    free(size);
-    return rc;
+    return settle_entry(p, &l, false, raw, size);
 }
 
 static int add_bucket(aw_listing_page *p, const xmlNode *b) {
